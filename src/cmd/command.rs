@@ -1,0 +1,215 @@
+//! COMMAND and its subcommands, built from the command table plus Redis's
+//! descriptive metadata.
+
+use super::keys::help_reply;
+use super::meta::meta;
+use super::{Command, Ctx, flags, is, table};
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use crate::util::glob::glob_match;
+use bytes::Bytes;
+
+fn set_of(names: &[&str]) -> Reply {
+    Reply::Set(
+        names
+            .iter()
+            .map(|n| Reply::Status(Bytes::copy_from_slice(n.as_bytes())))
+            .collect(),
+    )
+}
+
+/// The COMMAND INFO entry of one command.
+pub fn command_info(c: &Command) -> Reply {
+    let t = table();
+    let m = meta().info.get(c.name);
+    let flag_names: Vec<&str> = flags::NAMES
+        .iter()
+        .filter(|(b, _)| c.flags & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    let field = |i: usize, default: Reply| m.and_then(|f| f.get(i).cloned()).unwrap_or(default);
+    Reply::Array(vec![
+        Reply::bulk(c.name.as_bytes()),
+        Reply::Int(c.arity as i64),
+        set_of(&flag_names),
+        Reply::Int(c.first_key as i64),
+        Reply::Int(c.last_key as i64),
+        Reply::Int(c.step as i64),
+        field(6, set_of(&["@slow", "@connection"])),
+        field(7, Reply::Set(vec![])),
+        field(8, Reply::Array(vec![])),
+        Reply::Array(
+            c.subcommands
+                .iter()
+                .map(|&i| command_info(&t.cmds[i]))
+                .collect(),
+        ),
+    ])
+}
+
+/// The COMMAND DOCS entry of one command (its doc map).
+fn command_docs(c: &Command) -> Reply {
+    let t = table();
+    let base = meta().docs.get(c.name).cloned().unwrap_or_else(|| {
+        Reply::Map(vec![
+            (Reply::bulk_static("summary"), Reply::bulk_static("")),
+            (Reply::bulk_static("since"), Reply::bulk_static("7.2.0")),
+            (
+                Reply::bulk_static("group"),
+                Reply::bulk_static("connection"),
+            ),
+            (Reply::bulk_static("complexity"), Reply::bulk_static("O(1)")),
+        ])
+    });
+    let Reply::Map(mut fields) = base else {
+        return base;
+    };
+    // Only list the subcommands forkv implements.
+    fields.retain(|(k, _)| !matches!(k, Reply::Bulk(b) if &b[..] == b"subcommands"));
+    if c.is_container() {
+        let subs = c
+            .subcommands
+            .iter()
+            .map(|&i| {
+                (
+                    Reply::bulk(t.cmds[i].name.as_bytes()),
+                    command_docs(&t.cmds[i]),
+                )
+            })
+            .collect();
+        fields.push((Reply::bulk_static("subcommands"), Reply::Map(subs)));
+    }
+    Reply::Map(fields)
+}
+
+/// COMMAND
+pub fn command(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 1 {
+        return Err(CmdError::unknown_subcommand(&args[1], "command"));
+    }
+    Ok(Reply::Array(
+        table().top_level().map(command_info).collect(),
+    ))
+}
+
+/// COMMAND COUNT
+pub fn count(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(table().top_level().count() as i64))
+}
+
+fn find(name: &[u8]) -> Option<&'static Command> {
+    let n = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+    table().get(&n)
+}
+
+/// COMMAND INFO [command ...]
+pub fn info(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() == 2 {
+        return Ok(Reply::Array(
+            table().top_level().map(command_info).collect(),
+        ));
+    }
+    Ok(Reply::Array(
+        args[2..]
+            .iter()
+            .map(|n| find(n).map_or(Reply::NilArray, command_info))
+            .collect(),
+    ))
+}
+
+/// COMMAND DOCS [command ...]
+pub fn docs(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let t = table();
+    let cmds: Vec<&Command> = if args.len() == 2 {
+        t.top_level().collect()
+    } else {
+        args[2..].iter().filter_map(|n| find(n)).collect()
+    };
+    Ok(Reply::Map(
+        cmds.into_iter()
+            .map(|c| (Reply::bulk(c.name.as_bytes()), command_docs(c)))
+            .collect(),
+    ))
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
+pub fn list(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let t = table();
+    let all = t.cmds.iter();
+    let names: Vec<&str> = match args.len() {
+        2 => all.map(|c| c.name).collect(),
+        5 if is(&args[2], "filterby") => {
+            let v = &args[4];
+            if is(&args[3], "module") {
+                Vec::new()
+            } else if is(&args[3], "pattern") {
+                all.filter(|c| glob_match(v, c.name.as_bytes(), true))
+                    .map(|c| c.name)
+                    .collect()
+            } else if is(&args[3], "aclcat") {
+                let cat = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
+                all.filter(|c| {
+                    matches!(command_info(c), Reply::Array(f) if matches!(&f[6], Reply::Set(s)
+                        if s.iter().any(|r| matches!(r, Reply::Status(b) if &b[..] == cat.as_bytes()))))
+                })
+                .map(|c| c.name)
+                .collect()
+            } else {
+                return Err(CmdError::syntax());
+            }
+        }
+        _ => return Err(CmdError::syntax()),
+    };
+    Ok(Reply::bulk_array(names))
+}
+
+/// COMMAND GETKEYS command [arg ...]
+pub fn getkeys(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let sub = &args[2..];
+    let cmd = super::resolve(sub).map_err(|_| CmdError::msg("ERR Invalid command specified"))?;
+    if cmd.first_key == 0 {
+        return Err(CmdError::msg("ERR The command has no key arguments"));
+    }
+    let argc = sub.len() as i32;
+    if (cmd.arity > 0 && cmd.arity != argc) || argc < -cmd.arity {
+        return Err(CmdError::msg(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    let pos = cmd.key_positions(sub.len());
+    if pos.is_empty() {
+        return Err(CmdError::msg("ERR Invalid arguments specified for command"));
+    }
+    Ok(Reply::Array(
+        pos.into_iter()
+            .map(|p| Reply::Bulk(sub[p].clone()))
+            .collect(),
+    ))
+}
+
+/// COMMAND HELP
+pub fn help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    ))
+}

@@ -1,0 +1,718 @@
+//! Commands: the declarative command table, lookup, the checks every call
+//! goes through (arity, authentication), and dispatch to the handlers, which
+//! live one file per family.
+//!
+//! The table is the single source for `COMMAND`, `COMMAND INFO/COUNT/LIST/
+//! GETKEYS`, arity errors and per-command statistics. ACL categories, key
+//! specifications and argument docs come from Redis's own metadata (see
+//! [`meta`]); a unit test keeps the table and that metadata in agreement.
+
+pub mod client;
+pub mod command;
+pub mod connection;
+pub mod info;
+pub mod keys;
+pub mod meta;
+pub mod server;
+pub mod string;
+
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use crate::server::client::{Client, ReplyMode};
+use crate::server::state::ServerState;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// What a handler sees: the server, the calling client, and the time.
+pub struct Ctx<'a> {
+    /// Shared state.
+    pub srv: &'a mut ServerState,
+    /// The calling client.
+    pub client: &'a mut Client,
+    /// Unix ms when the command started (one clock per command, as Redis).
+    pub now: i64,
+}
+
+impl Ctx<'_> {
+    /// The client's selected database.
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+}
+
+/// A command handler. `args[0]` is the command name.
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
+
+/// Command flags (Redis's names, in the order COMMAND INFO prints them).
+pub mod flags {
+    /// May modify the keyspace.
+    pub const WRITE: u32 = 1 << 0;
+    /// Only reads.
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory (refused under OOM).
+    pub const DENYOOM: u32 = 1 << 2;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 3;
+    /// Pub/sub related.
+    pub const PUBSUB: u32 = 1 << 4;
+    /// Not allowed in scripts.
+    pub const NOSCRIPT: u32 = 1 << 5;
+    /// May block the client.
+    pub const BLOCKING: u32 = 1 << 6;
+    /// Allowed while loading.
+    pub const LOADING: u32 = 1 << 7;
+    /// Allowed on a stale replica.
+    pub const STALE: u32 = 1 << 8;
+    /// Not shown to MONITOR.
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    /// Not recorded in the slow log.
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    /// Cluster ASKING flag.
+    pub const ASKING: u32 = 1 << 11;
+    /// O(1) or O(log n).
+    pub const FAST: u32 = 1 << 12;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u32 = 1 << 13;
+    /// May replicate.
+    pub const MAY_REPLICATE: u32 = 1 << 14;
+    /// Keys are optional.
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 15;
+    /// Not during async loading.
+    pub const NO_ASYNC_LOADING: u32 = 1 << 16;
+    /// Not inside MULTI.
+    pub const NO_MULTI: u32 = 1 << 17;
+    /// Keys not at fixed positions.
+    pub const MOVABLEKEYS: u32 = 1 << 18;
+    /// Allowed while a script is busy.
+    pub const ALLOW_BUSY: u32 = 1 << 19;
+
+    /// Flag names in output order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+
+    /// Parses a space-separated flag list from the table.
+    pub fn parse(s: &str) -> u32 {
+        s.split_whitespace()
+            .map(|w| {
+                NAMES
+                    .iter()
+                    .find(|(_, n)| *n == w)
+                    .map(|(b, _)| *b)
+                    .unwrap_or_else(|| panic!("unknown flag {w} in the command table"))
+            })
+            .fold(0, |a, b| a | b)
+    }
+}
+
+/// One command or subcommand.
+pub struct Command {
+    /// Lowercase name; subcommands are `parent|sub`.
+    pub name: &'static str,
+    /// Redis arity: N exact, -N at least N (counting the name).
+    pub arity: i32,
+    /// Flag bits from [`flags`].
+    pub flags: u32,
+    /// First key argument (0 = none).
+    pub first_key: i32,
+    /// Last key argument (-1 = last argument).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// The handler (unused for containers).
+    pub handler: Handler,
+    /// Index in the table (statistics slot).
+    pub index: usize,
+    /// Indexes of subcommands (containers only).
+    pub subcommands: Vec<usize>,
+}
+
+impl Command {
+    /// True if the command has subcommands.
+    pub fn is_container(&self) -> bool {
+        !self.subcommands.is_empty()
+    }
+
+    /// Name as Redis prints it in INFO commandstats (`config|get`).
+    pub fn stat_name(&self) -> &'static str {
+        self.name
+    }
+
+    /// True if `flag` is set.
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Positions of the key arguments for `argc` arguments.
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        if self.first_key <= 0 {
+            return Vec::new();
+        }
+        let last = if self.last_key < 0 {
+            argc as i32 + self.last_key
+        } else {
+            self.last_key
+        };
+        let mut out = Vec::new();
+        let mut i = self.first_key;
+        while i <= last && (i as usize) < argc {
+            out.push(i as usize);
+            i += self.step.max(1);
+        }
+        out
+    }
+}
+
+/// The command table: every command forkv implements.
+pub struct Table {
+    /// Commands and subcommands.
+    pub cmds: Vec<Command>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+type Row = (&'static str, i32, &'static str, i32, i32, i32, Handler);
+
+fn container(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Err(CmdError::syntax())
+}
+
+/// The declarative table: name, arity, flags, first key, last key, step, handler.
+const ROWS: &[Row] = &[
+    // connection
+    ("ping", -1, "fast", 0, 0, 0, connection::ping),
+    ("echo", 2, "fast", 0, 0, 0, connection::echo),
+    (
+        "hello",
+        -1,
+        "noscript loading stale fast no_auth allow_busy",
+        0,
+        0,
+        0,
+        connection::hello,
+    ),
+    (
+        "auth",
+        -2,
+        "noscript loading stale fast no_auth allow_busy",
+        0,
+        0,
+        0,
+        connection::auth,
+    ),
+    (
+        "select",
+        2,
+        "loading stale fast",
+        0,
+        0,
+        0,
+        connection::select,
+    ),
+    (
+        "quit",
+        -1,
+        "noscript loading stale fast no_auth allow_busy",
+        0,
+        0,
+        0,
+        connection::quit,
+    ),
+    (
+        "reset",
+        1,
+        "noscript loading stale fast no_auth allow_busy",
+        0,
+        0,
+        0,
+        connection::reset,
+    ),
+    (
+        "readonly",
+        1,
+        "loading stale fast",
+        0,
+        0,
+        0,
+        connection::readonly,
+    ),
+    (
+        "readwrite",
+        1,
+        "loading stale fast",
+        0,
+        0,
+        0,
+        connection::readwrite,
+    ),
+    ("client", -2, "", 0, 0, 0, container),
+    (
+        "client|id",
+        2,
+        "noscript loading stale",
+        0,
+        0,
+        0,
+        client::id,
+    ),
+    (
+        "client|setname",
+        3,
+        "noscript loading stale",
+        0,
+        0,
+        0,
+        client::setname,
+    ),
+    (
+        "client|getname",
+        2,
+        "noscript loading stale",
+        0,
+        0,
+        0,
+        client::getname,
+    ),
+    (
+        "client|setinfo",
+        4,
+        "noscript loading stale",
+        0,
+        0,
+        0,
+        client::setinfo,
+    ),
+    (
+        "client|list",
+        -2,
+        "admin noscript loading stale",
+        0,
+        0,
+        0,
+        client::list,
+    ),
+    (
+        "client|info",
+        2,
+        "noscript loading stale",
+        0,
+        0,
+        0,
+        client::info,
+    ),
+    (
+        "client|kill",
+        -3,
+        "admin noscript loading stale",
+        0,
+        0,
+        0,
+        client::kill,
+    ),
+    (
+        "client|no-evict",
+        3,
+        "admin noscript loading stale",
+        0,
+        0,
+        0,
+        client::no_evict,
+    ),
+    (
+        "client|no-touch",
+        3,
+        "noscript loading stale",
+        0,
+        0,
+        0,
+        client::no_touch,
+    ),
+    (
+        "client|reply",
+        3,
+        "noscript loading stale",
+        0,
+        0,
+        0,
+        client::reply,
+    ),
+    ("client|help", 2, "loading stale", 0, 0, 0, client::help),
+    // server
+    ("dbsize", 1, "readonly fast", 0, 0, 0, server::dbsize),
+    ("flushdb", -1, "write", 0, 0, 0, server::flushdb),
+    ("flushall", -1, "write", 0, 0, 0, server::flushall),
+    ("time", 1, "loading stale fast", 0, 0, 0, server::time),
+    ("info", -1, "loading stale", 0, 0, 0, info::info),
+    (
+        "lastsave",
+        1,
+        "loading stale fast",
+        0,
+        0,
+        0,
+        server::lastsave,
+    ),
+    (
+        "shutdown",
+        -1,
+        "admin noscript loading stale no_multi allow_busy",
+        0,
+        0,
+        0,
+        server::shutdown,
+    ),
+    (
+        "debug",
+        -2,
+        "admin noscript loading stale",
+        0,
+        0,
+        0,
+        server::debug,
+    ),
+    ("config", -2, "", 0, 0, 0, container),
+    (
+        "config|get",
+        -3,
+        "admin noscript loading stale",
+        0,
+        0,
+        0,
+        server::config_get,
+    ),
+    (
+        "config|set",
+        -4,
+        "admin noscript loading stale",
+        0,
+        0,
+        0,
+        server::config_set,
+    ),
+    (
+        "config|resetstat",
+        2,
+        "admin noscript loading stale",
+        0,
+        0,
+        0,
+        server::config_resetstat,
+    ),
+    (
+        "config|help",
+        2,
+        "loading stale",
+        0,
+        0,
+        0,
+        server::config_help,
+    ),
+    ("command", -1, "loading stale", 0, 0, 0, command::command),
+    ("command|count", 2, "loading stale", 0, 0, 0, command::count),
+    ("command|info", -2, "loading stale", 0, 0, 0, command::info),
+    ("command|docs", -2, "loading stale", 0, 0, 0, command::docs),
+    ("command|list", -2, "loading stale", 0, 0, 0, command::list),
+    (
+        "command|getkeys",
+        -3,
+        "loading stale",
+        0,
+        0,
+        0,
+        command::getkeys,
+    ),
+    ("command|help", 2, "loading stale", 0, 0, 0, command::help),
+    // keys
+    ("del", -2, "write", 1, -1, 1, keys::del),
+    ("unlink", -2, "write fast", 1, -1, 1, keys::del),
+    ("exists", -2, "readonly fast", 1, -1, 1, keys::exists),
+    ("type", 2, "readonly fast", 1, 1, 1, keys::type_),
+    ("rename", 3, "write", 1, 2, 1, keys::rename),
+    ("renamenx", 3, "write fast", 1, 2, 1, keys::renamenx),
+    ("copy", -3, "write denyoom", 1, 2, 1, keys::copy),
+    ("move", 3, "write fast", 1, 1, 1, keys::move_),
+    ("keys", 2, "readonly", 0, 0, 0, keys::keys),
+    ("scan", -2, "readonly", 0, 0, 0, keys::scan),
+    ("randomkey", 1, "readonly", 0, 0, 0, keys::randomkey),
+    ("touch", -2, "readonly fast", 1, -1, 1, keys::touch),
+    ("object", -2, "", 0, 0, 0, container),
+    (
+        "object|encoding",
+        3,
+        "readonly",
+        2,
+        2,
+        1,
+        keys::object_encoding,
+    ),
+    ("object|freq", 3, "readonly", 2, 2, 1, keys::object_freq),
+    (
+        "object|idletime",
+        3,
+        "readonly",
+        2,
+        2,
+        1,
+        keys::object_idletime,
+    ),
+    (
+        "object|refcount",
+        3,
+        "readonly",
+        2,
+        2,
+        1,
+        keys::object_refcount,
+    ),
+    (
+        "object|help",
+        2,
+        "loading stale",
+        0,
+        0,
+        0,
+        keys::object_help,
+    ),
+    ("expire", -3, "write fast", 1, 1, 1, keys::expire),
+    ("pexpire", -3, "write fast", 1, 1, 1, keys::expire),
+    ("expireat", -3, "write fast", 1, 1, 1, keys::expire),
+    ("pexpireat", -3, "write fast", 1, 1, 1, keys::expire),
+    ("ttl", 2, "readonly fast", 1, 1, 1, keys::ttl),
+    ("pttl", 2, "readonly fast", 1, 1, 1, keys::ttl),
+    ("expiretime", 2, "readonly fast", 1, 1, 1, keys::ttl),
+    ("pexpiretime", 2, "readonly fast", 1, 1, 1, keys::ttl),
+    ("persist", 2, "write fast", 1, 1, 1, keys::persist),
+    // strings
+    ("get", 2, "readonly fast", 1, 1, 1, string::get),
+    ("set", -3, "write denyoom", 1, 1, 1, string::set),
+    ("setnx", 3, "write denyoom fast", 1, 1, 1, string::setnx),
+    ("setex", 4, "write denyoom", 1, 1, 1, string::setex),
+    ("psetex", 4, "write denyoom", 1, 1, 1, string::setex),
+    ("getset", 3, "write denyoom fast", 1, 1, 1, string::getset),
+    ("getdel", 2, "write fast", 1, 1, 1, string::getdel),
+    ("getex", -2, "write fast", 1, 1, 1, string::getex),
+    ("mget", -2, "readonly fast", 1, -1, 1, string::mget),
+    ("mset", -3, "write denyoom", 1, -1, 2, string::mset),
+    ("msetnx", -3, "write denyoom", 1, -1, 2, string::msetnx),
+    ("append", 3, "write denyoom fast", 1, 1, 1, string::append),
+    ("strlen", 2, "readonly fast", 1, 1, 1, string::strlen),
+    ("getrange", 4, "readonly", 1, 1, 1, string::getrange),
+    ("substr", 4, "readonly", 1, 1, 1, string::getrange),
+    ("setrange", 4, "write denyoom", 1, 1, 1, string::setrange),
+    ("incr", 2, "write denyoom fast", 1, 1, 1, string::incr),
+    ("decr", 2, "write denyoom fast", 1, 1, 1, string::incr),
+    ("incrby", 3, "write denyoom fast", 1, 1, 1, string::incr),
+    ("decrby", 3, "write denyoom fast", 1, 1, 1, string::incr),
+    (
+        "incrbyfloat",
+        3,
+        "write denyoom fast",
+        1,
+        1,
+        1,
+        string::incrbyfloat,
+    ),
+    ("lcs", -3, "readonly", 1, 2, 1, string::lcs),
+];
+
+impl Table {
+    fn build() -> Table {
+        let mut cmds: Vec<Command> = ROWS
+            .iter()
+            .enumerate()
+            .map(
+                |(index, &(name, arity, f, first_key, last_key, step, handler))| Command {
+                    name,
+                    arity,
+                    flags: flags::parse(f),
+                    first_key,
+                    last_key,
+                    step,
+                    handler,
+                    index,
+                    subcommands: Vec::new(),
+                },
+            )
+            .collect();
+        let by_name: HashMap<&'static str, usize> =
+            cmds.iter().map(|c| (c.name, c.index)).collect();
+        for i in 0..cmds.len() {
+            if let Some((parent, _)) = cmds[i].name.split_once('|') {
+                let p = by_name[parent];
+                cmds[p].subcommands.push(i);
+            }
+        }
+        Table { cmds, by_name }
+    }
+
+    /// Looks a command up by its full lowercase name (`get`, `config|get`).
+    pub fn get(&self, name: &str) -> Option<&Command> {
+        self.by_name.get(name).map(|&i| &self.cmds[i])
+    }
+
+    /// Top-level commands (no subcommands), in table order.
+    pub fn top_level(&self) -> impl Iterator<Item = &Command> {
+        self.cmds.iter().filter(|c| !c.name.contains('|'))
+    }
+}
+
+/// The process-wide command table.
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(Table::build)
+}
+
+/// Lowercases `name` into `buf` when it fits; commands are ASCII.
+fn lower<'b>(name: &[u8], buf: &'b mut [u8; 40]) -> Option<&'b str> {
+    if name.len() > buf.len() {
+        return None;
+    }
+    let b = &mut buf[..name.len()];
+    for (d, s) in b.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    std::str::from_utf8(b).ok()
+}
+
+/// Resolves a request to its command (or subcommand), or the error Redis
+/// gives for an unknown command or subcommand.
+pub fn resolve(args: &[Bytes]) -> Result<&'static Command, CmdError> {
+    let t = table();
+    let mut buf = [0u8; 40];
+    let cmd = lower(&args[0], &mut buf)
+        .and_then(|n| t.get(n))
+        .ok_or_else(|| CmdError::unknown_command(&args[0], &args[1..]))?;
+    if !cmd.is_container() || args.len() < 2 {
+        return Ok(cmd);
+    }
+    let mut sbuf = [0u8; 40];
+    let sub = lower(&args[1], &mut sbuf).and_then(|s| {
+        let full = format!("{}|{}", cmd.name, s);
+        t.get(&full)
+    });
+    sub.ok_or_else(|| CmdError::unknown_subcommand(&args[1], cmd.name))
+}
+
+/// Runs one request for `client` and returns its reply, or None when the
+/// client asked not to get one (CLIENT REPLY OFF/SKIP) or sent nothing.
+pub fn execute(srv: &mut ServerState, client: &mut Client, args: &[Bytes]) -> Option<Reply> {
+    if args.is_empty() {
+        return None;
+    }
+    let reply = match prepare(srv, client, args) {
+        Ok(cmd) => {
+            let start = std::time::Instant::now();
+            let now = crate::db::now_ms();
+            client.last_cmd = cmd.name;
+            client.last_interaction_ms = now;
+            client.commands += 1;
+            let mut ctx = Ctx { srv, client, now };
+            let r = (cmd.handler)(&mut ctx, args);
+            let st = &mut srv.cmd_stats[cmd.index];
+            st.calls += 1;
+            st.usec += start.elapsed().as_micros() as u64;
+            srv.stats.total_commands_processed += 1;
+            match r {
+                Ok(reply) => {
+                    if let Reply::Error(e) = &reply {
+                        srv.cmd_stats[cmd.index].failed_calls += 1;
+                        srv.count_error(e);
+                    }
+                    reply
+                }
+                Err(e) => {
+                    srv.cmd_stats[cmd.index].failed_calls += 1;
+                    srv.count_error(&e.0);
+                    Reply::Error(e.0.into_owned())
+                }
+            }
+        }
+        Err((cmd, e)) => {
+            if let Some(c) = cmd {
+                srv.cmd_stats[c.index].rejected_calls += 1;
+            }
+            srv.count_error(&e.0);
+            Reply::Error(e.0.into_owned())
+        }
+    };
+    match client.reply_mode {
+        ReplyMode::On => Some(reply),
+        ReplyMode::Off => None,
+        ReplyMode::SkipNext => {
+            client.reply_mode = ReplyMode::Skip;
+            None
+        }
+        ReplyMode::Skip => {
+            client.reply_mode = ReplyMode::On;
+            None
+        }
+    }
+}
+
+/// Checks that run before a handler: lookup, arity, authentication, loading.
+fn prepare(
+    srv: &ServerState,
+    client: &Client,
+    args: &[Bytes],
+) -> Result<&'static Command, (Option<&'static Command>, CmdError)> {
+    let cmd = resolve(args).map_err(|e| (None, e))?;
+    let argc = args.len() as i32;
+    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+        return Err((Some(cmd), CmdError::arity(cmd.name)));
+    }
+    if !client.authenticated && !cmd.has(flags::NO_AUTH) {
+        return Err((Some(cmd), CmdError::noauth()));
+    }
+    if srv.loading && !cmd.has(flags::LOADING) {
+        return Err((Some(cmd), CmdError::loading()));
+    }
+    Ok(cmd)
+}
+
+/// Parses an integer argument.
+pub fn arg_i64(b: &[u8]) -> Result<i64, CmdError> {
+    crate::util::num::parse_i64(b).ok_or_else(CmdError::not_integer)
+}
+
+/// Case-insensitive comparison of an argument with an option name.
+pub fn is(arg: &[u8], opt: &str) -> bool {
+    arg.eq_ignore_ascii_case(opt.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_builds_and_resolves() {
+        let t = table();
+        assert!(t.get("get").is_some());
+        assert!(t.get("config|get").is_some());
+        let args = [Bytes::from_static(b"CoNfIg"), Bytes::from_static(b"GET")];
+        assert_eq!(resolve(&args).unwrap().name, "config|get");
+        let args = [Bytes::from_static(b"config"), Bytes::from_static(b"nope")];
+        assert_eq!(
+            resolve(&args).unwrap_err().0,
+            "ERR unknown subcommand 'nope'. Try CONFIG HELP."
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, TIME, LASTSAVE, SHUTDOWN,
+//! DEBUG and CONFIG.
+
+use super::keys::help_reply;
+use super::{Ctx, is};
+use crate::db::{SmallBytes, Value};
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use crate::server::state::{CmdStats, ShutdownMode};
+use bytes::Bytes;
+
+/// DBSIZE
+pub fn dbsize(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(ctx.srv.ks.len(ctx.client.db) as i64))
+}
+
+/// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL; true = async.
+fn flush_mode(args: &[Bytes]) -> Result<bool, CmdError> {
+    match args.len() {
+        1 => Ok(false),
+        2 if is(&args[1], "sync") => Ok(false),
+        2 if is(&args[1], "async") => Ok(true),
+        _ => Err(CmdError::syntax()),
+    }
+}
+
+/// FLUSHDB [ASYNC|SYNC]
+pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let lazy = flush_mode(args)?;
+    ctx.srv.ks.flush_db(ctx.client.db, lazy);
+    Ok(Reply::Ok)
+}
+
+/// FLUSHALL [ASYNC|SYNC]
+pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let lazy = flush_mode(args)?;
+    ctx.srv.ks.flush_all(lazy);
+    Ok(Reply::Ok)
+}
+
+/// TIME
+pub fn time(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(Reply::Array(vec![
+        Reply::bulk_string(d.as_secs().to_string()),
+        Reply::bulk_string(d.subsec_micros().to_string()),
+    ]))
+}
+
+/// LASTSAVE
+pub fn lastsave(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(ctx.srv.lastsave))
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+pub fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut mode = ShutdownMode::Default;
+    let (mut nosave, mut save, mut abort) = (false, false, false);
+    for a in &args[1..] {
+        if is(a, "nosave") {
+            nosave = true;
+        } else if is(a, "save") {
+            save = true;
+        } else if is(a, "now") || is(a, "force") {
+        } else if is(a, "abort") {
+            abort = true;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    if (abort && args.len() != 2) || (nosave && save) {
+        return Err(CmdError::syntax());
+    }
+    if abort {
+        return Err(CmdError::msg("ERR No shutdown in progress."));
+    }
+    if nosave {
+        mode = ShutdownMode::NoSave;
+    } else if save {
+        mode = ShutdownMode::Save;
+    }
+    ctx.srv.shutdown = Some(mode);
+    ctx.client.close_after_reply = true;
+    // Like Redis, a successful SHUTDOWN sends no reply: the connection closes.
+    Ok(Reply::Raw(Bytes::new()))
+}
+
+/// DEBUG SLEEP seconds | DEBUG POPULATE count [prefix] [size] | DEBUG HELP
+/// | DEBUG SET-ACTIVE-EXPIRE 0|1
+pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    if is(sub, "sleep") && args.len() == 3 {
+        let secs = crate::util::num::parse_f64(&args[2]).ok_or_else(CmdError::not_float)?;
+        if secs > 0.0 {
+            // DEBUG SLEEP blocks the whole server on purpose, as in Redis.
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+        }
+        Ok(Reply::Ok)
+    } else if is(sub, "populate") && (3..=5).contains(&args.len()) {
+        let count = crate::util::num::parse_i64(&args[2])
+            .ok_or_else(CmdError::not_integer)
+            .and_then(|n| {
+                if n < 0 {
+                    Err(CmdError::not_positive())
+                } else {
+                    Ok(n)
+                }
+            })?;
+        let prefix: &[u8] = if args.len() >= 4 { &args[3] } else { b"key" };
+        let size = if args.len() == 5 {
+            let n = crate::util::num::parse_i64(&args[4]).ok_or_else(CmdError::not_integer)?;
+            if n <= 0 {
+                return Err(CmdError::not_positive());
+            }
+            n as usize
+        } else {
+            0
+        };
+        let db = ctx.client.db;
+        let mut key = Vec::with_capacity(prefix.len() + 21);
+        for j in 0..count {
+            key.clear();
+            key.extend_from_slice(prefix);
+            key.push(b':');
+            key.extend_from_slice(j.to_string().as_bytes());
+            if ctx.srv.ks.lookup_write(db, &key, ctx.now).is_some() {
+                continue;
+            }
+            let mut val = format!("value:{j}").into_bytes();
+            if size > 0 {
+                val.resize(size, 0);
+            }
+            ctx.srv.ks.set(
+                db,
+                &key,
+                Value::Str(SmallBytes::from_vec(val)),
+                false,
+                ctx.now,
+            );
+        }
+        Ok(Reply::Ok)
+    } else if is(sub, "set-active-expire") && args.len() == 3 {
+        ctx.srv.active_expire_enabled = &args[2][..] != b"0";
+        Ok(Reply::Ok)
+    } else if is(sub, "help") {
+        Ok(help_reply(
+            "DEBUG",
+            &[
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas. Cluster slots are not respected so keys not belonging to the",
+                "    current node can be created in cluster mode.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        ))
+    } else {
+        Err(CmdError::unknown_subcommand(sub, "debug"))
+    }
+}
+
+/// CONFIG GET parameter [parameter ...]
+pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pat in &args[2..] {
+        for (k, v) in ctx.srv.config.get(pat) {
+            if !pairs.iter().any(|(pk, _)| *pk == k) {
+                pairs.push((k, v));
+            }
+        }
+    }
+    Ok(Reply::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (Reply::bulk_string(k), Reply::bulk_string(v)))
+            .collect(),
+    ))
+}
+
+/// CONFIG SET parameter value [parameter value ...]
+pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() % 2 == 1 {
+        return Err(CmdError::arity("config|set"));
+    }
+    let pairs: Vec<(&[u8], &[u8])> = args[2..]
+        .chunks(2)
+        .map(|p| (&p[0][..], &p[1][..]))
+        .collect();
+    ctx.srv.config.set(&pairs).map_err(CmdError::msg)?;
+    crate::server::apply_config(ctx.srv);
+    Ok(Reply::Ok)
+}
+
+/// CONFIG RESETSTAT
+pub fn config_resetstat(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    let srv = &mut *ctx.srv;
+    srv.stats = Default::default();
+    for s in srv.cmd_stats.iter_mut() {
+        *s = CmdStats::default();
+    }
+    let ks = &mut srv.ks.stats;
+    ks.expired_keys = 0;
+    ks.keyspace_hits = 0;
+    ks.keyspace_misses = 0;
+    ks.expired_time_cap_reached_count = 0;
+    srv.peak_memory = crate::alloc::used_memory();
+    Ok(Reply::Ok)
+}
+
+/// CONFIG HELP
+pub fn config_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    ))
+}

@@ -1,0 +1,517 @@
+//! `Dict`: the keyspace hash table, with incremental growth.
+//!
+//! This is Redis's dict algorithm: two power-of-two tables of chained
+//! buckets. When the table fills up a second, twice-as-large table is
+//! allocated and buckets migrate a few at a time, on every write and from the
+//! cron tick, so no single insert pays for moving millions of entries. Lookups
+//! consult both tables while a migration is in flight.
+//!
+//! `scan` uses Redis's reverse-binary cursor, which guarantees that an entry
+//! present for the whole iteration is returned at least once even when the
+//! table grows or shrinks between calls.
+
+use super::small::SmallBytes;
+use std::hash::BuildHasher;
+
+type Link<V> = Option<Box<Node<V>>>;
+
+/// One key and its value; a single allocation per key.
+pub struct Node<V> {
+    next: Link<V>,
+    /// The key.
+    pub key: SmallBytes,
+    /// The value stored under the key.
+    pub value: V,
+}
+
+struct Table<V> {
+    buckets: Vec<Link<V>>,
+    used: usize,
+}
+
+impl<V> Table<V> {
+    fn empty() -> Self {
+        Table {
+            buckets: Vec::new(),
+            used: 0,
+        }
+    }
+    fn with_size(n: usize) -> Self {
+        let mut buckets = Vec::with_capacity(n);
+        buckets.resize_with(n, || None);
+        Table { buckets, used: 0 }
+    }
+    fn mask(&self) -> usize {
+        self.buckets.len().wrapping_sub(1)
+    }
+}
+
+impl<V> Drop for Table<V> {
+    // Unlink chains iteratively: the default recursive drop of a long chain
+    // could overflow the stack.
+    fn drop(&mut self) {
+        for b in self.buckets.iter_mut() {
+            let mut cur = b.take();
+            while let Some(mut n) = cur {
+                cur = n.next.take();
+            }
+        }
+    }
+}
+
+/// Smallest non-empty table.
+const INITIAL_SIZE: usize = 4;
+/// While a fork child runs, grow only past this load factor (avoids copying
+/// pages in the child's image), as Redis does.
+const FORCE_RESIZE_RATIO: usize = 5;
+/// Empty buckets visited per migrated bucket before a step gives up.
+const EMPTY_VISITS: usize = 10;
+
+/// An incrementally rehashed hash table from byte-string keys to `V`.
+pub struct Dict<V> {
+    t: [Table<V>; 2],
+    /// Next bucket of `t[0]` to migrate, when a migration is in progress.
+    rehash_idx: Option<usize>,
+    hasher: foldhash::fast::RandomState,
+    /// False while a fork child is writing a snapshot.
+    resize_allowed: bool,
+}
+
+impl<V> Default for Dict<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V> Dict<V> {
+    /// An empty table (allocates nothing until the first insert).
+    pub fn new() -> Self {
+        Dict {
+            t: [Table::empty(), Table::empty()],
+            rehash_idx: None,
+            hasher: foldhash::fast::RandomState::default(),
+            resize_allowed: true,
+        }
+    }
+
+    /// Number of entries.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.t[0].used + self.t[1].used
+    }
+
+    /// True when there are no entries.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total buckets across both tables (for memory accounting).
+    pub fn buckets(&self) -> usize {
+        self.t[0].buckets.len() + self.t[1].buckets.len()
+    }
+
+    /// True while entries are migrating to a new table.
+    pub fn is_rehashing(&self) -> bool {
+        self.rehash_idx.is_some()
+    }
+
+    /// Allows or forbids growth at the normal load factor.
+    pub fn set_resize_allowed(&mut self, allowed: bool) {
+        self.resize_allowed = allowed;
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> usize {
+        self.hasher.hash_one(key) as usize
+    }
+
+    /// Looks a key up.
+    pub fn get(&self, key: &[u8]) -> Option<&Node<V>> {
+        if self.is_empty() {
+            return None;
+        }
+        let h = self.hash(key);
+        let tables = if self.is_rehashing() { 2 } else { 1 };
+        for t in &self.t[..tables] {
+            let mut cur = t.buckets[h & t.mask()].as_deref();
+            while let Some(n) = cur {
+                if n.key.as_slice() == key {
+                    return Some(n);
+                }
+                cur = n.next.as_deref();
+            }
+        }
+        None
+    }
+
+    /// Looks a key up for update.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Node<V>> {
+        if self.is_empty() {
+            return None;
+        }
+        let h = self.hash(key);
+        let tables = if self.is_rehashing() { 2 } else { 1 };
+        for t in &mut self.t[..tables] {
+            let mask = t.mask();
+            let mut cur = t.buckets[h & mask].as_deref_mut();
+            while let Some(n) = cur {
+                if n.key.as_slice() == key {
+                    return Some(n);
+                }
+                cur = n.next.as_deref_mut();
+            }
+        }
+        None
+    }
+
+    /// Inserts a key known to be absent (the caller has just looked it up).
+    pub fn insert_new(&mut self, key: SmallBytes, value: V) -> &mut Node<V> {
+        self.rehash_step();
+        self.expand_if_needed();
+        let h = self.hash(key.as_slice());
+        let t = &mut self.t[if self.rehash_idx.is_some() { 1 } else { 0 }];
+        let idx = h & t.mask();
+        let node = Box::new(Node {
+            next: t.buckets[idx].take(),
+            key,
+            value,
+        });
+        t.used += 1;
+        t.buckets[idx].insert(node)
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, key: SmallBytes, value: V) -> Option<V> {
+        if let Some(n) = self.get_mut(key.as_slice()) {
+            return Some(std::mem::replace(&mut n.value, value));
+        }
+        self.insert_new(key, value);
+        None
+    }
+
+    /// Removes a key, returning its key and value.
+    pub fn remove(&mut self, key: &[u8]) -> Option<(SmallBytes, V)> {
+        if self.is_empty() {
+            return None;
+        }
+        self.rehash_step();
+        let h = self.hash(key);
+        let tables = if self.is_rehashing() { 2 } else { 1 };
+        for t in &mut self.t[..tables] {
+            let mask = t.mask();
+            let mut link = &mut t.buckets[h & mask];
+            loop {
+                match link {
+                    None => break,
+                    Some(n) if n.key.as_slice() == key => {
+                        let mut n = link.take().expect("matched Some");
+                        *link = n.next.take();
+                        t.used -= 1;
+                        let Node { key, value, .. } = *n;
+                        return Some((key, value));
+                    }
+                    Some(n) => link = &mut n.next,
+                }
+            }
+        }
+        None
+    }
+
+    fn expand_if_needed(&mut self) {
+        if self.is_rehashing() {
+            return;
+        }
+        let size = self.t[0].buckets.len();
+        if size == 0 {
+            self.t[0] = Table::with_size(INITIAL_SIZE);
+            return;
+        }
+        let used = self.t[0].used;
+        if used >= size && (self.resize_allowed || used / size > FORCE_RESIZE_RATIO) {
+            self.resize_to(used + 1);
+        }
+    }
+
+    /// Shrinks a mostly empty table (called from the cron tick, like Redis's
+    /// `htNeedsResize`). Returns true if a shrink started.
+    pub fn shrink_if_needed(&mut self) -> bool {
+        if self.is_rehashing() || !self.resize_allowed {
+            return false;
+        }
+        let size = self.t[0].buckets.len();
+        let used = self.t[0].used;
+        if size > INITIAL_SIZE && used * 100 / size < 10 {
+            self.resize_to(used.max(INITIAL_SIZE));
+            return true;
+        }
+        false
+    }
+
+    fn resize_to(&mut self, min: usize) {
+        let size = min.next_power_of_two().max(INITIAL_SIZE);
+        if size == self.t[0].buckets.len() {
+            return;
+        }
+        if self.t[0].used == 0 {
+            self.t[0] = Table::with_size(size);
+            return;
+        }
+        self.t[1] = Table::with_size(size);
+        self.rehash_idx = Some(0);
+    }
+
+    /// Migrates one bucket (visiting at most a few empty ones).
+    #[inline]
+    pub fn rehash_step(&mut self) {
+        if self.rehash_idx.is_some() {
+            self.rehash(1);
+        }
+    }
+
+    /// Migrates up to `n` buckets; returns true if more remain.
+    pub fn rehash(&mut self, n: usize) -> bool {
+        let Some(mut idx) = self.rehash_idx else {
+            return false;
+        };
+        let mut empty_visits = n * EMPTY_VISITS;
+        let [t0, t1] = &mut self.t;
+        let mask1 = t1.mask();
+        for _ in 0..n {
+            if t0.used == 0 {
+                break;
+            }
+            while t0.buckets[idx].is_none() {
+                idx += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    self.rehash_idx = Some(idx);
+                    return true;
+                }
+            }
+            let mut cur = t0.buckets[idx].take();
+            while let Some(mut node) = cur {
+                cur = node.next.take();
+                let h = self.hasher.hash_one(node.key.as_slice()) as usize;
+                let slot = &mut t1.buckets[h & mask1];
+                node.next = slot.take();
+                *slot = Some(node);
+                t0.used -= 1;
+                t1.used += 1;
+            }
+            idx += 1;
+        }
+        if t0.used == 0 {
+            self.t.swap(0, 1);
+            self.t[1] = Table::empty();
+            self.rehash_idx = None;
+            return false;
+        }
+        self.rehash_idx = Some(idx);
+        true
+    }
+
+    /// Calls `f` on entries of the buckets at `cursor` and returns the next
+    /// cursor (0 when the iteration is complete). Redis's `dictScan`.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Node<V>)) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut v = cursor as usize;
+        let emit = |t: &Table<V>, idx: usize, f: &mut dyn FnMut(&Node<V>)| {
+            let mut cur = t.buckets[idx].as_deref();
+            while let Some(n) = cur {
+                f(n);
+                cur = n.next.as_deref();
+            }
+        };
+        if !self.is_rehashing() {
+            let t0 = &self.t[0];
+            let m0 = t0.mask();
+            emit(t0, v & m0, &mut f);
+            v |= !m0;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+        } else {
+            let (small, large) = if self.t[0].buckets.len() <= self.t[1].buckets.len() {
+                (&self.t[0], &self.t[1])
+            } else {
+                (&self.t[1], &self.t[0])
+            };
+            let m0 = small.mask();
+            let m1 = large.mask();
+            emit(small, v & m0, &mut f);
+            // Visit every bucket of the larger table that expands the
+            // smaller table's bucket.
+            loop {
+                emit(large, v & m1, &mut f);
+                v |= !m1;
+                v = v.reverse_bits().wrapping_add(1).reverse_bits();
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v as u64
+    }
+
+    /// A random entry, or None when empty. `r` supplies random numbers.
+    pub fn random(&self, mut r: impl FnMut() -> u64) -> Option<&Node<V>> {
+        if self.is_empty() {
+            return None;
+        }
+        // Pick a random non-empty bucket, then a random entry of its chain.
+        let bucket = loop {
+            let pick = r() as usize;
+            let b = if let Some(ri) = self.rehash_idx {
+                let s0 = self.t[0].buckets.len();
+                let s1 = self.t[1].buckets.len();
+                // Buckets of t0 below rehash_idx are empty.
+                let i = ri + pick % (s0 + s1 - ri);
+                if i >= s0 {
+                    self.t[1].buckets[i - s0].as_deref()
+                } else {
+                    self.t[0].buckets[i].as_deref()
+                }
+            } else {
+                self.t[0].buckets[pick & self.t[0].mask()].as_deref()
+            };
+            if let Some(b) = b {
+                break b;
+            }
+        };
+        let mut len = 0;
+        let mut cur = Some(bucket);
+        while let Some(n) = cur {
+            len += 1;
+            cur = n.next.as_deref();
+        }
+        let mut n = bucket;
+        for _ in 0..(r() as usize % len) {
+            n = n.next.as_deref().expect("within chain length");
+        }
+        Some(n)
+    }
+
+    /// Removes everything, returning the old contents as a separate `Dict`
+    /// so the caller can free it gradually.
+    pub fn take(&mut self) -> Dict<V> {
+        std::mem::replace(self, Dict::new())
+    }
+
+    /// Frees up to `budget` entries of a detached table; returns true when
+    /// nothing is left. Used to free flushed databases without a long pause.
+    pub fn free_some(&mut self, mut budget: usize) -> bool {
+        for t in &mut self.t {
+            while t.used > 0 && budget > 0 {
+                // Walk from the end so truncation frees bucket memory too.
+                match t.buckets.last_mut() {
+                    Some(slot) => match slot.take() {
+                        Some(mut n) => {
+                            *slot = n.next.take();
+                            t.used -= 1;
+                            budget -= 1;
+                        }
+                        None => {
+                            t.buckets.pop();
+                        }
+                    },
+                    None => break,
+                }
+            }
+        }
+        self.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn k(i: usize) -> SmallBytes {
+        SmallBytes::new(format!("key:{i}").as_bytes())
+    }
+
+    #[test]
+    fn insert_get_remove_across_growth() {
+        let mut d = Dict::new();
+        for i in 0..10_000 {
+            assert!(d.insert(k(i), i).is_none());
+            if i % 7 == 0 {
+                assert_eq!(d.get(k(i / 2).as_slice()).map(|n| n.value), Some(i / 2));
+            }
+        }
+        assert_eq!(d.len(), 10_000);
+        for i in (0..10_000).step_by(2) {
+            assert_eq!(d.remove(k(i).as_slice()).map(|(_, v)| v), Some(i));
+        }
+        assert_eq!(d.len(), 5_000);
+        for i in 0..10_000 {
+            assert_eq!(d.get(k(i).as_slice()).is_some(), i % 2 == 1);
+        }
+        while d.shrink_if_needed() || d.rehash(100) {}
+        for i in (1..10_000).step_by(2) {
+            assert_eq!(d.get(k(i).as_slice()).map(|n| n.value), Some(i));
+        }
+    }
+
+    #[test]
+    fn scan_sees_every_stable_key_while_growing_and_shrinking() {
+        let mut d = Dict::new();
+        for i in 0..1000 {
+            d.insert(k(i), ());
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            cursor = d.scan(cursor, |n| {
+                seen.insert(n.key.as_slice().to_vec());
+            });
+            round += 1;
+            // Grow a lot mid-scan, then delete the extra keys to force a shrink.
+            if round < 50 {
+                for j in 0..200 {
+                    d.insert(k(100_000 + round * 1000 + j), ());
+                }
+            } else if round == 50 {
+                for r in 1..50 {
+                    for j in 0..200 {
+                        d.remove(k(100_000 + r * 1000 + j).as_slice());
+                    }
+                }
+                d.shrink_if_needed();
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..1000 {
+            assert!(seen.contains(k(i).as_slice()), "missed key {i}");
+        }
+    }
+
+    #[test]
+    fn random_and_free() {
+        let mut d = Dict::new();
+        for i in 0..100 {
+            d.insert(k(i), i);
+        }
+        let mut x = 12345u64;
+        let mut rng = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut hits = HashSet::new();
+        for _ in 0..2000 {
+            hits.insert(d.random(&mut rng).unwrap().value);
+        }
+        assert!(hits.len() > 90);
+        let mut old = d.take();
+        assert!(d.is_empty());
+        while !old.free_some(7) {}
+        assert!(old.is_empty());
+    }
+}

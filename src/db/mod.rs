@@ -1,0 +1,435 @@
+//! The keyspace: numbered databases of keys, their expiry deadlines, and
+//! the statistics kept about them. Every read and write of a key goes through
+//! here; nothing in this module does I/O, so it can be driven by tests,
+//! fuzzers and the snapshot loader alike.
+//!
+//! Expiry deadlines are absolute Unix milliseconds kept in a second table
+//! (only keys with a TTL pay for it). Keys expire lazily when touched, and
+//! [`Keyspace::active_expire_cycle`] reclaims the ones nobody touches.
+
+pub mod dict;
+pub mod small;
+pub mod value;
+
+pub use dict::Dict;
+pub use small::SmallBytes;
+pub use value::Value;
+
+/// What the main table stores per key besides the key itself.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Last access time in seconds (LRU clock) or the LFU counter.
+    pub lru: u32,
+    /// The string was modified in place (OBJECT ENCODING says `raw`).
+    pub raw: bool,
+}
+
+impl Entry {
+    /// A fresh entry for `value`, accessed now.
+    pub fn new(value: Value, clock: u32) -> Self {
+        Entry {
+            value,
+            lru: clock,
+            raw: false,
+        }
+    }
+}
+
+/// One numbered database.
+#[derive(Default)]
+pub struct Db {
+    /// Keys and values.
+    pub main: Dict<Entry>,
+    /// Deadlines (Unix ms) of keys that have one.
+    pub expires: Dict<i64>,
+    /// Where the active expiry cycle resumes in `expires`.
+    expires_cursor: u64,
+    /// Running estimate of the average remaining TTL in ms (INFO keyspace).
+    pub avg_ttl: i64,
+}
+
+/// Counters reported by INFO stats.
+#[derive(Default, Debug, Clone)]
+pub struct KeyspaceStats {
+    /// Keys removed because their deadline passed.
+    pub expired_keys: u64,
+    /// Reads that found their key.
+    pub keyspace_hits: u64,
+    /// Reads that did not.
+    pub keyspace_misses: u64,
+    /// Writes since the last successful save (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+    /// Times the active expiry cycle stopped because it ran out of time.
+    pub expired_time_cap_reached_count: u64,
+}
+
+/// All databases of the server.
+pub struct Keyspace {
+    /// The databases, indexed by number.
+    pub dbs: Vec<Db>,
+    /// Counters.
+    pub stats: KeyspaceStats,
+    /// Flushed tables still being freed a slice at a time.
+    lazy_free: Vec<Db>,
+    /// Current LRU clock (seconds), refreshed by the cron tick.
+    pub clock: u32,
+    rng: u64,
+    /// Which db the active expiry cycle visits next.
+    expire_db: usize,
+}
+
+/// Options for reads.
+#[derive(Clone, Copy, Default)]
+pub struct Lookup {
+    /// Do not update the access time (CLIENT NO-TOUCH, TYPE, EXISTS ...).
+    pub no_touch: bool,
+}
+
+impl Keyspace {
+    /// `n` empty databases.
+    pub fn new(n: usize) -> Self {
+        let seed = (std::process::id() as u64) << 32 ^ now_ms() as u64;
+        Keyspace {
+            dbs: (0..n).map(|_| Db::default()).collect(),
+            stats: KeyspaceStats::default(),
+            lazy_free: Vec::new(),
+            clock: lru_clock(),
+            rng: seed | 1,
+            expire_db: 0,
+        }
+    }
+
+    /// A pseudo-random number (xorshift64*), for sampling.
+    pub fn rand(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Deletes `key` if its deadline has passed; true if it did.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now: i64) -> bool {
+        let d = &mut self.dbs[db];
+        if d.expires.is_empty() {
+            return false;
+        }
+        match d.expires.get(key) {
+            Some(n) if n.value <= now => {
+                d.expires.remove(key);
+                d.main.remove(key);
+                self.stats.expired_keys += 1;
+                self.stats.dirty += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Finds a live key for writing (no statistics, refreshes the access time).
+    pub fn lookup_write(&mut self, db: usize, key: &[u8], now: i64) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key, now);
+        let clock = self.clock;
+        let n = self.dbs[db].main.get_mut(key)?;
+        n.value.lru = clock;
+        Some(&mut n.value)
+    }
+
+    /// Finds a live key for reading; counts a hit or a miss.
+    pub fn lookup_read(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: i64,
+        opt: Lookup,
+    ) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key, now);
+        let clock = self.clock;
+        match self.dbs[db].main.get_mut(key) {
+            Some(n) => {
+                self.stats.keyspace_hits += 1;
+                if !opt.no_touch {
+                    n.value.lru = clock;
+                }
+                Some(&mut n.value)
+            }
+            None => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Finds a live key without touching statistics or access time.
+    pub fn peek(&mut self, db: usize, key: &[u8], now: i64) -> Option<&Entry> {
+        self.expire_if_needed(db, key, now);
+        self.dbs[db].main.get(key).map(|n| &n.value)
+    }
+
+    /// True if `key` exists (and has not expired).
+    pub fn exists(&mut self, db: usize, key: &[u8], now: i64) -> bool {
+        self.peek(db, key, now).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any value. The TTL is cleared
+    /// unless `keep_ttl`.
+    pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool, now: i64) {
+        self.expire_if_needed(db, key, now);
+        let clock = self.clock;
+        let d = &mut self.dbs[db];
+        match d.main.get_mut(key) {
+            Some(n) => {
+                n.value = Entry::new(value, clock);
+                if !keep_ttl && !d.expires.is_empty() {
+                    d.expires.remove(key);
+                }
+            }
+            None => {
+                d.main
+                    .insert_new(SmallBytes::new(key), Entry::new(value, clock));
+            }
+        }
+        self.stats.dirty += 1;
+    }
+
+    /// Inserts a whole entry (RENAME, MOVE, COPY, snapshot load).
+    pub fn insert_entry(&mut self, db: usize, key: &[u8], entry: Entry, expire: Option<i64>) {
+        let d = &mut self.dbs[db];
+        d.main.insert(SmallBytes::new(key), entry);
+        match expire {
+            Some(t) => {
+                d.expires.insert(SmallBytes::new(key), t);
+            }
+            None => {
+                if !d.expires.is_empty() {
+                    d.expires.remove(key);
+                }
+            }
+        }
+        self.stats.dirty += 1;
+    }
+
+    /// Deletes a key; true if it existed (and had not expired).
+    pub fn delete(&mut self, db: usize, key: &[u8], now: i64) -> bool {
+        if self.expire_if_needed(db, key, now) {
+            return false;
+        }
+        self.remove(db, key).is_some()
+    }
+
+    /// Removes a key and returns its entry and deadline (no expiry check).
+    pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<(Entry, Option<i64>)> {
+        let d = &mut self.dbs[db];
+        let (_, entry) = d.main.remove(key)?;
+        let ttl = if d.expires.is_empty() {
+            None
+        } else {
+            d.expires.remove(key).map(|(_, t)| t)
+        };
+        self.stats.dirty += 1;
+        Some((entry, ttl))
+    }
+
+    /// The deadline of a key, if it has one.
+    pub fn get_expire(&self, db: usize, key: &[u8]) -> Option<i64> {
+        let d = &self.dbs[db];
+        if d.expires.is_empty() {
+            return None;
+        }
+        d.expires.get(key).map(|n| n.value)
+    }
+
+    /// Sets the deadline of an existing key.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], when: i64) {
+        let d = &mut self.dbs[db];
+        match d.expires.get_mut(key) {
+            Some(n) => n.value = when,
+            None => {
+                d.expires.insert_new(SmallBytes::new(key), when);
+            }
+        }
+        self.stats.dirty += 1;
+    }
+
+    /// Removes the deadline of a key; true if it had one.
+    pub fn persist(&mut self, db: usize, key: &[u8]) -> bool {
+        let removed = self.dbs[db].expires.remove(key).is_some();
+        if removed {
+            self.stats.dirty += 1;
+        }
+        removed
+    }
+
+    /// Number of keys in a database (including expired ones not yet reclaimed, as Redis).
+    pub fn len(&self, db: usize) -> usize {
+        self.dbs[db].main.len()
+    }
+
+    /// Empties one database. The old tables are freed gradually by the cron
+    /// tick when `lazy`, at once otherwise.
+    pub fn flush_db(&mut self, db: usize, lazy: bool) -> usize {
+        let d = std::mem::take(&mut self.dbs[db]);
+        let n = d.main.len();
+        self.stats.dirty += n as u64;
+        if lazy && n > 1000 {
+            self.lazy_free.push(d);
+        }
+        n
+    }
+
+    /// Empties every database.
+    pub fn flush_all(&mut self, lazy: bool) -> usize {
+        (0..self.dbs.len()).map(|i| self.flush_db(i, lazy)).sum()
+    }
+
+    /// Swaps two databases (MOVE uses SELECT-style indexes; SWAPDB would too).
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// A random live key of `db`.
+    pub fn random_key(&mut self, db: usize, now: i64) -> Option<SmallBytes> {
+        let mut tries = 0;
+        loop {
+            let mut rng = self.rng;
+            let key = {
+                let d = &self.dbs[db];
+                let n = d.main.random(|| {
+                    rng ^= rng >> 12;
+                    rng ^= rng << 25;
+                    rng ^= rng >> 27;
+                    rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+                })?;
+                n.key.clone()
+            };
+            self.rng = rng;
+            tries += 1;
+            let all_volatile = self.dbs[db].expires.len() == self.dbs[db].main.len();
+            if self.expire_if_needed(db, key.as_slice(), now) {
+                // As Redis: if every key is volatile, give up eventually
+                // instead of spinning over keys that are all expired.
+                if all_volatile && tries > 100 {
+                    return Some(key);
+                }
+                continue;
+            }
+            return Some(key);
+        }
+    }
+
+    /// Runs Redis's "slow" active expiry cycle until `deadline` (Instant):
+    /// samples keys with a TTL and deletes the expired ones, moving on while
+    /// more than 10% of a sample had expired. Returns keys expired.
+    pub fn active_expire_cycle(&mut self, now: i64, budget: std::time::Duration) -> u64 {
+        const SAMPLE: usize = 20;
+        let start = std::time::Instant::now();
+        let mut expired_total = 0;
+        let ndb = self.dbs.len();
+        for _ in 0..ndb {
+            let db = self.expire_db;
+            self.expire_db = (self.expire_db + 1) % ndb;
+            loop {
+                if self.dbs[db].expires.is_empty() {
+                    break;
+                }
+                let mut sampled = 0;
+                let mut candidates: Vec<SmallBytes> = Vec::new();
+                let mut ttl_sum = 0i64;
+                let mut ttl_n = 0i64;
+                let d = &mut self.dbs[db];
+                let mut buckets = 0;
+                while sampled < SAMPLE && buckets < SAMPLE * 20 {
+                    d.expires_cursor = d.expires.scan(d.expires_cursor, |n| {
+                        sampled += 1;
+                        if n.value <= now {
+                            candidates.push(n.key.clone());
+                        } else {
+                            ttl_sum += n.value - now;
+                            ttl_n += 1;
+                        }
+                    });
+                    buckets += 1;
+                    if d.expires_cursor == 0 {
+                        break;
+                    }
+                }
+                if ttl_n > 0 {
+                    let avg = ttl_sum / ttl_n;
+                    // Same smoothing as Redis: 2% of the new sample.
+                    d.avg_ttl = if d.avg_ttl == 0 {
+                        avg
+                    } else {
+                        (d.avg_ttl / 50) * 49 + avg / 50
+                    };
+                }
+                let expired = candidates.len();
+                for k in candidates {
+                    if self.expire_if_needed(db, k.as_slice(), now) {
+                        expired_total += 1;
+                    }
+                }
+                if start.elapsed() >= budget {
+                    self.stats.expired_time_cap_reached_count += 1;
+                    return expired_total;
+                }
+                if sampled == 0 || expired * 10 <= sampled {
+                    break;
+                }
+            }
+        }
+        expired_total
+    }
+
+    /// Cron housekeeping: incremental rehash, shrinking, and freeing flushed
+    /// tables, each bounded by `budget`. `resize_allowed` is false while a
+    /// snapshot child runs, so no page is touched needlessly.
+    pub fn cron(&mut self, budget: std::time::Duration, resize_allowed: bool) {
+        let start = std::time::Instant::now();
+        self.clock = lru_clock();
+        for d in &mut self.dbs {
+            d.main.set_resize_allowed(resize_allowed);
+            d.expires.set_resize_allowed(resize_allowed);
+            if d.avg_ttl != 0 && d.expires.is_empty() {
+                d.avg_ttl = 0;
+            }
+        }
+        if !resize_allowed {
+            return;
+        }
+        for d in &mut self.dbs {
+            d.main.shrink_if_needed();
+            d.expires.shrink_if_needed();
+            while (d.main.rehash(100) | d.expires.rehash(100)) && start.elapsed() < budget {}
+        }
+        while let Some(d) = self.lazy_free.last_mut() {
+            let done = d.main.free_some(10_000) & d.expires.free_some(10_000);
+            if done {
+                self.lazy_free.pop();
+            }
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+    }
+
+    /// Keys still waiting to be freed after an asynchronous flush.
+    pub fn lazyfree_pending(&self) -> usize {
+        self.lazy_free.iter().map(|d| d.main.len()).sum()
+    }
+}
+
+/// Wall-clock Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The LRU clock: Unix seconds, truncated to 32 bits.
+pub fn lru_clock() -> u32 {
+    (now_ms() / 1000) as u32
+}

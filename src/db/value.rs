@@ -1,0 +1,46 @@
+//! Values stored under keys, and what `TYPE` / `OBJECT ENCODING` say of them.
+
+use super::small::SmallBytes;
+
+/// A stored value. Each data type is one variant.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// A binary-safe string.
+    Str(SmallBytes),
+}
+
+/// Strings Redis keeps as `embstr` (one allocation with the object header).
+const EMBSTR_MAX: usize = 44;
+
+impl Value {
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name `OBJECT ENCODING` reports. `raw` is set for strings that
+    /// were modified in place (APPEND, SETRANGE), as Redis reports them.
+    pub fn encoding(&self, raw: bool) -> &'static str {
+        match self {
+            Value::Str(s) => {
+                let b = s.as_slice();
+                if b.len() <= 20 && crate::util::num::parse_i64(b).is_some() {
+                    "int"
+                } else if raw || b.len() > EMBSTR_MAX {
+                    "raw"
+                } else {
+                    "embstr"
+                }
+            }
+        }
+    }
+
+    /// Approximate heap bytes owned beyond the entry (for memory accounting).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+        }
+    }
+}

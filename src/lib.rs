@@ -1,0 +1,27 @@
+//! forkv: a Redis-compatible in-memory key-value server.
+//!
+//! Module map (requests flow top to bottom):
+//!
+//! - [`server`]: listening sockets, one task per connection, the cron
+//!   tick, shutdown. Everything runs on **one thread**: a tokio
+//!   current-thread runtime with a `LocalSet`. Nothing may add a thread
+//!   (no `spawn_blocking`, no `tokio::fs`, no name-resolving `bind`), so
+//!   the process can `fork()` safely for snapshots.
+//! - [`protocol`]: request decoding (RESP and inline, with Redis's limits
+//!   and error texts) and reply encoding for RESP2 and RESP3.
+//! - [`cmd`]: the declarative command table and one file per command
+//!   family; handlers turn arguments into typed keyspace calls.
+//! - [`db`]: the keyspace, the only place data is read or written; no I/O.
+//! - [`config`]: redis.conf-style configuration and its CONFIG GET/SET view.
+//! - [`error`]: every error text a client can see.
+//! - [`alloc`], [`log`], [`util`]: memory accounting, logging, helpers.
+
+pub mod alloc;
+pub mod cmd;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod log;
+pub mod protocol;
+pub mod server;
+pub mod util;

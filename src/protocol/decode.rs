@@ -1,0 +1,235 @@
+//! Request decoding: RESP multibulk arrays and inline commands, with
+//! Redis's size guards and its exact protocol error texts.
+//!
+//! The decoder never trusts a length before checking it against the limits,
+//! and never reserves memory because a client announced a size.
+
+use bytes::{Bytes, BytesMut};
+
+/// Longest inline request or `*`/`$` header line without a newline.
+pub const INLINE_MAX: usize = 64 * 1024;
+/// Largest argument count Redis accepts in one request.
+pub const MULTIBULK_MAX: i64 = i32::MAX as i64;
+/// Argument count and bulk size allowed before authentication.
+const UNAUTH_MULTIBULK_MAX: i64 = 10;
+const UNAUTH_BULK_MAX: i64 = 16384;
+
+/// Limits applied while decoding.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// `proto-max-bulk-len`.
+    pub max_bulk_len: i64,
+    /// True until the client has authenticated on a password-protected server.
+    pub unauthenticated: bool,
+}
+
+/// A protocol violation: the reply is sent and the connection closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError(pub String);
+
+fn perr(s: &str) -> ProtocolError {
+    ProtocolError(s.to_string())
+}
+
+impl ProtocolError {
+    /// The error line Redis sends, without `-` and CRLF.
+    pub fn text(&self) -> String {
+        format!("ERR Protocol error: {}", self.0)
+    }
+}
+
+/// Result of trying to decode one request from the buffer front.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A complete request (possibly with zero arguments: an empty line).
+    Request(Vec<Bytes>),
+    /// More bytes are needed; `usize` is a lower bound on the buffer length
+    /// at which trying again is worthwhile.
+    Incomplete(usize),
+}
+
+/// Decodes the request at the front of `buf`, consuming its bytes when
+/// complete.
+pub fn decode(buf: &mut BytesMut, limits: Limits) -> Result<Decoded, ProtocolError> {
+    if buf.is_empty() {
+        return Ok(Decoded::Incomplete(1));
+    }
+    if buf[0] == b'*' {
+        decode_multibulk(buf, limits)
+    } else {
+        decode_inline(buf)
+    }
+}
+
+fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
+    memchr(b'\r', &buf[from..]).map(|i| i + from)
+}
+
+#[inline]
+fn memchr(c: u8, s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == c)
+}
+
+/// Parses the integer of a `*` or `$` header line the way Redis's string2ll does.
+fn header_int(s: &[u8]) -> Option<i64> {
+    crate::util::num::parse_i64(s)
+}
+
+fn decode_multibulk(buf: &mut BytesMut, limits: Limits) -> Result<Decoded, ProtocolError> {
+    let Some(nl) = find_crlf(buf, 1) else {
+        if buf.len() > INLINE_MAX {
+            return Err(perr("too big mbulk count string"));
+        }
+        return Ok(Decoded::Incomplete(buf.len() + 1));
+    };
+    if nl + 1 >= buf.len() {
+        return Ok(Decoded::Incomplete(nl + 2));
+    }
+    let count = match header_int(&buf[1..nl]) {
+        Some(n) if n <= MULTIBULK_MAX => n,
+        _ => return Err(perr("invalid multibulk length")),
+    };
+    if count > UNAUTH_MULTIBULK_MAX && limits.unauthenticated {
+        return Err(perr("unauthenticated multibulk length"));
+    }
+    let mut pos = nl + 2;
+    if count <= 0 {
+        let _ = buf.split_to(pos);
+        return Ok(Decoded::Request(Vec::new()));
+    }
+    // Offsets of each argument inside the frame; bounded by what has arrived.
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity((count as usize).min(1024));
+    for _ in 0..count {
+        if pos >= buf.len() {
+            return Ok(Decoded::Incomplete(pos + 1));
+        }
+        if buf[pos] != b'$' {
+            return Err(ProtocolError(format!(
+                "expected '$', got '{}'",
+                buf[pos] as char
+            )));
+        }
+        let Some(nl) = find_crlf(buf, pos + 1) else {
+            if buf.len() - pos > INLINE_MAX {
+                return Err(perr("too big bulk count string"));
+            }
+            return Ok(Decoded::Incomplete(buf.len() + 1));
+        };
+        let len = match header_int(&buf[pos + 1..nl]) {
+            Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
+            _ => return Err(perr("invalid bulk length")),
+        };
+        if limits.unauthenticated && len as i64 > UNAUTH_BULK_MAX {
+            return Err(perr("unauthenticated bulk length"));
+        }
+        let start = nl + 2;
+        let end = start + len;
+        if end + 2 > buf.len() {
+            return Ok(Decoded::Incomplete(end + 2));
+        }
+        spans.push((start, end));
+        pos = end + 2;
+    }
+    let frame = buf.split_to(pos).freeze();
+    Ok(Decoded::Request(
+        spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect(),
+    ))
+}
+
+fn decode_inline(buf: &mut BytesMut) -> Result<Decoded, ProtocolError> {
+    let Some(nl) = memchr(b'\n', buf) else {
+        if buf.len() > INLINE_MAX {
+            return Err(perr("too big inline request"));
+        }
+        return Ok(Decoded::Incomplete(buf.len() + 1));
+    };
+    let line = buf.split_to(nl + 1);
+    let mut end = nl;
+    if end > 0 && line[end - 1] == b'\r' {
+        end -= 1;
+    }
+    match crate::util::split::split_args(&line[..end]) {
+        Some(args) => Ok(Decoded::Request(
+            args.into_iter().map(Bytes::from).collect(),
+        )),
+        None => Err(perr("unbalanced quotes in request")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: Limits = Limits {
+        max_bulk_len: 512 * 1024 * 1024,
+        unauthenticated: false,
+    };
+
+    fn one(input: &[u8]) -> Result<Decoded, ProtocolError> {
+        let mut b = BytesMut::from(input);
+        decode(&mut b, L)
+    }
+
+    fn args(d: Decoded) -> Vec<Vec<u8>> {
+        match d {
+            Decoded::Request(a) => a.into_iter().map(|b| b.to_vec()).collect(),
+            Decoded::Incomplete(_) => panic!("incomplete"),
+        }
+    }
+
+    #[test]
+    fn multibulk_and_fragments() {
+        let full = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        assert_eq!(
+            args(one(full).unwrap()),
+            vec![b"GET".to_vec(), b"k".to_vec()]
+        );
+        for cut in 0..full.len() {
+            assert!(
+                matches!(one(&full[..cut]).unwrap(), Decoded::Incomplete(_)),
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn pipelined() {
+        let mut b = BytesMut::from(&b"PING\r\n*1\r\n$4\r\nPING\r\nECHO 'a b'\n"[..]);
+        let mut n = 0;
+        while let Decoded::Request(a) = decode(&mut b, L).unwrap() {
+            assert!(!a.is_empty());
+            n += 1;
+        }
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(one(b"*x\r\n").unwrap_err().0, "invalid multibulk length");
+        assert_eq!(one(b"*1\r\n$-1\r\n").unwrap_err().0, "invalid bulk length");
+        assert_eq!(one(b"*1\r\nx\r\n").unwrap_err().0, "expected '$', got 'x'");
+        assert_eq!(
+            one(b"SET \"a\r\n").unwrap_err().0,
+            "unbalanced quotes in request"
+        );
+        assert_eq!(
+            one(&vec![b'a'; INLINE_MAX + 1]).unwrap_err().0,
+            "too big inline request"
+        );
+        let mut b = BytesMut::from(&b"*20\r\n"[..]);
+        let unauth = Limits {
+            unauthenticated: true,
+            ..L
+        };
+        assert_eq!(
+            decode(&mut b, unauth).unwrap_err().0,
+            "unauthenticated multibulk length"
+        );
+        let small = Limits {
+            max_bulk_len: 10,
+            ..L
+        };
+        let mut b = BytesMut::from(&b"*1\r\n$11\r\n"[..]);
+        assert_eq!(decode(&mut b, small).unwrap_err().0, "invalid bulk length");
+    }
+}

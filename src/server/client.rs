@@ -1,0 +1,162 @@
+//! Per-connection client state: identity, selected database, protocol
+//! version, authentication, reply mode, and what CLIENT LIST reports.
+
+use bytes::Bytes;
+use std::rc::Rc;
+use tokio::sync::Notify;
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Replies are sent.
+    On,
+    /// No replies are sent.
+    Off,
+    /// The next command's reply is skipped.
+    SkipNext,
+    /// The current command's reply is skipped (SKIP was the previous command).
+    Skip,
+}
+
+/// One connected client.
+pub struct Client {
+    /// Unique, increasing id (CLIENT ID).
+    pub id: u64,
+    /// Peer address as `ip:port`.
+    pub addr: String,
+    /// Local address as `ip:port`.
+    pub laddr: String,
+    /// Socket file descriptor.
+    pub fd: i32,
+    /// CLIENT SETNAME.
+    pub name: Option<Bytes>,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Option<Bytes>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Option<Bytes>,
+    /// Selected database.
+    pub db: usize,
+    /// RESP version (2 or 3).
+    pub resp: u8,
+    /// Passed AUTH (or no password is configured).
+    pub authenticated: bool,
+    /// Connection time, Unix ms.
+    pub created_ms: i64,
+    /// Last command time, Unix ms.
+    pub last_interaction_ms: i64,
+    /// Name of the last command run (CLIENT LIST `cmd=`).
+    pub last_cmd: &'static str,
+    /// Close once pending replies are written (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    /// Killed by CLIENT KILL: close without sending more.
+    pub killed: bool,
+    /// CLIENT REPLY state.
+    pub reply_mode: ReplyMode,
+    /// CLIENT NO-EVICT.
+    pub no_evict: bool,
+    /// CLIENT NO-TOUCH.
+    pub no_touch: bool,
+    /// READONLY (accepted for cluster-aware clients; no effect).
+    pub readonly: bool,
+    /// Bytes waiting in the query buffer (CLIENT LIST `qbuf=`).
+    pub qbuf: usize,
+    /// Bytes waiting in the output buffer (CLIENT LIST `omem=`).
+    pub omem: usize,
+    /// Bytes read from the client.
+    pub net_in: u64,
+    /// Bytes written to the client.
+    pub net_out: u64,
+    /// Commands executed.
+    pub commands: u64,
+    /// Wakes the connection task when it is killed.
+    pub wake: Rc<Notify>,
+}
+
+impl Client {
+    /// A new client connected now.
+    pub fn new(
+        id: u64,
+        addr: String,
+        laddr: String,
+        fd: i32,
+        authenticated: bool,
+        now_ms: i64,
+    ) -> Self {
+        Client {
+            id,
+            addr,
+            laddr,
+            fd,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            db: 0,
+            resp: 2,
+            authenticated,
+            created_ms: now_ms,
+            last_interaction_ms: now_ms,
+            last_cmd: "NULL",
+            close_after_reply: false,
+            killed: false,
+            reply_mode: ReplyMode::On,
+            no_evict: false,
+            no_touch: false,
+            readonly: false,
+            qbuf: 0,
+            omem: 0,
+            net_in: 0,
+            net_out: 0,
+            commands: 0,
+            wake: Rc::new(Notify::new()),
+        }
+    }
+
+    /// The line CLIENT LIST / CLIENT INFO prints, in Redis 7's field order.
+    pub fn info_line(&self, now_ms: i64) -> String {
+        let mut flags = String::new();
+        if self.close_after_reply {
+            flags.push('c');
+        }
+        if self.no_evict {
+            flags.push('e');
+        }
+        if self.no_touch {
+            flags.push('T');
+        }
+        if self.readonly {
+            flags.push('r');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let lossy = |b: &Option<Bytes>| {
+            b.as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            lossy(&self.name),
+            (now_ms - self.created_ms).max(0) / 1000,
+            (now_ms - self.last_interaction_ms).max(0) / 1000,
+            flags,
+            self.db,
+            self.qbuf,
+            if self.qbuf > 0 {
+                16384usize.saturating_sub(self.qbuf)
+            } else {
+                0
+            },
+            self.omem,
+            self.qbuf + self.omem + 16384 + std::mem::size_of::<Client>(),
+            self.last_cmd,
+            self.resp,
+            lossy(&self.lib_name),
+            lossy(&self.lib_ver),
+        )
+    }
+}

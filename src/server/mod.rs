@@ -1,0 +1,255 @@
+//! The server: listening sockets, one task per connection, the periodic
+//! cron tick and shutdown, all on one thread (a tokio current-thread
+//! runtime with a `LocalSet`). Shared state lives in [`state::ServerState`]
+//! behind one `RefCell`; a command borrows it, runs to completion, and
+//! releases it before the task awaits again.
+
+pub mod client;
+mod conn;
+pub mod state;
+
+use crate::config::Config;
+use state::ServerState;
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::Notify;
+
+/// What every task of the server shares.
+pub struct Shared {
+    /// The state commands operate on.
+    pub state: RefCell<ServerState>,
+    /// Woken when SHUTDOWN or a signal asks the server to stop.
+    pub shutdown: Notify,
+}
+
+/// Applies configuration values that need more than being read on use.
+pub fn apply_config(srv: &mut ServerState) {
+    crate::log::set_level(srv.config.loglevel);
+}
+
+/// Raises RLIMIT_NOFILE so `maxclients` connections fit, as Redis does;
+/// lowers maxclients when the limit cannot be raised enough.
+fn adjust_open_files(config: &mut Config) {
+    const RESERVED_FDS: u64 = 32;
+    let want = config.maxclients as u64 + RESERVED_FDS;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return;
+    }
+    if lim.rlim_cur >= want {
+        return;
+    }
+    let mut target = want;
+    while target > lim.rlim_cur {
+        let new = libc::rlimit {
+            rlim_cur: target,
+            rlim_max: target.max(lim.rlim_max),
+        };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } == 0 {
+            tracing::info!(
+                "increased maximum number of open files to {target} (it was originally set to {})",
+                lim.rlim_cur
+            );
+            return;
+        }
+        target -= 16.min(target - lim.rlim_cur).max(1);
+    }
+    let clients = lim.rlim_cur.saturating_sub(RESERVED_FDS).max(1);
+    tracing::warn!(
+        "You requested maxclients of {} requiring at least {} max file descriptors. Server can't set maximum open files to {}; maxclients has been reduced to {} to compensate for the low ulimit.",
+        config.maxclients,
+        want,
+        want,
+        clients
+    );
+    config.maxclients = clients as u32;
+}
+
+/// Parses a `bind` entry. Only IP literals are accepted so that binding
+/// never resolves names (which would run on a helper thread).
+fn bind_addr(entry: &str, port: u16) -> Result<(SocketAddr, bool), String> {
+    let (optional, addr) = match entry.strip_prefix('-') {
+        Some(a) => (true, a),
+        None => (false, entry),
+    };
+    let ip: IpAddr = match addr {
+        "*" => "0.0.0.0".parse().map_err(|e| format!("{e}"))?,
+        "::*" => "::".parse().map_err(|e| format!("{e}"))?,
+        a => a.parse().map_err(|_| {
+            format!("bind address '{a}' is not an IP address (host names are not resolved)")
+        })?,
+    };
+    Ok((SocketAddr::new(ip, port), optional))
+}
+
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        let s = TcpSocket::new_v6()?;
+        // Listen on IPv6 only so `*` and `::*` can both be bound.
+        let one: libc::c_int = 1;
+        use std::os::fd::AsRawFd;
+        // SAFETY: setsockopt on a socket we own with a valid int option.
+        unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY,
+                &one as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        s
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(addr)?;
+    sock.listen(backlog)
+}
+
+/// Runs the server until SHUTDOWN or SIGTERM/SIGINT. Returns the process
+/// exit code.
+pub fn run(mut config: Config, config_file: Option<String>) -> i32 {
+    adjust_open_files(&mut config);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the event loop: {e}");
+            return 1;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move { serve(config, config_file).await })
+}
+
+async fn serve(config: Config, config_file: Option<String>) -> i32 {
+    let mut listeners = Vec::new();
+    for entry in &config.bind {
+        let (addr, optional) = match bind_addr(entry, config.port) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!("{e}");
+                return 1;
+            }
+        };
+        match listen(addr, config.tcp_backlog) {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => {
+                tracing::debug!("skipping optional bind {addr}: {e}");
+            }
+            Err(e) => {
+                tracing::error!("Could not create server TCP listening socket {addr}: {e}");
+                return 1;
+            }
+        }
+    }
+    if listeners.is_empty() {
+        tracing::error!("Failed listening on port {} (tcp), aborting.", config.port);
+        return 1;
+    }
+    let port = listeners[0]
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(config.port);
+    let n = crate::cmd::table().cmds.len();
+    let mut st = ServerState::new(config, n);
+    st.port = port;
+    st.config_file = config_file;
+    let shared = Rc::new(Shared {
+        state: RefCell::new(st),
+        shutdown: Notify::new(),
+    });
+    tracing::info!(
+        "forkv {} (Redis {} compatible) started, pid={}, port={}",
+        env!("CARGO_PKG_VERSION"),
+        crate::cmd::connection::REDIS_COMPAT_VERSION,
+        std::process::id(),
+        port
+    );
+    for l in listeners {
+        if let Ok(a) = l.local_addr() {
+            tracing::info!("listening on {a}");
+        }
+        tokio::task::spawn_local(conn::accept_loop(l, shared.clone()));
+    }
+    tokio::task::spawn_local(cron(shared.clone()));
+    let signals = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut t), Ok(mut i)) => {
+                tokio::select! {
+                    _ = t.recv() => "SIGTERM",
+                    _ = i.recv() => "SIGINT",
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        sig = signals => tracing::info!("Received {sig} scheduling shutdown..."),
+        _ = shared.shutdown.notified() => tracing::info!("User requested shutdown..."),
+    }
+    tracing::info!("forkv is now ready to exit, bye bye...");
+    0
+}
+
+/// The periodic tick: expiry, incremental rehashing, statistics.
+async fn cron(shared: Rc<Shared>) {
+    let mut hz = shared.state.borrow().config.hz.max(1);
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / hz as u64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let mut st = shared.state.borrow_mut();
+        let st = &mut *st;
+        if st.shutdown.is_some() {
+            shared.shutdown.notify_one();
+            return;
+        }
+        let period_us = 1_000_000 / hz as u64;
+        if st.active_expire_enabled {
+            // Redis's slow cycle: at most 25% of the tick period.
+            let budget = Duration::from_micros(period_us / 4);
+            st.ks.active_expire_cycle(crate::db::now_ms(), budget);
+        }
+        st.ks.cron(Duration::from_millis(1), true);
+        sample_ops(st);
+        let used = crate::alloc::used_memory();
+        st.peak_memory = st.peak_memory.max(used);
+        let new_hz = st.config.hz.max(1);
+        if new_hz != hz {
+            hz = new_hz;
+            tick = tokio::time::interval(Duration::from_millis(1000 / hz as u64));
+        }
+    }
+}
+
+fn sample_ops(st: &mut ServerState) {
+    let now = std::time::Instant::now();
+    let s = &mut st.stats;
+    if let Some(last) = s.ops_last_time {
+        let dt = now.duration_since(last).as_millis() as u64;
+        if dt < 100 {
+            return;
+        }
+        let ops = s.total_commands_processed - s.ops_last_count;
+        let idx = s.ops_sample_idx % s.ops_samples.len();
+        s.ops_samples[idx] = ops * 1000 / dt.max(1);
+        s.ops_sample_idx += 1;
+    }
+    s.ops_last_time = Some(now);
+    s.ops_last_count = s.total_commands_processed;
+}
