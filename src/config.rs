@@ -504,7 +504,9 @@ impl Config {
     pub fn get(&self, pattern: &[u8]) -> Vec<(String, String)> {
         if !pattern.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
             return match lookup(pattern) {
-                Some(p) => vec![(String::from_utf8_lossy(pattern).into_owned(), (p.get)(self))],
+                Some((p, _)) => {
+                    vec![(String::from_utf8_lossy(pattern).into_owned(), (p.get)(self))]
+                }
                 None => Vec::new(),
             };
         }
@@ -530,10 +532,12 @@ impl Config {
     /// error is Redis's exact text without the leading `-` and CRLF, e.g.
     /// `ERR Unknown option or number of arguments for CONFIG SET - 'foo'`.
     pub fn set(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), String> {
-        let mut found: Vec<&'static Param> = Vec::with_capacity(pairs.len());
+        // Each entry is the parameter and the name (canonical or alias) it
+        // was reached by.
+        let mut found: Vec<(&'static Param, &'static str)> = Vec::with_capacity(pairs.len());
         let mut first_error: Option<String> = None;
         for (name, _) in pairs {
-            let Some(param) = lookup(name) else {
+            let Some((param, entry)) = lookup(name) else {
                 if first_error.is_none() {
                     first_error = Some(format!(
                         "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
@@ -551,9 +555,13 @@ impl Config {
                 && self.enable_protected_configs != ProtectedAction::Yes
             {
                 Some("can't set protected config")
-            } else if found.iter().any(|f| std::ptr::eq(*f, param)) {
-                // Compared by entry, so `slave-lazy-flush` after
-                // `replica-lazy-flush` counts as a duplicate too.
+            } else if found
+                .iter()
+                .any(|(p, e)| std::ptr::eq(*p, param) && *e == entry)
+            {
+                // Redis 7.0 registers an alias as an entry of its own, so
+                // `hash-max-ziplist-entries 5 hash-max-listpack-entries 6`
+                // is not a duplicate: both are applied and the last wins.
                 Some("duplicate parameter")
             } else {
                 None
@@ -562,20 +570,20 @@ impl Config {
                 first_error = Some(set_failed(&String::from_utf8_lossy(name), problem));
                 continue;
             }
-            found.push(param);
+            found.push((param, entry));
         }
         if let Some(e) = first_error {
             return Err(e);
         }
 
         let mut next = self.clone();
-        for (param, (_, value)) in found.iter().zip(pairs) {
+        for ((param, entry), (_, value)) in found.iter().zip(pairs) {
             let args: Vec<&[u8]> = if param.flags & MULTI_ARG != 0 {
                 split_spaces(value)
             } else {
                 vec![*value]
             };
-            (param.set)(&mut next, &args).map_err(|e| set_failed(param.name, &e))?;
+            (param.set)(&mut next, &args).map_err(|e| set_failed(entry, &e))?;
         }
         *self = next;
         Ok(())
@@ -628,7 +636,7 @@ impl Config {
             };
             let args: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
 
-            if let Some(param) = lookup(name) {
+            if let Some((param, _)) = lookup(name) {
                 if param.flags & MULTI_ARG == 0 && args.len() != 1 {
                     return Err(fail("wrong number of arguments"));
                 }
@@ -928,12 +936,14 @@ static PARAMS: &[Param] = &[
     Param::new("client-output-buffer-limit", special!(get_obuf_limits, set_obuf_limits)).flags(MULTI_ARG),
 ];
 
-/// Finds a parameter by name or alias, ignoring ASCII case.
-fn lookup(name: &[u8]) -> Option<&'static Param> {
-    PARAMS.iter().find(|p| {
-        p.name.as_bytes().eq_ignore_ascii_case(name)
-            || p.alias
-                .is_some_and(|a| a.as_bytes().eq_ignore_ascii_case(name))
+/// Finds a parameter by name or alias, ignoring ASCII case; also returns
+/// the lowercase name it matched, which Redis uses in `CONFIG SET` errors.
+fn lookup(name: &[u8]) -> Option<(&'static Param, &'static str)> {
+    PARAMS.iter().find_map(|p| {
+        std::iter::once(p.name)
+            .chain(p.alias)
+            .find(|n| n.as_bytes().eq_ignore_ascii_case(name))
+            .map(|n| (p, n))
     })
 }
 
@@ -982,6 +992,8 @@ fn parse_integer(v: &[u8], min: i128, max: i128) -> Result<i128, String> {
 }
 
 fn parse_memory_arg(v: &[u8], min: i128, max: i128) -> Result<i128, String> {
+    // Redis reads the value as a C string here, so a NUL ends it.
+    let v = &v[..v.iter().position(|b| *b == 0).unwrap_or(v.len())];
     let n = memtoull(v).ok_or_else(|| "argument must be a memory value".to_string())?;
     check_range(i128::from(n), min, max)
 }
