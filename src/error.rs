@@ -64,6 +64,8 @@ errors! {
     max_clients => "ERR max number of clients reached";
     /// A positive integer was required.
     not_positive => "ERR value is out of range, must be positive";
+    /// An argument that must fit a C int.
+    int_range => "ERR value is out of range, value must between -2147483648 and 2147483647";
     /// Timeout out of range.
     timeout_not_float => "ERR timeout is not a float or out of range";
     /// Dataset still loading.

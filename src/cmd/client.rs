@@ -101,8 +101,8 @@ pub fn list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let mut v = Vec::new();
             for a in &args[3..] {
                 match crate::util::num::parse_i64(a) {
-                    Some(i) if i > 0 => v.push(i as u64),
-                    _ => return Err(CmdError::msg("ERR Invalid client ID")),
+                    Some(i) => v.push(i as u64),
+                    None => return Err(CmdError::msg("ERR Invalid client ID")),
                 }
             }
             ids = Some(v);

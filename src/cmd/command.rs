@@ -38,12 +38,16 @@ pub fn command_info(c: &Command) -> Reply {
         field(6, set_of(&["@slow", "@connection"])),
         field(7, Reply::Set(vec![])),
         field(8, Reply::Array(vec![])),
-        Reply::Array(
-            c.subcommands
-                .iter()
-                .map(|&i| command_info(&t.cmds[i]))
-                .collect(),
-        ),
+        if c.is_container() {
+            Reply::Array(
+                c.subcommands
+                    .iter()
+                    .map(|&i| command_info(&t.cmds[i]))
+                    .collect(),
+            )
+        } else {
+            Reply::Set(vec![])
+        },
     ])
 }
 
@@ -112,7 +116,7 @@ pub fn info(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(
         args[2..]
             .iter()
-            .map(|n| find(n).map_or(Reply::NilArray, command_info))
+            .map(|n| find(n).map_or(Reply::Nil, command_info))
             .collect(),
     ))
 }
@@ -163,9 +167,78 @@ pub fn list(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::bulk_array(names))
 }
 
-/// COMMAND GETKEYS command [arg ...]
-pub fn getkeys(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let sub = &args[2..];
+fn field<'a>(m: &'a Reply, name: &str) -> Option<&'a Reply> {
+    match m {
+        Reply::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| matches!(k, Reply::Bulk(b) if &b[..] == name.as_bytes()))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn int_field(m: &Reply, name: &str) -> Option<i64> {
+    match field(m, name)? {
+        Reply::Int(i) => Some(*i),
+        _ => None,
+    }
+}
+
+/// Key positions in `args` (which start with the command name) with the
+/// flags of the key specification that found each, evaluated from Redis's
+/// key specs (`index` begin-search, `range` find-keys) or, for commands
+/// without specs, from the table's first/last/step.
+pub fn keys_with_flags(c: &Command, args: &[Bytes]) -> Vec<(usize, Reply)> {
+    let argc = args.len() as i64;
+    let specs = match meta().info.get(c.name).and_then(|f| f.get(8)) {
+        Some(Reply::Array(specs) | Reply::Set(specs)) if !specs.is_empty() => specs,
+        _ => {
+            return c
+                .key_positions(args.len())
+                .into_iter()
+                .map(|p| (p, Reply::Set(vec![])))
+                .collect();
+        }
+    };
+    let mut out = Vec::new();
+    for spec in specs {
+        let mut flags = field(spec, "flags").cloned().unwrap_or(Reply::Set(vec![]));
+        if c.name == "set" {
+            // SET's key flags depend on its GET option (Redis's setGetKeys).
+            let get = args.iter().skip(3).any(|a| is(a, "get"));
+            flags = set_of(if get {
+                &["RW", "access", "update"]
+            } else {
+                &["OW", "update"]
+            });
+        }
+        let Some(begin) = field(spec, "begin_search").and_then(|b| field(b, "spec")) else {
+            continue;
+        };
+        let Some(start) = int_field(begin, "index") else {
+            continue;
+        };
+        let Some(fk) = field(spec, "find_keys").and_then(|f| field(f, "spec")) else {
+            continue;
+        };
+        let lastkey = int_field(fk, "lastkey").unwrap_or(0);
+        let step = int_field(fk, "keystep").unwrap_or(1).max(1);
+        let last = if lastkey >= 0 {
+            start + lastkey
+        } else {
+            argc + lastkey
+        };
+        let mut p = start;
+        while p <= last && p < argc {
+            out.push((p as usize, flags.clone()));
+            p += step;
+        }
+    }
+    out
+}
+
+/// Resolves the command of COMMAND GETKEYS[ANDFLAGS] and checks its arity.
+fn getkeys_target(sub: &[Bytes]) -> Result<&'static Command, CmdError> {
     let cmd = super::resolve(sub).map_err(|_| CmdError::msg("ERR Invalid command specified"))?;
     if cmd.first_key == 0 {
         return Err(CmdError::msg("ERR The command has no key arguments"));
@@ -176,13 +249,33 @@ pub fn getkeys(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let pos = cmd.key_positions(sub.len());
-    if pos.is_empty() {
+    Ok(cmd)
+}
+
+/// COMMAND GETKEYS command [arg ...]
+pub fn getkeys(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let sub = &args[2..];
+    let keys = keys_with_flags(getkeys_target(sub)?, sub);
+    if keys.is_empty() {
         return Err(CmdError::msg("ERR Invalid arguments specified for command"));
     }
     Ok(Reply::Array(
-        pos.into_iter()
-            .map(|p| Reply::Bulk(sub[p].clone()))
+        keys.into_iter()
+            .map(|(p, _)| Reply::Bulk(sub[p].clone()))
+            .collect(),
+    ))
+}
+
+/// COMMAND GETKEYSANDFLAGS command [arg ...]
+pub fn getkeysandflags(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let sub = &args[2..];
+    let keys = keys_with_flags(getkeys_target(sub)?, sub);
+    if keys.is_empty() {
+        return Err(CmdError::msg("ERR Invalid arguments specified for command"));
+    }
+    Ok(Reply::Array(
+        keys.into_iter()
+            .map(|(p, f)| Reply::Array(vec![Reply::Bulk(sub[p].clone()), f]))
             .collect(),
     ))
 }

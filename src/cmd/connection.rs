@@ -145,7 +145,7 @@ pub fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let id = arg_i64(&args[1])?;
     if id < i32::MIN as i64 || id > i32::MAX as i64 {
-        return Err(CmdError::not_integer());
+        return Err(CmdError::int_range());
     }
     if id < 0 || id >= ctx.srv.ks.db_count() as i64 {
         return Err(CmdError::db_out_of_range());

@@ -124,7 +124,7 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let id = arg_i64(&args[2])?;
     if id < i32::MIN as i64 || id > i32::MAX as i64 {
-        return Err(CmdError::not_integer());
+        return Err(CmdError::int_range());
     }
     let src = ctx.client.db;
     let dst = db_index(ctx, &args[2])?;
@@ -286,7 +286,7 @@ fn object_entry<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a crate::db::Entry
 /// OBJECT ENCODING key
 pub fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(match object_entry(ctx, &args[2]) {
-        Some(e) => Reply::bulk_static(e.value.encoding(e.raw)),
+        Some(e) => Reply::bulk_static(e.value.encoding(e.enc)),
         None => Reply::Nil,
     })
 }

@@ -148,7 +148,11 @@ mod tests {
     fn table_matches_redis_metadata() {
         let m = meta();
         assert!(m.info.len() > 200, "capture parsed");
-        for c in table().cmds.iter().filter(|c| !NEWER_THAN_CAPTURE.contains(&c.name)) {
+        for c in table()
+            .cmds
+            .iter()
+            .filter(|c| !NEWER_THAN_CAPTURE.contains(&c.name))
+        {
             let info = m
                 .info
                 .get(c.name)

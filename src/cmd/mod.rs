@@ -242,6 +242,7 @@ const ROWS: &[Row] = &[
     ("command|docs", -2, "loading stale", 0, 0, 0, command::docs),
     ("command|list", -2, "loading stale", 0, 0, 0, command::list),
     ("command|getkeys", -4, "loading stale", 0, 0, 0, command::getkeys),
+    ("command|getkeysandflags", -4, "loading stale", 0, 0, 0, command::getkeysandflags),
     ("command|help", 2, "loading stale", 0, 0, 0, command::help),
     // keys
     ("del", -2, "write", 1, -1, 1, keys::del),

@@ -162,7 +162,10 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ],
         ))
     } else {
-        Err(CmdError::unknown_subcommand(sub, "debug"))
+        Err(CmdError::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(sub)
+        )))
     }
 }
 
@@ -187,7 +190,7 @@ pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() % 2 == 1 {
-        return Err(CmdError::arity("config|set"));
+        return Err(CmdError::syntax());
     }
     let pairs: Vec<(&[u8], &[u8])> = args[2..]
         .chunks(2)

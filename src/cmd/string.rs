@@ -2,7 +2,7 @@
 //! counters, ranges, APPEND and LCS.
 
 use super::{Ctx, arg_i64, is};
-use crate::db::{Entry, Lookup, SmallBytes, Value};
+use crate::db::{Entry, Lookup, SmallBytes, StrEnc, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use bytes::Bytes;
@@ -93,7 +93,8 @@ fn parse_set_opts(args: &[Bytes], from: usize, is_set: bool) -> Result<SetOpts<'
             .map(|(_, u)| *u),
             next,
         ) {
-            if o.keepttl || o.persist || has_exp {
+            // Repeating the same unit is allowed (the last wins), as in Redis.
+            if o.keepttl || o.persist || o.expire.is_some_and(|(u, _)| u != unit) {
                 return Err(CmdError::syntax());
             }
             o.expire = Some((unit, &n[..]));
@@ -299,7 +300,7 @@ fn store_modified(ctx: &mut Ctx, key: &[u8], v: Vec<u8>) {
     match ctx.srv.ks.lookup_write(db, key, ctx.now) {
         Some(e) => {
             e.value = Value::Str(SmallBytes::from_vec(v));
-            e.raw = true;
+            e.enc = StrEnc::Raw;
             ctx.srv.ks.stats.dirty += 1;
         }
         None => {
@@ -307,7 +308,7 @@ fn store_modified(ctx: &mut Ctx, key: &[u8], v: Vec<u8>) {
                 .ks
                 .set(db, key, Value::Str(SmallBytes::from_vec(v)), false, ctx.now);
             if let Some(e) = ctx.srv.ks.lookup_write(db, key, ctx.now) {
-                e.raw = true;
+                e.enc = StrEnc::Raw;
             }
         }
     }
@@ -437,7 +438,7 @@ pub fn incr(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match ctx.srv.ks.lookup_write(db, &args[1], ctx.now) {
         Some(e) => {
             e.value = Value::Str(SmallBytes::new(digits));
-            e.raw = false;
+            e.enc = StrEnc::Auto;
             ctx.srv.ks.stats.dirty += 1;
         }
         None => ctx.srv.ks.set(
@@ -470,6 +471,9 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         keep,
         ctx.now,
     );
+    if let Some(e) = ctx.srv.ks.lookup_write(db, &args[1], ctx.now) {
+        e.enc = StrEnc::NoInt;
+    }
     Ok(Reply::Bulk(Bytes::from(out)))
 }
 

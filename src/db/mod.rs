@@ -13,7 +13,7 @@ pub mod value;
 
 pub use dict::Dict;
 pub use small::SmallBytes;
-pub use value::Value;
+pub use value::{StrEnc, Value};
 
 /// What the main table stores per key besides the key itself.
 #[derive(Clone, Debug)]
@@ -22,8 +22,8 @@ pub struct Entry {
     pub value: Value,
     /// Last access time in seconds (LRU clock) or the LFU counter.
     pub lru: u32,
-    /// The string was modified in place (OBJECT ENCODING says `raw`).
-    pub raw: bool,
+    /// How Redis would have encoded a string value (OBJECT ENCODING).
+    pub enc: StrEnc,
 }
 
 impl Entry {
@@ -32,7 +32,7 @@ impl Entry {
         Entry {
             value,
             lru: clock,
-            raw: false,
+            enc: StrEnc::Auto,
         }
     }
 }

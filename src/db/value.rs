@@ -9,6 +9,19 @@ pub enum Value {
     Str(SmallBytes),
 }
 
+/// Which string encoding Redis would have chosen for a value, given how it
+/// was written; OBJECT ENCODING reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StrEnc {
+    /// Written whole (SET, INCR ...): `int` when it is a number.
+    #[default]
+    Auto,
+    /// Modified in place (APPEND, SETRANGE): always `raw`.
+    Raw,
+    /// Built from a float (INCRBYFLOAT): never `int`.
+    NoInt,
+}
+
 /// Strings Redis keeps as `embstr` (one allocation with the object header).
 const EMBSTR_MAX: usize = 44;
 
@@ -20,15 +33,15 @@ impl Value {
         }
     }
 
-    /// The name `OBJECT ENCODING` reports. `raw` is set for strings that
-    /// were modified in place (APPEND, SETRANGE), as Redis reports them.
-    pub fn encoding(&self, raw: bool) -> &'static str {
+    /// The name `OBJECT ENCODING` reports.
+    pub fn encoding(&self, enc: StrEnc) -> &'static str {
         match self {
             Value::Str(s) => {
                 let b = s.as_slice();
-                if b.len() <= 20 && crate::util::num::parse_i64(b).is_some() {
+                if enc == StrEnc::Auto && b.len() <= 20 && crate::util::num::parse_i64(b).is_some()
+                {
                     "int"
-                } else if raw || b.len() > EMBSTR_MAX {
+                } else if enc == StrEnc::Raw || b.len() > EMBSTR_MAX {
                     "raw"
                 } else {
                     "embstr"
