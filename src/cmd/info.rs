@@ -214,6 +214,8 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
                 s.client_qbuf_limit_disconnections
             );
             w!("total_error_replies:{}", s.total_error_replies);
+            w!("total_reads_processed:{}", s.total_reads_processed);
+            w!("total_writes_processed:{}", s.total_writes_processed);
         }
         "replication" => {
             w!("# Replication");

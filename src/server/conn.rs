@@ -135,6 +135,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
             let mut st = shared.state.borrow_mut();
             let st = &mut *st;
             st.stats.total_net_input_bytes += n as u64;
+            st.stats.total_reads_processed += 1;
             let mut c = client.borrow_mut();
             if c.killed {
                 return Close::Done;
@@ -193,6 +194,9 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
             c.qbuf = buf.len();
             c.omem = out.len();
             let written = out.len() as u64;
+            if written > 0 {
+                st.stats.total_writes_processed += 1;
+            }
             c.net_out += written;
             st.stats.total_net_output_bytes += written;
         }

@@ -37,6 +37,10 @@ pub struct Stats {
     pub total_net_input_bytes: u64,
     /// Bytes written to clients.
     pub total_net_output_bytes: u64,
+    /// Socket reads that returned data.
+    pub total_reads_processed: u64,
+    /// Socket writes of replies (one per batch of pipelined requests).
+    pub total_writes_processed: u64,
     /// Error replies sent.
     pub total_error_replies: u64,
     /// Error replies by code (INFO errorstats).
