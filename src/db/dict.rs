@@ -37,25 +37,52 @@ impl<V> Table<V> {
         }
     }
     fn with_size(n: usize) -> Self {
-        let mut buckets = Vec::with_capacity(n);
-        buckets.resize_with(n, || None);
-        Table { buckets, used: 0 }
+        Table {
+            buckets: zeroed_buckets(n),
+            used: 0,
+        }
     }
     fn mask(&self) -> usize {
         self.buckets.len().wrapping_sub(1)
     }
 }
 
+/// A bucket array of `n` empty links, from zeroed memory: large arrays come
+/// from fresh zero pages (calloc), so allocating a table twice the size of a
+/// huge keyspace costs no time up front; pages are touched as buckets fill.
+fn zeroed_buckets<V>(n: usize) -> Vec<Link<V>> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let layout = std::alloc::Layout::array::<Link<V>>(n).expect("bucket array size");
+    // SAFETY: `Option<Box<T>>` is guaranteed to use the null pointer for
+    // `None`, so all-zero memory is `n` valid `None`s; the allocation has the
+    // layout of `[Link<V>; n]`, as `Vec::from_raw_parts` requires.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout) as *mut Link<V>;
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Vec::from_raw_parts(p, n, n)
+    }
+}
+
 impl<V> Drop for Table<V> {
-    // Unlink chains iteratively: the default recursive drop of a long chain
-    // could overflow the stack.
+    // Unlink chains iteratively (a recursive drop of a long chain could
+    // overflow the stack), then release the array without visiting each
+    // empty bucket again.
     fn drop(&mut self) {
-        for b in self.buckets.iter_mut() {
-            let mut cur = b.take();
-            while let Some(mut n) = cur {
-                cur = n.next.take();
+        if self.used > 0 {
+            for b in self.buckets.iter_mut() {
+                let mut cur = b.take();
+                while let Some(mut n) = cur {
+                    cur = n.next.take();
+                }
             }
         }
+        // SAFETY: every link is `None` now (an empty table holds no nodes),
+        // so forgetting the elements leaks nothing.
+        unsafe { self.buckets.set_len(0) };
     }
 }
 
