@@ -306,3 +306,56 @@ pub fn help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
         ],
     ))
 }
+
+/// The supported-command list of README.md, generated from the table and
+/// grouped as Redis's docs group them. A test keeps README.md in sync.
+pub fn readme_command_list() -> String {
+    let t = table();
+    let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for c in t.top_level() {
+        let group = meta()
+            .docs
+            .get(c.name)
+            .and_then(|d| field(d, "group"))
+            .and_then(|g| match g {
+                Reply::Bulk(b) | Reply::Status(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "other".into());
+        let mut entry = c.name.to_ascii_uppercase();
+        if c.is_container() {
+            let mut subs: Vec<String> = c
+                .subcommands
+                .iter()
+                .map(|&i| t.cmds[i].name.split('|').nth(1).unwrap_or("").to_ascii_uppercase())
+                .collect();
+            subs.sort();
+            entry = format!("{entry} ({})", subs.join(", "));
+        }
+        groups.entry(group).or_default().push(entry);
+    }
+    let mut out = String::new();
+    for (g, mut cmds) in groups {
+        cmds.sort();
+        out.push_str(&format!("- **{g}**: {}\n", cmds.join(", ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn readme_lists_exactly_the_command_table() {
+        let readme = include_str!("../../README.md");
+        let start = "<!-- commands:start -->\n";
+        let end = "<!-- commands:end -->";
+        let a = readme.find(start).expect("README has the commands:start marker") + start.len();
+        let b = readme.find(end).expect("README has the commands:end marker");
+        let want = super::readme_command_list();
+        assert_eq!(
+            &readme[a..b],
+            want,
+            "README.md's command list is stale; replace it with:\n{want}"
+        );
+    }
+}
