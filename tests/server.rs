@@ -480,3 +480,45 @@ fn debug_populate_and_flushall_async() {
     assert_eq!(cmd(&mut c, &[b"DBSIZE"]), b":0\r\n");
     assert_eq!(cmd(&mut c, &[b"GET", b"p:1"]), b"$-1\r\n");
 }
+
+#[test]
+fn forkv_only_commands() {
+    // Commands Redis 7.0 lacks (7.2's CLIENT SETINFO / NO-TOUCH) or answers
+    // differently without cluster mode (READONLY / READWRITE).
+    let server = start(&[]);
+    let mut c = server.raw_conn();
+    assert_eq!(
+        cmd(&mut c, &[b"CLIENT", b"SETINFO", b"lib-name", b"mylib"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        cmd(&mut c, &[b"CLIENT", b"SETINFO", b"LIB-VER", b"1.2.3"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        cmd(&mut c, &[b"CLIENT", b"SETINFO", b"lib-name", b"bad name"]),
+        &b"-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"[..]
+    );
+    assert_eq!(
+        cmd(&mut c, &[b"CLIENT", b"SETINFO", b"foo", b"bar"]),
+        b"-ERR Unrecognized option 'foo'\r\n"
+    );
+    let info = String::from_utf8(cmd(&mut c, &[b"CLIENT", b"INFO"])).unwrap();
+    assert!(info.contains("lib-name=mylib lib-ver=1.2.3"), "{info}");
+    assert_eq!(cmd(&mut c, &[b"READONLY"]), b"+OK\r\n");
+    assert_eq!(cmd(&mut c, &[b"READWRITE"]), b"+OK\r\n");
+    // NO-TOUCH: reads leave the idle time alone.
+    assert_eq!(cmd(&mut c, &[b"SET", b"k", b"v"]), b"+OK\r\n");
+    assert_eq!(cmd(&mut c, &[b"CLIENT", b"NO-TOUCH", b"on"]), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(cmd(&mut c, &[b"GET", b"k"]), b"$1\r\nv\r\n");
+    let idle = String::from_utf8(cmd(&mut c, &[b"OBJECT", b"IDLETIME", b"k"])).unwrap();
+    assert!(idle == ":2\r\n" || idle == ":3\r\n", "{idle}");
+    assert_eq!(cmd(&mut c, &[b"CLIENT", b"NO-TOUCH", b"off"]), b"+OK\r\n");
+    assert_eq!(cmd(&mut c, &[b"GET", b"k"]), b"$1\r\nv\r\n");
+    assert_eq!(cmd(&mut c, &[b"OBJECT", b"IDLETIME", b"k"]), b":0\r\n");
+    assert_eq!(
+        cmd(&mut c, &[b"CLIENT", b"NO-TOUCH", b"maybe"]),
+        b"-ERR syntax error\r\n"
+    );
+}

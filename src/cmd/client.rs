@@ -134,11 +134,11 @@ pub fn info(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
 fn kill_client(ctx: &mut Ctx, id: u64) {
     if id == ctx.client.id {
         ctx.client.close_after_reply = true;
-    } else if let Some(c) = ctx.srv.clients.get(&id) {
-        if let Ok(mut c) = c.try_borrow_mut() {
-            c.killed = true;
-            c.wake.notify_one();
-        }
+    } else if let Some(c) = ctx.srv.clients.get(&id)
+        && let Ok(mut c) = c.try_borrow_mut()
+    {
+        c.killed = true;
+        c.wake.notify_one();
     }
 }
 

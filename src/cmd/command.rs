@@ -327,7 +327,14 @@ pub fn readme_command_list() -> String {
             let mut subs: Vec<String> = c
                 .subcommands
                 .iter()
-                .map(|&i| t.cmds[i].name.split('|').nth(1).unwrap_or("").to_ascii_uppercase())
+                .map(|&i| {
+                    t.cmds[i]
+                        .name
+                        .split('|')
+                        .nth(1)
+                        .unwrap_or("")
+                        .to_ascii_uppercase()
+                })
                 .collect();
             subs.sort();
             entry = format!("{entry} ({})", subs.join(", "));
@@ -349,8 +356,13 @@ mod tests {
         let readme = include_str!("../../README.md");
         let start = "<!-- commands:start -->\n";
         let end = "<!-- commands:end -->";
-        let a = readme.find(start).expect("README has the commands:start marker") + start.len();
-        let b = readme.find(end).expect("README has the commands:end marker");
+        let a = readme
+            .find(start)
+            .expect("README has the commands:start marker")
+            + start.len();
+        let b = readme
+            .find(end)
+            .expect("README has the commands:end marker");
         let want = super::readme_command_list();
         assert_eq!(
             &readme[a..b],

@@ -154,7 +154,7 @@ pub fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         cursor = db.main.scan(cursor, |n| {
             let k = n.key.as_slice();
             if (all || glob_match(pat, k, false))
-                && !db.expires.get(k).is_some_and(|e| e.value <= ctx.now)
+                && db.expires.get(k).is_none_or(|e| e.value > ctx.now)
             {
                 out.push(Reply::bulk(k));
             }
@@ -413,7 +413,7 @@ pub fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let mut when = arg_i64(&args[2])?;
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return Err(CmdError::invalid_expire(cmd));
         }
         when *= 1000;

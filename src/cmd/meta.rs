@@ -74,11 +74,11 @@ fn collect_docs(key: &Reply, v: Reply, out: &mut HashMap<String, Reply>, parent:
     };
     if let Reply::Map(fields) = &v {
         for (k, sub) in fields {
-            if text(k).as_deref() == Some("subcommands") {
-                if let Reply::Map(subs) = sub {
-                    for (sk, sv) in subs {
-                        collect_docs(sk, sv.clone(), out, Some(&full));
-                    }
+            if text(k).as_deref() == Some("subcommands")
+                && let Reply::Map(subs) = sub
+            {
+                for (sk, sv) in subs {
+                    collect_docs(sk, sv.clone(), out, Some(&full));
                 }
             }
         }

@@ -260,7 +260,7 @@ pub fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// MSET key value [key value ...]
 pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::arity("mset"));
     }
     for kv in args[1..].chunks(2) {
@@ -271,7 +271,7 @@ pub fn mset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// MSETNX key value [key value ...]
 pub fn msetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::arity("msetnx"));
     }
     let db = ctx.client.db;

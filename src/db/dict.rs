@@ -419,10 +419,35 @@ impl<V> Dict<V> {
         Some(n)
     }
 
+    /// Calls `f` on every entry, walking the bucket arrays in order (the
+    /// snapshot writer's path: sequential through memory, no cursor logic).
+    pub fn for_each(&self, mut f: impl FnMut(&Node<V>)) {
+        for t in &self.t {
+            if t.used == 0 {
+                continue;
+            }
+            for b in &t.buckets {
+                let mut cur = b.as_deref();
+                while let Some(n) = cur {
+                    f(n);
+                    cur = n.next.as_deref();
+                }
+            }
+        }
+    }
+
+    /// Sizes an empty table for `n` entries up front (snapshot loading), so
+    /// the load does not migrate entries through every intermediate size.
+    pub fn reserve(&mut self, n: usize) {
+        if self.is_empty() && !self.is_rehashing() && n > self.t[0].buckets.len() {
+            self.t[0] = Table::with_size(n.next_power_of_two().max(INITIAL_SIZE));
+        }
+    }
+
     /// Removes everything, returning the old contents as a separate `Dict`
     /// so the caller can free it gradually.
     pub fn take(&mut self) -> Dict<V> {
-        std::mem::replace(self, Dict::new())
+        std::mem::take(self)
     }
 
     /// Frees up to `budget` entries of a detached table; returns true when

@@ -4,7 +4,7 @@
 
 use super::Shared;
 use super::client::Client;
-use crate::error::{CmdError, DENIED};
+use crate::error::DENIED;
 use crate::protocol::{Decoded, Limits, Output, Reply, decode};
 use bytes::BytesMut;
 use std::cell::RefCell;
@@ -52,36 +52,45 @@ async fn refuse(mut sock: TcpStream, msg: &str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), sock.write_all(line.as_bytes())).await;
 }
 
+/// Registers a new client, or says why it must be refused.
+fn admit(
+    sock: &TcpStream,
+    peer: std::net::SocketAddr,
+    shared: &Shared,
+) -> Result<Rc<RefCell<Client>>, &'static str> {
+    let mut st = shared.state.borrow_mut();
+    st.stats.total_connections_received += 1;
+    if st.clients.len() >= st.config.maxclients as usize {
+        st.stats.rejected_connections += 1;
+        return Err("ERR max number of clients reached");
+    }
+    if st.config.protected_mode && st.config.requirepass.is_none() && !is_loopback(&peer) {
+        tracing::warn!("Possible SECURITY ATTACK detected: refused {peer} in protected mode");
+        return Err(DENIED);
+    }
+    let id = st.next_client_id;
+    st.next_client_id += 1;
+    let laddr = sock.local_addr().map(fmt_addr).unwrap_or_default();
+    let authenticated = st.config.requirepass.is_none();
+    let c = Rc::new(RefCell::new(Client::new(
+        id,
+        fmt_addr(peer),
+        laddr,
+        sock.as_raw_fd(),
+        authenticated,
+        crate::db::now_ms(),
+    )));
+    st.clients.insert(id, c.clone());
+    Ok(c)
+}
+
 async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>) {
-    let client = {
-        let mut st = shared.state.borrow_mut();
-        st.stats.total_connections_received += 1;
-        if st.clients.len() >= st.config.maxclients as usize {
-            st.stats.rejected_connections += 1;
-            drop(st);
-            refuse(sock, &CmdError::max_clients().0).await;
+    let client = match admit(&sock, peer, &shared) {
+        Ok(c) => c,
+        Err(msg) => {
+            refuse(sock, msg).await;
             return;
         }
-        if st.config.protected_mode && st.config.requirepass.is_none() && !is_loopback(&peer) {
-            drop(st);
-            tracing::warn!("Possible SECURITY ATTACK detected: refused {peer} in protected mode");
-            refuse(sock, DENIED).await;
-            return;
-        }
-        let id = st.next_client_id;
-        st.next_client_id += 1;
-        let laddr = sock.local_addr().map(fmt_addr).unwrap_or_default();
-        let authenticated = st.config.requirepass.is_none();
-        let c = Rc::new(RefCell::new(Client::new(
-            id,
-            fmt_addr(peer),
-            laddr,
-            sock.as_raw_fd(),
-            authenticated,
-            crate::db::now_ms(),
-        )));
-        st.clients.insert(id, c.clone());
-        c
     };
     let id = client.borrow().id;
     serve(sock, &client, &shared).await;

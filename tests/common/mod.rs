@@ -253,7 +253,7 @@ fn ping_once(port: u16) -> Result<(), String> {
         .map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok();
     s.set_write_timeout(Some(Duration::from_secs(2))).ok();
-    send(&mut s, &[b"PING"]);
+    try_send(&mut s, &[b"PING"]).map_err(|e| format!("send: {e}"))?;
     let reply = try_read_reply(&mut s).map_err(|e| format!("read: {e}"))?;
     // A password-protected server is up when it asks for authentication.
     if reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH") {
