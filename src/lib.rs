@@ -22,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod log;
+pub mod persist;
 pub mod protocol;
 pub mod server;
 pub mod util;
