@@ -169,12 +169,11 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
             w!("# Persistence");
             w!("loading:{}", srv.loading as u8);
             w!("async_loading:0");
-            w!("rdb_changes_since_last_save:{}", srv.ks.stats.dirty);
-            w!("rdb_bgsave_in_progress:0");
-            w!("rdb_last_save_time:{}", srv.lastsave);
-            w!("rdb_last_bgsave_status:ok");
-            w!("rdb_last_bgsave_time_sec:-1");
-            w!("rdb_current_bgsave_time_sec:-1");
+            let mut fields = Vec::new();
+            crate::persist::info_persistence(srv, &mut fields);
+            for (k, v) in fields {
+                w!("{k}:{v}");
+            }
             w!("aof_enabled:0");
             w!("aof_rewrite_in_progress:0");
             w!("aof_rewrite_scheduled:0");
@@ -207,8 +206,8 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
             w!("keyspace_misses:{}", k.keyspace_misses);
             w!("pubsub_channels:0");
             w!("pubsub_patterns:0");
-            w!("latest_fork_usec:0");
-            w!("total_forks:0");
+            w!("latest_fork_usec:{}", srv.persist.latest_fork_usec);
+            w!("total_forks:{}", srv.persist.total_forks);
             w!(
                 "client_query_buffer_limit_disconnections:{}",
                 s.client_qbuf_limit_disconnections

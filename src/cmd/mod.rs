@@ -229,6 +229,8 @@ const ROWS: &[Row] = &[
     ("time", 1, "loading stale fast", 0, 0, 0, server::time),
     ("info", -1, "loading stale", 0, 0, 0, info::info),
     ("lastsave", 1, "loading stale fast", 0, 0, 0, server::lastsave),
+    ("save", 1, "admin noscript no_async_loading no_multi", 0, 0, 0, server::save),
+    ("bgsave", -1, "admin noscript no_async_loading", 0, 0, 0, server::bgsave),
     ("shutdown", -1, "admin noscript loading stale no_multi allow_busy", 0, 0, 0, server::shutdown),
     ("debug", -2, "admin noscript loading stale", 0, 0, 0, server::debug),
     ("config", -2, "", 0, 0, 0, container),
@@ -444,6 +446,9 @@ fn prepare(
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         return Err((Some(cmd), CmdError::noauth()));
+    }
+    if (cmd.has(flags::WRITE) || cmd.name == "ping") && crate::persist::writes_refused(srv) {
+        return Err((Some(cmd), CmdError::msg(crate::persist::MISCONF)));
     }
     if srv.loading && !cmd.has(flags::LOADING) {
         return Err((Some(cmd), CmdError::loading()));

@@ -31,11 +31,53 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Ok)
 }
 
-/// FLUSHALL [ASYNC|SYNC]
+/// FLUSHALL [ASYNC|SYNC]. As in Redis, a running background save is
+/// stopped and, with save points configured, the empty dataset is saved.
 pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(args)?;
     ctx.srv.ks.flush_all(lazy);
+    crate::persist::kill_child(ctx.srv);
+    if !ctx.srv.config.save.is_empty() {
+        let dirty = ctx.srv.ks.stats.dirty;
+        let _ = crate::persist::save_now(ctx.srv);
+        // The flush itself still counts as a change, as in Redis.
+        ctx.srv.ks.stats.dirty = dirty;
+    }
     Ok(Reply::Ok)
+}
+
+/// SAVE
+pub fn save(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    if ctx.srv.persist.child.is_some() {
+        return Err(CmdError::msg("ERR Background save already in progress"));
+    }
+    crate::persist::save_now(ctx.srv).map_err(CmdError::msg)?;
+    Ok(Reply::Ok)
+}
+
+/// BGSAVE [SCHEDULE|CANCEL]
+pub fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match args.len() {
+        1 => {}
+        2 if is(&args[1], "schedule") => {
+            if ctx.srv.persist.child.is_some() {
+                ctx.srv.persist.scheduled = true;
+                return Ok(Reply::status("Background saving scheduled"));
+            }
+        }
+        2 if is(&args[1], "cancel") => {
+            return if crate::persist::cancel(ctx.srv) {
+                Ok(Reply::status("Background saving cancelled"))
+            } else {
+                Err(CmdError::msg(
+                    "ERR Background saving is currently not in progress or scheduled",
+                ))
+            };
+        }
+        _ => return Err(CmdError::syntax()),
+    }
+    crate::persist::bgsave(ctx.srv).map_err(CmdError::msg)?;
+    Ok(Reply::status("Background saving started"))
 }
 
 /// TIME
@@ -81,10 +123,35 @@ pub fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if save {
         mode = ShutdownMode::Save;
     }
+    if shutdown_save(ctx.srv, mode).is_err() {
+        return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
     ctx.srv.shutdown = Some(mode);
     ctx.client.close_after_reply = true;
     // Like Redis, a successful SHUTDOWN sends no reply: the connection closes.
     Ok(Reply::Raw(Bytes::new()))
+}
+
+/// Before exiting: stop a background save and, unless NOSAVE, save in the
+/// foreground when asked to (SAVE) or when save points are configured.
+pub fn shutdown_save(
+    srv: &mut crate::server::state::ServerState,
+    mode: ShutdownMode,
+) -> Result<(), String> {
+    crate::persist::kill_child(srv);
+    let save = match mode {
+        ShutdownMode::NoSave => false,
+        ShutdownMode::Save => true,
+        ShutdownMode::Default => !srv.config.save.is_empty(),
+    };
+    if save {
+        tracing::info!("Saving the final snapshot before exiting.");
+        crate::persist::save_now(srv).map_err(|e| {
+            tracing::warn!("Error trying to save the DB, can't exit: {e}");
+            e
+        })?;
+    }
+    Ok(())
 }
 
 /// DEBUG SLEEP seconds | DEBUG POPULATE count [prefix] [size] | DEBUG HELP
@@ -140,6 +207,32 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 ctx.now,
             );
         }
+        Ok(Reply::Ok)
+    } else if is(sub, "reload") && args.len() == 2 {
+        // Save, empty the keyspace, load the file back: a round trip test.
+        crate::persist::save_now(ctx.srv).map_err(CmdError::msg)?;
+        let path = ctx.srv.config.snapshot_path();
+        ctx.srv.ks.flush_all(false);
+        let now = ctx.now;
+        match crate::persist::load::load(&path, &mut ctx.srv.ks, now) {
+            Ok(Some(s)) => ctx.srv.persist.last_load = s,
+            Ok(None) => {}
+            Err(e) => {
+                return Err(CmdError::msg(format!(
+                    "ERR Error trying to load the snapshot: {e}"
+                )));
+            }
+        }
+        Ok(Reply::Ok)
+    } else if is(sub, "fork-fail") && args.len() == 3 {
+        // Test hook: the next background save fails as if fork() had.
+        ctx.srv.persist.fail_next_fork = &args[2][..] != b"0";
+        Ok(Reply::Ok)
+    } else if is(sub, "spawn-thread") && args.len() == 3 {
+        // Test hook for the one-thread guard: a thread that sleeps.
+        let secs = crate::util::num::parse_f64(&args[2]).ok_or_else(CmdError::not_float)?;
+        let d = std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0));
+        std::thread::spawn(move || std::thread::sleep(d));
         Ok(Reply::Ok)
     } else if is(sub, "set-active-expire") && args.len() == 3 {
         ctx.srv.active_expire_enabled = &args[2][..] != b"0";

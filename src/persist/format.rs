@@ -640,14 +640,14 @@ pub fn decode_item(
             kind: ErrorKind::Checksum { stored, computed },
         });
     }
-    if let Some(e) = expect_index {
-        if e != index {
-            return Err(FormatError {
-                offset: offset as u64,
-                block: Some(e),
-                kind: ErrorKind::Malformed("block number (blocks out of order)"),
-            });
-        }
+    if let Some(e) = expect_index
+        && e != index
+    {
+        return Err(FormatError {
+            offset: offset as u64,
+            block: Some(e),
+            kind: ErrorKind::Malformed("block number (blocks out of order)"),
+        });
     }
     Ok(Item::Block(BlockRef {
         index,

@@ -9,6 +9,7 @@ mod conn;
 pub mod state;
 
 use crate::config::Config;
+use crate::persist;
 use state::ServerState;
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
@@ -132,7 +133,56 @@ pub fn run(mut config: Config, config_file: Option<String>) -> i32 {
     local.block_on(&rt, async move { serve(config, config_file).await })
 }
 
+/// Process-level setup Redis does at start: no transparent huge pages for
+/// this process (a write during a snapshot would copy 2 MB instead of 4 KB),
+/// and a warning when overcommit may make fork() fail.
+fn prepare_process(config: &Config) {
+    if config.disable_thp {
+        // SAFETY: prctl with integer arguments only.
+        let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+        if r != 0 {
+            tracing::warn!("Failed to disable transparent huge pages for this process");
+        }
+    }
+    let overcommit = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap_or_default();
+    if overcommit.trim() != "1" && !overcommit.is_empty() {
+        tracing::warn!(
+            "WARNING Memory overcommit must be enabled! Without it, a background save may fail under low memory condition. To fix this issue add 'vm.overcommit_memory = 1' to /etc/sysctl.conf and then reboot or run the command 'sysctl vm.overcommit_memory=1' for this to take effect."
+        );
+    }
+}
+
+/// Removes stale temp files and loads the snapshot, before any client is
+/// accepted (clients get "connection refused" while loading).
+fn load_snapshot(st: &mut ServerState) -> Result<(), String> {
+    persist::save::remove_stale_temp_files(&st.config.dir);
+    let path = st.config.snapshot_path();
+    st.loading = true;
+    let result = persist::load::load(&path, &mut st.ks, crate::db::now_ms());
+    st.loading = false;
+    if let Some(stats) = result? {
+        st.persist.last_load = stats;
+        st.lastsave = stats.created_ms / 1000;
+    }
+    Ok(())
+}
+
 async fn serve(config: Config, config_file: Option<String>) -> i32 {
+    tracing::info!(
+        "forkv {} starting, pid={}, Redis {} compatible",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        crate::cmd::connection::REDIS_COMPAT_VERSION
+    );
+    prepare_process(&config);
+    let n = crate::cmd::table().cmds.len();
+    let mut st = ServerState::new(config, n);
+    st.config_file = config_file;
+    if let Err(e) = load_snapshot(&mut st) {
+        tracing::error!("{e}");
+        return 1;
+    }
+    let config = &st.config;
     let mut listeners = Vec::new();
     for entry in &config.bind {
         let (addr, optional) = match bind_addr(entry, config.port) {
@@ -161,18 +211,18 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         .local_addr()
         .map(|a| a.port())
         .unwrap_or(config.port);
-    let n = crate::cmd::table().cmds.len();
-    let mut st = ServerState::new(config, n);
     st.port = port;
-    st.config_file = config_file;
+    {
+        use std::os::fd::AsRawFd;
+        st.persist.listener_fds = listeners.iter().map(|l| l.as_raw_fd()).collect();
+    }
     let shared = Rc::new(Shared {
         state: RefCell::new(st),
         shutdown: Notify::new(),
     });
     tracing::info!(
-        "forkv {} (Redis {} compatible) started, pid={}, port={}",
+        "forkv {} ready to accept connections, pid={}, port={}",
         env!("CARGO_PKG_VERSION"),
-        crate::cmd::connection::REDIS_COMPAT_VERSION,
         std::process::id(),
         port
     );
@@ -225,7 +275,9 @@ async fn cron(shared: Rc<Shared>) {
             let budget = Duration::from_micros(period_us / 4);
             st.ks.active_expire_cycle(crate::db::now_ms(), budget);
         }
-        st.ks.cron(Duration::from_millis(1), true);
+        persist::cron(st);
+        let no_child = st.persist.child.is_none();
+        st.ks.cron(Duration::from_millis(1), no_child);
         sample_ops(st);
         let used = crate::alloc::used_memory();
         st.peak_memory = st.peak_memory.max(used);

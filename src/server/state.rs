@@ -100,6 +100,8 @@ pub struct ServerState {
     pub lastsave: i64,
     /// Path of the configuration file, if any.
     pub config_file: Option<String>,
+    /// Snapshot state (background save child, statuses).
+    pub persist: crate::persist::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
     /// Extra counters by name for INFO fields that other modules own.
@@ -135,6 +137,7 @@ impl ServerState {
             config_file: None,
             extra: HashMap::new(),
             active_expire_enabled: true,
+            persist: Default::default(),
         }
     }
 

@@ -1,0 +1,122 @@
+//! Loading a snapshot at startup: map the file, check every checksum
+//! before trusting anything, then build the keyspace, dropping keys whose
+//! deadline has passed.
+
+use super::format::{self, ValueRef};
+use crate::db::{Entry, Keyspace, SmallBytes, Value};
+use std::path::Path;
+use std::time::Instant;
+
+/// What a load did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadStats {
+    /// Keys inserted.
+    pub loaded: u64,
+    /// Keys skipped because they had expired.
+    pub expired: u64,
+    /// File size.
+    pub bytes: u64,
+    /// Creation time recorded in the file (Unix ms).
+    pub created_ms: i64,
+}
+
+fn damaged(path: &Path, what: impl std::fmt::Display) -> String {
+    let p = path.display();
+    format!(
+        "Snapshot {p} cannot be loaded: {what}. Refusing to start over it. Inspect it with `forkv-snapshot verify {p}`; `forkv-snapshot salvage {p} -o NEWFILE` recovers every intact block."
+    )
+}
+
+/// Loads `path` into `ks` (which should be empty). Returns Ok(None) when
+/// the file does not exist. Any damage is an error naming the file, the byte
+/// offset and the block.
+pub fn load(path: &Path, ks: &mut Keyspace, now_ms: i64) -> Result<Option<LoadStats>, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("Cannot open snapshot {}: {e}", path.display())),
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| format!("Cannot stat snapshot {}: {e}", path.display()))?
+        .len();
+    if len == 0 {
+        return Err(damaged(path, "the file is empty"));
+    }
+    // SAFETY: the map is read-only and private to this process; the file is
+    // ours (only forkv writes it, by atomic rename of a new file, so the
+    // mapped file is never modified in place).
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|e| format!("Cannot map snapshot {}: {e}", path.display()))?;
+    let data: &[u8] = &map;
+    let started = Instant::now();
+    let checked = format::check(data).map_err(|e| damaged(path, e))?;
+    let mut stats = LoadStats {
+        bytes: len,
+        created_ms: checked.header.created_ms,
+        ..Default::default()
+    };
+    for d in &checked.footer.dbs {
+        if d.db as usize >= ks.dbs.len() {
+            return Err(format!(
+                "Snapshot {} has keys in database {} but only {} databases are configured (set `databases` higher).",
+                path.display(),
+                d.db,
+                ks.dbs.len()
+            ));
+        }
+        ks.dbs[d.db as usize].main.reserve(d.keys as usize);
+    }
+    let total = checked.footer.keys.max(1);
+    let mut last_log = Instant::now();
+    let clock = ks.clock;
+    for block in &checked.blocks {
+        let records = format::decode_records(block).map_err(|e| damaged(path, e))?;
+        for r in records {
+            let db = r.db as usize;
+            if db >= ks.dbs.len() {
+                return Err(damaged(
+                    path,
+                    format!("record in database {db} beyond the footer's list"),
+                ));
+            }
+            if r.expire.is_some_and(|t| t <= now_ms) {
+                stats.expired += 1;
+                continue;
+            }
+            let value = match r.value {
+                ValueRef::Str(s) => Value::Str(SmallBytes::new(s)),
+                other => {
+                    return Err(damaged(
+                        path,
+                        format!(
+                            "key {:?} is a {}, which this forkv version cannot hold yet",
+                            String::from_utf8_lossy(r.key),
+                            format::type_name(other.tag())
+                        ),
+                    ));
+                }
+            };
+            ks.insert_entry(db, r.key, Entry::new(value, clock), r.expire);
+            stats.loaded += 1;
+        }
+        if last_log.elapsed().as_secs() >= 1 {
+            last_log = Instant::now();
+            let done = stats.loaded + stats.expired;
+            tracing::info!(
+                "Loading snapshot: {done} of {total} keys ({:.0}%)",
+                done as f64 * 100.0 / total as f64
+            );
+        }
+    }
+    // Loading is not a change to save again.
+    ks.stats.dirty = 0;
+    tracing::info!(
+        "DB loaded from disk: {} keys loaded, {} expired keys skipped, {} bytes, {:.3} seconds",
+        stats.loaded,
+        stats.expired,
+        stats.bytes,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Some(stats))
+}
