@@ -4,7 +4,7 @@
 //!
 //! Everything about a parameter (its names, how its text is checked and
 //! converted, how it is shown, whether it may change at runtime) lives in one
-//! line of the [`PARAMS`] table, so the file loader, `CONFIG GET` and
+//! line of the `PARAMS` table, so the file loader, `CONFIG GET` and
 //! `CONFIG SET` cannot disagree. Texts follow Redis 7 (`config.c`) word for
 //! word, because clients and test suites match on them.
 //!
@@ -1121,6 +1121,17 @@ fn parse_save(args: &[&[u8]]) -> Result<(bool, Vec<(u64, u64)>), String> {
     if args.len() == 1 && args[0].is_empty() {
         return Ok((true, Vec::new()));
     }
+    // Redis 7 also takes all pairs in one argument: `save "3600 1 300 100"`.
+    let split: Vec<&[u8]>;
+    let args = if args.len() == 1 {
+        split = args[0]
+            .split(|c| *c == b' ')
+            .filter(|p| !p.is_empty())
+            .collect();
+        &split[..]
+    } else {
+        args
+    };
     if !args.len().is_multiple_of(2) {
         return Err(INVALID.to_string());
     }
@@ -1502,7 +1513,7 @@ fn split_spaces(v: &[u8]) -> Vec<&[u8]> {
 /// `'...'` understands only `\'`; a closing quote must be followed by
 /// whitespace or the end. A NUL byte ends the line, as in C. Returns `None`
 /// for unbalanced quotes.
-pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let at = |i: usize| line.get(i).copied().unwrap_or(0);
     let hex = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
     let mut out = Vec::new();
@@ -1630,4 +1641,891 @@ fn expand_path(path: &str) -> Result<Vec<PathBuf>, String> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh empty directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static COUNTER: AtomicU32 = AtomicU32::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!(
+                "forkv-config-test-{}-{tag}-{n}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn write(&self, name: &str, text: &str) -> String {
+            let path = self.0.join(name);
+            std::fs::write(&path, text).unwrap();
+            path.to_string_lossy().into_owned()
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn get1(c: &Config, name: &str) -> String {
+        let found = c.get(name.as_bytes());
+        assert_eq!(found.len(), 1, "{name}: {found:?}");
+        found[0].1.clone()
+    }
+
+    fn set1(c: &mut Config, name: &str, value: &str) -> Result<(), String> {
+        c.set(&[(name.as_bytes(), value.as_bytes())])
+    }
+
+    fn load(text: &str) -> Result<Config, String> {
+        let mut c = Config::default();
+        c.apply_text(text, "test.conf").map(|()| c)
+    }
+
+    /// The reason line (last line) of a fatal error.
+    fn reason(err: &str) -> &str {
+        err.lines().last().unwrap_or("")
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.bind, ["127.0.0.1", "-::1"]);
+        assert_eq!(c.dir, PathBuf::from("."));
+        assert_eq!(c.dbfilename, "dump.forkv");
+        assert_eq!(c.requirepass, None);
+        assert_eq!(c.maxclients, 10000);
+        assert_eq!(c.databases, 16);
+        assert_eq!(c.timeout, 0);
+        assert!(c.protected_mode);
+        assert_eq!(c.proto_max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(c.client_query_buffer_limit, 1024 * 1024 * 1024);
+        assert_eq!(c.loglevel, LogLevel::Notice);
+        assert_eq!(c.logfile, "");
+        assert_eq!(c.save, [(3600, 1), (300, 100), (60, 10000)]);
+        assert_eq!(c.hz, 10);
+        assert_eq!(c.maxmemory, 0);
+        assert_eq!(c.maxmemory_policy, "noeviction");
+        assert_eq!(c.maxmemory_samples, 5);
+        assert!(c.stop_writes_on_bgsave_error);
+        assert_eq!(c.tcp_backlog, 511);
+        assert_eq!(c.tcp_keepalive, 300);
+        assert!(!c.daemonize);
+        assert!(!c.appendonly);
+        assert_eq!(c.pidfile, "");
+        assert_eq!(c.snapshot_path(), PathBuf::from("./dump.forkv"));
+    }
+
+    #[test]
+    fn default_values_as_config_get_shows_them() {
+        let c = Config::default();
+        for (name, value) in [
+            ("port", "6379"),
+            ("bind", "127.0.0.1 -::1"),
+            ("dbfilename", "dump.forkv"),
+            ("requirepass", ""),
+            ("maxclients", "10000"),
+            ("databases", "16"),
+            ("timeout", "0"),
+            ("protected-mode", "yes"),
+            ("proto-max-bulk-len", "536870912"),
+            ("client-query-buffer-limit", "1073741824"),
+            ("loglevel", "notice"),
+            ("logfile", ""),
+            ("save", "3600 1 300 100 60 10000"),
+            ("hz", "10"),
+            ("maxmemory", "0"),
+            ("maxmemory-policy", "noeviction"),
+            ("maxmemory-samples", "5"),
+            ("stop-writes-on-bgsave-error", "yes"),
+            ("tcp-backlog", "511"),
+            ("tcp-keepalive", "300"),
+            ("daemonize", "no"),
+            ("appendonly", "no"),
+            ("pidfile", ""),
+            ("slowlog-log-slower-than", "10000"),
+            ("slowlog-max-len", "128"),
+            ("latency-tracking", "yes"),
+            ("latency-tracking-info-percentiles", "50 99 99.9"),
+            ("notify-keyspace-events", ""),
+            ("lazyfree-lazy-user-flush", "no"),
+            ("list-max-listpack-size", "-2"),
+            ("list-max-ziplist-size", "-2"),
+            ("hash-max-listpack-entries", "512"),
+            ("hash-max-ziplist-value", "64"),
+            ("zset-max-listpack-entries", "128"),
+            ("busy-reply-threshold", "5000"),
+            ("lua-time-limit", "5000"),
+            ("enable-protected-configs", "no"),
+            (
+                "client-output-buffer-limit",
+                "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+            ),
+        ] {
+            assert_eq!(get1(&c, name), value, "{name}");
+        }
+        // Redis shows getcwd(): absolute, never ".".
+        let dir = get1(&c, "dir");
+        assert_eq!(
+            PathBuf::from(&dir),
+            std::fs::canonicalize(".").unwrap(),
+            "{dir}"
+        );
+    }
+
+    #[test]
+    fn memory_units() {
+        for (text, bytes) in [
+            ("0", Some(0)),
+            ("123", Some(123)),
+            ("1b", Some(1)),
+            ("1B", Some(1)),
+            ("1k", Some(1000)),
+            ("1K", Some(1000)),
+            ("1kb", Some(1024)),
+            ("1kB", Some(1024)),
+            ("1m", Some(1_000_000)),
+            ("1mb", Some(1024 * 1024)),
+            ("1g", Some(1_000_000_000)),
+            ("1gb", Some(1024 * 1024 * 1024)),
+            ("2GB", Some(2 * 1024 * 1024 * 1024)),
+            ("512mb", Some(512 * 1024 * 1024)),
+            // Redis quirks: no digits reads as 0.
+            ("", Some(0)),
+            ("kb", Some(0)),
+            // Saturation instead of Redis's overflow.
+            ("18446744073709551615", Some(u64::MAX)),
+            ("99999999999999999999", Some(u64::MAX)),
+            ("20000000000gb", Some(u64::MAX)),
+            ("-1", None),
+            ("+1", None),
+            (" 1", None),
+            ("1 ", None),
+            ("1.5mb", None),
+            ("1t", None),
+            ("1tb", None),
+            ("1kbb", None),
+            ("abc", None),
+            ("1\u{e9}", None),
+        ] {
+            assert_eq!(parse_memory(text), bytes, "{text:?}");
+        }
+        assert_eq!(parse_memory(&"1".repeat(128)), None, "Redis's buffer limit");
+    }
+
+    #[test]
+    fn split_args_follows_sdssplitargs() {
+        let split = |s: &str| {
+            split_args(s.as_bytes()).map(|v| {
+                v.into_iter()
+                    .map(|a| String::from_utf8_lossy(&a).into_owned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        let ok = |s: &str, want: &[&str]| {
+            let want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
+            assert_eq!(split(s), Some(want), "{s:?}");
+        };
+        ok("", &[]);
+        ok("   ", &[]);
+        ok("a b  c", &["a", "b", "c"]);
+        ok("\ta\tb\t", &["a", "b"]);
+        ok("\"a b\" c", &["a b", "c"]);
+        ok(r#""a\nb\r\t\\\"""#, &["a\nb\r\t\\\""]);
+        ok(r#""\x41\x4a\x4""#, &["AJx4"]);
+        ok(r#""\z""#, &["z"]);
+        ok(r#""\x""#, &["x"]);
+        ok(r#"'it\'s' 'a\nb'"#, &["it's", "a\\nb"]);
+        ok(r#"abc"def""#, &["abcdef"]);
+        ok(r#"abc'd e'"#, &["abcd e"]);
+        ok(r#""" ''"#, &["", ""]);
+        // Outside quotes a backslash is literal, so the quote opens a
+        // string that never closes.
+        assert_eq!(split(r#"a\"b"#), None);
+        ok("a\0b c", &["a"]);
+        assert_eq!(split_args(b"\"\\xff\\x00\""), Some(vec![vec![0xff, 0x00]]));
+        for bad in [
+            "\"abc",
+            "'abc",
+            "\"abc\"x",
+            "'abc'x",
+            "\"abc\\\"",
+            "'abc\\'",
+        ] {
+            assert_eq!(split(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn repr_round_trips_through_split_args() {
+        let samples: [&[u8]; 6] = [
+            b"",
+            b"plain",
+            b"with space",
+            b"q\"uote\\",
+            b"\n\r\t\x07\x08",
+            b"\x00\x01\xff\x7f'",
+        ];
+        for s in samples {
+            let quoted = repr(s);
+            assert_eq!(
+                split_args(quoted.as_bytes()),
+                Some(vec![s.to_vec()]),
+                "{quoted}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_syntax() {
+        let c = load(
+            "# a comment\n\n   # indented comment\n\
+             \tMAXCLIENTS   50  \r\n\
+             requirepass \"sec ret\\x21\"\n\
+             Maxmemory 1GB\n\
+             maxmemory-policy ALLKEYS-LRU\n\
+             protected-mode NO\n\
+             loglevel Warning\n\
+             bind 0.0.0.0 -::\n\
+             list-max-ziplist-size 7\n\
+             lua-time-limit 99\n",
+        )
+        .unwrap();
+        assert_eq!(c.maxclients, 50);
+        assert_eq!(c.requirepass.as_deref(), Some(&b"sec ret!"[..]));
+        assert_eq!(c.maxmemory, 1 << 30);
+        assert_eq!(c.maxmemory_policy, "allkeys-lru");
+        assert!(!c.protected_mode);
+        assert_eq!(c.loglevel, LogLevel::Warning);
+        assert_eq!(c.bind, ["0.0.0.0", "-::"]);
+        assert_eq!(c.list_max_listpack_size, 7);
+        assert_eq!(c.busy_reply_threshold, 99);
+    }
+
+    #[test]
+    fn fatal_error_layout() {
+        let err = load("port 7000\nfoo bar\n").unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "*** FATAL CONFIG FILE ERROR (forkv {}) ***\n\
+                 Reading the configuration file 'test.conf', at line 2\n\
+                 >>> 'foo bar'\n\
+                 Bad directive or wrong number of arguments",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        // The line is shown trimmed, and numbering counts comments and
+        // blank lines.
+        let err = load("# c\n\n\tmaxclients abc  \r\n").unwrap_err();
+        assert!(err.contains("at line 3\n>>> 'maxclients abc'\n"), "{err}");
+    }
+
+    #[test]
+    fn error_reasons_match_redis() {
+        for (text, want) in [
+            ("foo bar", "Bad directive or wrong number of arguments"),
+            ("port", "wrong number of arguments"),
+            ("port 1 2", "wrong number of arguments"),
+            ("port 6379 # comment", "wrong number of arguments"),
+            ("port abc", "argument couldn't be parsed into an integer"),
+            ("port 070", "argument couldn't be parsed into an integer"),
+            ("port +70", "argument couldn't be parsed into an integer"),
+            (
+                "port 70000",
+                "argument must be between 0 and 65535 inclusive",
+            ),
+            (
+                "maxclients 0",
+                "argument must be between 1 and 4294967295 inclusive",
+            ),
+            (
+                "timeout -1",
+                "argument must be between 0 and 2147483647 inclusive",
+            ),
+            (
+                "hz -1",
+                "argument must be between 0 and 2147483647 inclusive",
+            ),
+            (
+                "slowlog-log-slower-than -2",
+                "argument must be between -1 and 9223372036854775807 inclusive",
+            ),
+            (
+                "proto-max-bulk-len 1kb",
+                "argument must be between 1048576 and 9223372036854775807 inclusive",
+            ),
+            ("maxmemory 1x", "argument must be a memory value"),
+            ("maxmemory -1", "argument must be a memory value"),
+            ("protected-mode maybe", "argument must be 'yes' or 'no'"),
+            (
+                "maxmemory-policy lru",
+                "argument(s) must be one of the following: volatile-lru, volatile-lfu, \
+                 volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+            ),
+            (
+                "loglevel loud",
+                "argument(s) must be one of the following: debug, verbose, notice, warning, nothing",
+            ),
+            ("save 1", "Invalid save parameters"),
+            ("save 0 1", "Invalid save parameters"),
+            ("save 10 -1", "Invalid save parameters"),
+            ("save 10x 1", "Invalid save parameters"),
+            (
+                "requirepass \"abc",
+                "Unbalanced quotes in configuration line",
+            ),
+            (
+                "requirepass 'abc'def",
+                "Unbalanced quotes in configuration line",
+            ),
+            (
+                "dbfilename a/b",
+                "dbfilename can't be a path, just a filename",
+            ),
+            (
+                "dbfilename ..",
+                "dbfilename can't be a path, just a filename",
+            ),
+            ("dir /nonexistent-forkv-dir", "No such file or directory"),
+            (
+                "notify-keyspace-events KEQ",
+                "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+            ),
+            (
+                "client-output-buffer-limit pubsub 1 2",
+                "Wrong number of arguments in buffer limit configuration.",
+            ),
+            (
+                "client-output-buffer-limit master 1 2 3",
+                "Invalid client class specified in buffer limit configuration.",
+            ),
+            (
+                "client-output-buffer-limit pubsub 1 2 -3",
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+            ),
+            (
+                "latency-tracking-info-percentiles 50 101",
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]",
+            ),
+            (
+                "latency-tracking-info-percentiles x",
+                "Invalid latency-tracking-info-percentiles parameters",
+            ),
+            (
+                "bind 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17",
+                "Too many bind addresses specified.",
+            ),
+            (
+                "list-max-ziplist-entries 1 2",
+                "Bad directive or wrong number of arguments",
+            ),
+            ("include", "Bad directive or wrong number of arguments"),
+        ] {
+            let err = load(text).unwrap_err();
+            assert_eq!(reason(&err), want, "{text}");
+            assert!(err.contains("at line 1\n"), "{err}");
+        }
+    }
+
+    #[test]
+    fn refused_redis_features() {
+        for text in [
+            "daemonize yes",
+            "appendonly yes",
+            "cluster-enabled yes",
+            "rename-command GET FOO",
+            "user alice on >pw ~* +@all",
+            "loadmodule /x.so",
+        ] {
+            let err = load(text).unwrap_err();
+            assert!(err.contains("forkv"), "{text}: {err}");
+        }
+        let c = load("daemonize no\nappendonly no\ncluster-enabled no").unwrap();
+        assert!(!c.daemonize && !c.appendonly && !c.cluster_enabled);
+    }
+
+    #[test]
+    fn deprecated_directives_are_ignored() {
+        let c = load(
+            "list-max-ziplist-entries 512\nlist-max-ziplist-value 64\nlua-replicate-commands yes",
+        )
+        .unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn save_lines_accumulate_in_one_load() {
+        assert_eq!(
+            load("save 60 1\nsave 30 2").unwrap().save,
+            [(60, 1), (30, 2)]
+        );
+        assert_eq!(load("save 60 1 30 2").unwrap().save, [(60, 1), (30, 2)]);
+        assert_eq!(load("save \"\"").unwrap().save, []);
+        assert_eq!(load("save ''").unwrap().save, []);
+        assert_eq!(
+            load("save 60 1\nsave \"\"\nsave 10 1").unwrap().save,
+            [(10, 1)]
+        );
+        assert_eq!(load("save +5 -0").unwrap().save, [(5, 0)]);
+        assert!(
+            load("save").is_ok(),
+            "no arguments: keeps nothing, like Redis"
+        );
+        assert_eq!(load("save").unwrap().save, []);
+        // A second apply_text is a new load: its first save line replaces.
+        let mut c = load("save 60 1").unwrap();
+        c.apply_text("save 5 5", "again").unwrap();
+        assert_eq!(c.save, [(5, 5)]);
+    }
+
+    #[test]
+    fn hz_is_clamped() {
+        assert_eq!(load("hz 0").unwrap().hz, 1);
+        assert_eq!(load("hz 1000").unwrap().hz, 500);
+        assert_eq!(load("hz 2147483647").unwrap().hz, 500);
+        let mut c = Config::default();
+        set1(&mut c, "hz", "0").unwrap();
+        assert_eq!(get1(&c, "hz"), "1");
+    }
+
+    #[test]
+    fn notify_keyspace_events_are_canonical() {
+        let mut c = Config::default();
+        for (set, shown) in [
+            ("KEA", "AKE"),
+            ("Exg$m", "g$xEm"),
+            ("gnd", "gdn"),
+            ("AnK", "AK"),
+            ("g$lshzxetdK", "AK"),
+            ("", ""),
+        ] {
+            set1(&mut c, "notify-keyspace-events", set).unwrap();
+            assert_eq!(get1(&c, "notify-keyspace-events"), shown, "{set}");
+        }
+        set1(&mut c, "notify-keyspace-events", "Ex").unwrap();
+        assert_eq!(c.notify_keyspace_events, notify::KEYEVENT | notify::EXPIRED);
+    }
+
+    #[test]
+    fn client_output_buffer_limit() {
+        let mut c = Config::default();
+        set1(&mut c, "client-output-buffer-limit", "replica 1mb 2mb 3").unwrap();
+        set1(
+            &mut c,
+            "client-output-buffer-limit",
+            "NORMAL 1k 2kb 3 pubsub 1 1 1",
+        )
+        .unwrap();
+        assert_eq!(
+            get1(&c, "client-output-buffer-limit"),
+            "normal 1000 2048 3 slave 1048576 2097152 3 pubsub 1 1 1"
+        );
+        // A bad group leaves every class unchanged.
+        let before = c.client_output_buffer_limit;
+        assert!(
+            set1(
+                &mut c,
+                "client-output-buffer-limit",
+                "normal 5 5 5 pubsub x 1 1"
+            )
+            .is_err()
+        );
+        assert_eq!(c.client_output_buffer_limit, before);
+        // An empty value has no groups: nothing changes.
+        set1(&mut c, "client-output-buffer-limit", "").unwrap();
+        assert_eq!(c.client_output_buffer_limit, before);
+    }
+
+    #[test]
+    fn latency_percentiles() {
+        let mut c = Config::default();
+        set1(
+            &mut c,
+            "latency-tracking-info-percentiles",
+            "1.5 99.99999 100",
+        )
+        .unwrap();
+        assert_eq!(
+            get1(&c, "latency-tracking-info-percentiles"),
+            "1.5 99.99999 100"
+        );
+        set1(&mut c, "latency-tracking-info-percentiles", "").unwrap();
+        assert_eq!(get1(&c, "latency-tracking-info-percentiles"), "");
+        assert!(set1(&mut c, "latency-tracking-info-percentiles", "nan").is_err());
+    }
+
+    #[test]
+    fn config_get_patterns() {
+        let c = Config::default();
+        // Exact names echo the client's spelling, as Redis 7 does.
+        assert_eq!(
+            c.get(b"MAXMEMORY"),
+            [("MAXMEMORY".to_string(), "0".to_string())]
+        );
+        assert_eq!(
+            c.get(b"lua-time-limit"),
+            [("lua-time-limit".to_string(), "5000".to_string())]
+        );
+        assert!(c.get(b"nonexistent").is_empty());
+        assert!(c.get(b"").is_empty());
+        // Globs are case-insensitive and list canonical names.
+        let names = |p: &str| {
+            c.get(p.as_bytes())
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("MAXMEMORY*"),
+            [
+                "maxmemory",
+                "maxmemory-eviction-tenacity",
+                "maxmemory-policy",
+                "maxmemory-samples"
+            ]
+        );
+        assert_eq!(names("max?emory"), ["maxmemory"]);
+        assert_eq!(names("[pd]ort"), ["port"]);
+        // ...and aliases.
+        assert_eq!(
+            names("hash-*"),
+            [
+                "hash-max-listpack-entries",
+                "hash-max-listpack-value",
+                "hash-max-ziplist-entries",
+                "hash-max-ziplist-value"
+            ]
+        );
+        let all = c.get(b"*");
+        assert_eq!(
+            all.len(),
+            PARAMS.len() + PARAMS.iter().filter(|p| p.alias.is_some()).count()
+        );
+        assert!(
+            all.windows(2).all(|w| w[0].0 < w[1].0),
+            "sorted, no duplicates"
+        );
+        assert!(
+            all.iter()
+                .any(|(n, v)| n == "save" && v == "3600 1 300 100 60 10000")
+        );
+    }
+
+    #[test]
+    fn config_set_values() {
+        let mut c = Config::default();
+        c.set(&[
+            (b"maxmemory", b"100mb"),
+            (b"MaxMemory-Policy", b"ALLKEYS-LRU"),
+            (b"save", b"100 1 200 2"),
+            (b"requirepass", b"pw"),
+            (b"timeout", b"30"),
+        ])
+        .unwrap();
+        assert_eq!(c.maxmemory, 100 * 1024 * 1024);
+        assert_eq!(c.maxmemory_policy, "allkeys-lru");
+        assert_eq!(c.save, [(100, 1), (200, 2)]);
+        assert_eq!(c.requirepass.as_deref(), Some(&b"pw"[..]));
+        assert_eq!(c.timeout, 30);
+        assert_eq!(get1(&c, "maxmemory"), "104857600");
+        set1(&mut c, "requirepass", "").unwrap();
+        assert_eq!(c.requirepass, None);
+        set1(&mut c, "save", "").unwrap();
+        assert_eq!(c.save, []);
+        // CONFIG SET splits on single spaces, like sdssplitlen.
+        assert!(set1(&mut c, "save", "100 1  200 2").is_err());
+        assert_eq!(
+            set1(&mut c, "save", "100 1 200 ").map(|()| c.save.clone()),
+            Ok(vec![(100, 1), (200, 0)])
+        );
+        set1(&mut c, "appendonly", "no").unwrap();
+        assert!(
+            set1(&mut c, "appendonly", "yes")
+                .unwrap_err()
+                .contains("only 'no'")
+        );
+    }
+
+    #[test]
+    fn config_set_errors() {
+        let mut c = Config::default();
+        let err = |c: &mut Config, pairs: &[(&str, &str)]| {
+            let pairs: Vec<(&[u8], &[u8])> = pairs
+                .iter()
+                .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+                .collect();
+            c.set(&pairs).unwrap_err()
+        };
+        assert_eq!(
+            err(&mut c, &[("foo", "bar")]),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+        );
+        assert_eq!(
+            err(&mut c, &[("maxclients", "abc")]),
+            "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            err(&mut c, &[("MAXCLIENTS", "0")]),
+            "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument must be between 1 and 4294967295 inclusive"
+        );
+        for name in [
+            "port",
+            "bind",
+            "databases",
+            "daemonize",
+            "logfile",
+            "pidfile",
+            "tcp-backlog",
+        ] {
+            assert_eq!(
+                err(&mut c, &[(name, "1")]),
+                format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+                )
+            );
+        }
+        // Immutable is reported with the name as typed.
+        assert_eq!(
+            err(&mut c, &[("Databases", "1")]),
+            "ERR CONFIG SET failed (possibly related to argument 'Databases') - can't set immutable config"
+        );
+        assert_eq!(
+            err(&mut c, &[("port", "1"), ("port", "2")]),
+            "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+        );
+        assert_eq!(
+            err(&mut c, &[("maxclients", "5"), ("MAXCLIENTS", "6")]),
+            "ERR CONFIG SET failed (possibly related to argument 'MAXCLIENTS') - duplicate parameter"
+        );
+        for name in ["dir", "dbfilename"] {
+            assert_eq!(
+                err(&mut c, &[(name, "x")]),
+                format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
+                )
+            );
+        }
+        // The first problem wins.
+        assert_eq!(
+            err(&mut c, &[("databases", "1"), ("foo", "1")]),
+            "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config"
+        );
+        assert_eq!(
+            err(&mut c, &[("foo", "1"), ("databases", "1")]),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+        );
+        // Value errors name the parameter the way it was reached.
+        assert_eq!(
+            err(&mut c, &[("Hash-Max-Ziplist-Value", "x")]),
+            "ERR CONFIG SET failed (possibly related to argument 'hash-max-ziplist-value') - argument must be a memory value"
+        );
+        assert_eq!(c, Config::default(), "nothing changed");
+    }
+
+    #[test]
+    fn config_set_is_all_or_nothing() {
+        let mut c = Config::default();
+        let before = c.clone();
+        assert!(
+            c.set(&[(b"hz", b"50"), (b"timeout", b"5"), (b"maxclients", b"x")])
+                .is_err()
+        );
+        assert_eq!(c, before);
+        // An alias is an entry of its own in Redis 7.0: no duplicate, the
+        // last value wins.
+        c.set(&[
+            (b"hash-max-ziplist-entries", b"5"),
+            (b"hash-max-listpack-entries", b"6"),
+        ])
+        .unwrap();
+        assert_eq!(c.hash_max_listpack_entries, 6);
+    }
+
+    #[test]
+    fn protected_configs_when_enabled() {
+        let tmp = TempDir::new("protected");
+        let mut c = load("enable-protected-configs yes").unwrap();
+        set1(&mut c, "dir", &tmp.0.to_string_lossy()).unwrap();
+        set1(&mut c, "dbfilename", "snap.db").unwrap();
+        let canonical = std::fs::canonicalize(&tmp.0).unwrap();
+        assert_eq!(c.dir, canonical);
+        assert_eq!(c.snapshot_path(), canonical.join("snap.db"));
+        assert_eq!(get1(&c, "dir"), canonical.to_string_lossy());
+        assert_eq!(
+            set1(&mut c, "dbfilename", "a/b").unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'dbfilename') - dbfilename can't be a path, just a filename"
+        );
+        // Relative directories resolve against the current `dir`.
+        std::fs::create_dir(tmp.0.join("sub")).unwrap();
+        set1(&mut c, "dir", "sub").unwrap();
+        assert_eq!(c.dir, canonical.join("sub"));
+        tmp.write("file", "");
+        assert!(
+            set1(&mut c, "dir", "../file")
+                .unwrap_err()
+                .ends_with("Not a directory")
+        );
+        assert!(
+            set1(&mut c, "dir", "missing")
+                .unwrap_err()
+                .ends_with("No such file or directory")
+        );
+        assert_eq!(c.dir, canonical.join("sub"));
+    }
+
+    #[test]
+    fn from_args_file_then_command_line() {
+        let tmp = TempDir::new("args");
+        let file = tmp.write("forkv.conf", "maxclients 50\ntimeout 7\nsave 100 1\n");
+        let c = Config::from_args(&args(&[&file, "--timeout", "9", "--save", "50", "2"])).unwrap();
+        assert_eq!(c.maxclients, 50);
+        assert_eq!(c.timeout, 9, "command line applies after the file");
+        assert_eq!(c.save, [(100, 1), (50, 2)], "one load: save lines add up");
+
+        let c = Config::from_args(&args(&["--maxclients 7", "--requirepass", "a b\"c"])).unwrap();
+        assert_eq!(c.maxclients, 7);
+        assert_eq!(c.requirepass.as_deref(), Some(&b"a b\"c"[..]));
+
+        let c = Config::from_args(&args(&["--bind", "1.2.3.4", "-::1", "--port", "0"])).unwrap();
+        assert_eq!(c.bind, ["1.2.3.4", "-::1"]);
+        assert_eq!(c.port, 0);
+
+        // `--save` with nothing after it means `save ""`.
+        assert_eq!(Config::from_args(&args(&["--save"])).unwrap().save, []);
+        let c = Config::from_args(&args(&["--save", "--maxclients", "5"])).unwrap();
+        assert_eq!((c.save.len(), c.maxclients), (0, 5));
+        // After a bare name, the next argument is its value even if it
+        // starts with "--".
+        let err = Config::from_args(&args(&["--maxclients", "--5"])).unwrap_err();
+        assert!(err.contains(">>> 'maxclients \"--5\"'"), "{err}");
+
+        assert_eq!(Config::from_args(&[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn from_args_errors() {
+        let err = Config::from_args(&args(&["--port", "99999"])).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "*** FATAL CONFIG FILE ERROR (forkv {}) ***\n\
+                 Reading the configuration (command line), at line 1\n\
+                 >>> 'port \"99999\"'\n\
+                 argument must be between 0 and 65535 inclusive",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        let err = Config::from_args(&args(&["--port", "1", "--foo", "bar"])).unwrap_err();
+        assert!(
+            err.contains("(command line), at line 2\n>>> 'foo \"bar\"'"),
+            "{err}"
+        );
+        let err = Config::from_args(&args(&["--maxclients"])).unwrap_err();
+        assert_eq!(reason(&err), "wrong number of arguments");
+
+        let err = Config::from_args(&args(&["/nonexistent/forkv.conf"])).unwrap_err();
+        assert_eq!(
+            err,
+            "Fatal error, can't open config file '/nonexistent/forkv.conf': No such file or directory"
+        );
+
+        let tmp = TempDir::new("errors");
+        let file = tmp.write("bad.conf", "port 1\n\nport x\n");
+        let err = Config::from_args(&args(&[&file, "--port", "2"])).unwrap_err();
+        assert!(
+            err.contains(&format!("file '{file}', at line 3\n>>> 'port x'")),
+            "{err}"
+        );
+        // A stray value with no option name becomes a directive of its own.
+        let file = tmp.write("ok.conf", "");
+        let err = Config::from_args(&args(&[&file, "stray"])).unwrap_err();
+        assert!(err.contains(">>> '\"stray\"'"), "{err}");
+        assert_eq!(reason(&err), "Bad directive or wrong number of arguments");
+    }
+
+    #[test]
+    fn include_files_and_patterns() {
+        let tmp = TempDir::new("include");
+        tmp.write("a.conf", "maxclients 11\n");
+        tmp.write("conf.d-1.conf", "timeout 1\n");
+        tmp.write("conf.d-2.conf", "timeout 2\nsave 10 1\n");
+        tmp.write(".hidden.conf", "timeout 99\n");
+        let dir = tmp.0.to_string_lossy().into_owned();
+        let main = tmp.write(
+            "main.conf",
+            &format!("save 20 2\ninclude {dir}/a.conf\ninclude {dir}/*.conf-nothing\ninclude {dir}/conf.d-*.conf\n"),
+        );
+        let c = Config::from_args(&args(&[&main])).unwrap();
+        assert_eq!(c.maxclients, 11);
+        assert_eq!(c.timeout, 2, "sorted, hidden files skipped");
+        assert_eq!(c.save, [(20, 2), (10, 1)]);
+
+        // Errors name the included file and its own line numbers.
+        tmp.write("broken.conf", "\n\nbogus\n");
+        let main = tmp.write("main2.conf", &format!("include {dir}/broken.conf\n"));
+        let err = Config::from_args(&args(&[&main])).unwrap_err();
+        assert!(
+            err.contains("broken.conf', at line 3\n>>> 'bogus'"),
+            "{err}"
+        );
+
+        let main = tmp.write("main3.conf", &format!("include {dir}/missing.conf\n"));
+        let err = Config::from_args(&args(&[&main])).unwrap_err();
+        assert!(
+            err.starts_with("Fatal error, can't open config file"),
+            "{err}"
+        );
+
+        // An include loop stops instead of recursing forever.
+        let looped = tmp.write("loop.conf", &format!("include {dir}/loop.conf\n"));
+        let err = Config::from_args(&args(&[&looped])).unwrap_err();
+        assert!(err.contains("include nesting"), "{err}");
+    }
+
+    #[test]
+    fn no_panics_on_garbage() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"ab \t\r\n\"'\\x0#*?[]-kmgb19";
+        let names: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
+        for _ in 0..3000 {
+            let len = (next() % 40) as usize;
+            let junk: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let name = names[(next() % names.len() as u64) as usize];
+            let mut c = Config::default();
+            let mut line = name.as_bytes().to_vec();
+            line.push(b' ');
+            line.extend_from_slice(&junk);
+            let _ = c.apply_bytes(&line, "fuzz", &mut LoadState::default());
+            let _ = c.apply_bytes(&junk, "fuzz", &mut LoadState::default());
+            let _ = c.set(&[(name.as_bytes(), &junk)]);
+            let _ = c.set(&[(&junk, &junk)]);
+            let _ = c.get(&junk);
+            let _ = split_args(&junk);
+            let _ = memtoull(&junk);
+        }
+    }
 }

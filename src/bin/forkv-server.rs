@@ -34,6 +34,7 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(1);
     }
-    let config_file = args.first().filter(|a| !a.starts_with("--")).cloned();
+    // As redis-server: a first argument not starting with '-' is the file.
+    let config_file = args.first().filter(|a| !a.starts_with('-')).cloned();
     std::process::exit(forkv::server::run(config, config_file));
 }

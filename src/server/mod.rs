@@ -233,24 +233,42 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         tokio::task::spawn_local(conn::accept_loop(l, shared.clone()));
     }
     tokio::task::spawn_local(cron(shared.clone()));
-    let signals = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut t), Ok(mut i)) => {
-                tokio::select! {
-                    _ = t.recv() => "SIGTERM",
-                    _ = i.recv() => "SIGINT",
-                }
-            }
-            _ => std::future::pending().await,
+    wait_for_shutdown(&shared).await
+}
+
+/// Runs until SHUTDOWN or a signal ends the server. On SIGTERM/SIGINT the
+/// final save runs (when save points are set); if it fails the server keeps
+/// running, as Redis does.
+async fn wait_for_shutdown(shared: &Rc<Shared>) -> i32 {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => (t, i),
+        _ => {
+            tracing::warn!("cannot install signal handlers; only SHUTDOWN stops the server");
+            shared.shutdown.notified().await;
+            return 0;
         }
     };
-    tokio::select! {
-        sig = signals => tracing::info!("Received {sig} scheduling shutdown..."),
-        _ = shared.shutdown.notified() => tracing::info!("User requested shutdown..."),
+    loop {
+        let sig = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+            _ = shared.shutdown.notified() => {
+                tracing::info!("User requested shutdown...");
+                break;
+            }
+        };
+        tracing::info!("Received {sig} scheduling shutdown...");
+        let mut st = shared.state.borrow_mut();
+        if crate::cmd::server::shutdown_save(&mut st, state::ShutdownMode::Default).is_ok() {
+            break;
+        }
+        tracing::warn!(
+            "{sig} received but errors trying to shut down the server, check the logs for more information"
+        );
     }
     tracing::info!("forkv is now ready to exit, bye bye...");
     0
