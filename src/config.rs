@@ -16,6 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::util::glob::glob_match;
+use crate::util::split::{is_c_space, split_args};
 
 /// Key-eviction policies Redis accepts for `maxmemory-policy`, in Redis's
 /// order (which is also the order of its error message).
@@ -1471,10 +1472,6 @@ fn os_error(e: &io::Error) -> String {
 }
 
 /// C's `isspace` in the "C" locale.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
-}
-
 /// Redis's `sdstrim(line, " \t\r\n")`.
 fn trim(mut s: &[u8]) -> &[u8] {
     let strip = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
@@ -1507,85 +1504,7 @@ fn split_spaces(v: &[u8]) -> Vec<&[u8]> {
     }
 }
 
-/// Splits one line into arguments exactly like Redis's `sdssplitargs`
-/// (also used by Redis for inline commands): whitespace separates
-/// arguments; `"..."` understands `\n \r \t \b \a \xHH` and `\<any>`;
-/// `'...'` understands only `\'`; a closing quote must be followed by
-/// whitespace or the end. A NUL byte ends the line, as in C. Returns `None`
-/// for unbalanced quotes.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    let hex = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::new();
-    let mut p = 0;
-    loop {
-        while at(p) != 0 && is_c_space(at(p)) {
-            p += 1;
-        }
-        if at(p) == 0 {
-            return Some(out);
-        }
-        let mut current = Vec::new();
-        let (mut in_double, mut in_single, mut done) = (false, false, false);
-        while !done {
-            let c = at(p);
-            if in_double {
-                if let (b'\\', b'x', Some(hi), Some(lo)) =
-                    (c, at(p + 1), hex(at(p + 2)), hex(at(p + 3)))
-                {
-                    current.push(hi * 16 + lo);
-                    p += 3;
-                } else if c == b'\\' && at(p + 1) != 0 {
-                    p += 1;
-                    current.push(match at(p) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
-                        return None;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    current.push(c);
-                }
-            } else if in_single {
-                if c == b'\\' && at(p + 1) == b'\'' {
-                    p += 1;
-                    current.push(b'\'');
-                } else if c == b'\'' {
-                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
-                        return None;
-                    }
-                    done = true;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    current.push(c);
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
-                    b'"' => in_double = true,
-                    b'\'' => in_single = true,
-                    _ => current.push(c),
-                }
-            }
-            if at(p) != 0 {
-                p += 1;
-            }
-        }
-        out.push(current);
-    }
-}
-
-/// Quotes bytes so that [`split_args`] reads them back unchanged (Redis's
+/// Quotes bytes so that `split_args` reads them back unchanged (Redis's
 /// `sdscatrepr`); used to turn command-line values into directive lines.
 fn repr(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len() + 2);

@@ -57,102 +57,10 @@ enum Step {
 // Script parsing
 // ---------------------------------------------------------------------------
 
-fn is_hex(c: u8) -> bool {
-    c.is_ascii_hexdigit()
-}
-
-fn hex_val(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => c - b'A' + 10,
-    }
-}
-
-fn is_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\n' | b'\r' | b'\t' | b'\x0b' | b'\x0c')
-}
-
-/// Split a line into arguments with the quoting rules of Redis's
-/// `sdssplitargs` (as used by redis-cli and redis.conf): `"..."` with `\n \r
-/// \t \b \a \\ \" \xHH` escapes, `'...'` with `\'`, and a closing quote must
-/// be followed by a space or the end of the line.
+/// Splits a line into arguments with Redis's `sdssplitargs` quoting rules
+/// (the server's own splitter, which its unit tests check against Redis).
 fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
-    let p = line.as_bytes();
-    let mut i = 0;
-    let mut out = Vec::new();
-    loop {
-        while i < p.len() && is_space(p[i]) {
-            i += 1;
-        }
-        if i >= p.len() {
-            return Ok(out);
-        }
-        let (mut inq, mut insq) = (false, false);
-        let mut cur = Vec::new();
-        loop {
-            if inq {
-                if i >= p.len() {
-                    return Err("unterminated double quote".into());
-                }
-                if p[i] == b'\\'
-                    && i + 3 < p.len()
-                    && p[i + 1] == b'x'
-                    && is_hex(p[i + 2])
-                    && is_hex(p[i + 3])
-                {
-                    cur.push(hex_val(p[i + 2]) * 16 + hex_val(p[i + 3]));
-                    i += 3;
-                } else if p[i] == b'\\' && i + 1 < p.len() {
-                    i += 1;
-                    cur.push(match p[i] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        c => c,
-                    });
-                } else if p[i] == b'"' {
-                    if i + 1 < p.len() && !is_space(p[i + 1]) {
-                        return Err("closing double quote must be followed by a space".into());
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(p[i]);
-                }
-            } else if insq {
-                if i >= p.len() {
-                    return Err("unterminated single quote".into());
-                }
-                if p[i] == b'\\' && i + 1 < p.len() && p[i + 1] == b'\'' {
-                    i += 1;
-                    cur.push(b'\'');
-                } else if p[i] == b'\'' {
-                    if i + 1 < p.len() && !is_space(p[i + 1]) {
-                        return Err("closing single quote must be followed by a space".into());
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(p[i]);
-                }
-            } else {
-                if i >= p.len() {
-                    break;
-                }
-                match p[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
-                    c => cur.push(c),
-                }
-            }
-            i += 1;
-        }
-        out.push(cur);
-    }
+    forkv::util::split::split_args(line.as_bytes()).ok_or_else(|| "unbalanced quotes".to_string())
 }
 
 fn parse_script(path: &Path) -> Vec<Step> {

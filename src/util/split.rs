@@ -1,97 +1,86 @@
 //! Redis's `sdssplitargs`: splits a line into arguments with its quoting
 //! rules. Used for inline commands and configuration files.
 
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
+/// C's `isspace` for the ASCII range.
+pub fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
 }
 
-/// Splits `line` into arguments. Returns None on unbalanced quotes (or a
-/// closing quote not followed by a space), as Redis does.
+/// Splits one line into arguments exactly like Redis's `sdssplitargs`
+/// (also used by Redis for inline commands): whitespace separates
+/// arguments; `"..."` understands `\n \r \t \b \a \xHH` and `\<any>`;
+/// `'...'` understands only `\'`; a closing quote must be followed by
+/// whitespace or the end. A NUL byte ends the line, as in C. Returns `None`
+/// for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let at = |i: usize| line.get(i).copied().unwrap_or(0);
+    let hex = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
     let mut out = Vec::new();
-    let mut i = 0;
-    let n = line.len();
+    let mut p = 0;
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
-            i += 1;
+        while at(p) != 0 && is_c_space(at(p)) {
+            p += 1;
         }
-        if i >= n {
+        if at(p) == 0 {
             return Some(out);
         }
-        let mut cur = Vec::new();
-        let mut inq = false; // inside "double quotes"
-        let mut insq = false; // inside 'single quotes'
-        loop {
-            if inq {
-                if i >= n {
-                    return None;
-                }
-                let c = line[i];
-                if c == b'\\'
-                    && i + 3 < n
-                    && line[i + 1] == b'x'
-                    && let (Some(h), Some(l)) = (hex(line[i + 2]), hex(line[i + 3]))
+        let mut current = Vec::new();
+        let (mut in_double, mut in_single, mut done) = (false, false, false);
+        while !done {
+            let c = at(p);
+            if in_double {
+                if let (b'\\', b'x', Some(hi), Some(lo)) =
+                    (c, at(p + 1), hex(at(p + 2)), hex(at(p + 3)))
                 {
-                    cur.push(h * 16 + l);
-                    i += 4;
-                    continue;
-                }
-                if c == b'\\' && i + 1 < n {
-                    i += 1;
-                    cur.push(match line[i] {
+                    current.push(hi * 16 + lo);
+                    p += 3;
+                } else if c == b'\\' && at(p + 1) != 0 {
+                    p += 1;
+                    current.push(match at(p) {
                         b'n' => b'\n',
                         b'r' => b'\r',
                         b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
+                        b'b' => 0x08,
+                        b'a' => 0x07,
                         other => other,
                     });
                 } else if c == b'"' {
-                    // A closing quote must be followed by a space or the end.
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
                         return None;
                     }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                }
-                i += 1;
-            } else if insq {
-                if i >= n {
+                    done = true;
+                } else if c == 0 {
                     return None;
+                } else {
+                    current.push(c);
                 }
-                let c = line[i];
-                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
-                    i += 1;
-                    cur.push(b'\'');
+            } else if in_single {
+                if c == b'\\' && at(p + 1) == b'\'' {
+                    p += 1;
+                    current.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
                         return None;
                     }
-                    i += 1;
-                    break;
+                    done = true;
+                } else if c == 0 {
+                    return None;
                 } else {
-                    cur.push(c);
+                    current.push(c);
                 }
-                i += 1;
             } else {
-                if i >= n {
-                    break;
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
+                    b'"' => in_double = true,
+                    b'\'' => in_single = true,
+                    _ => current.push(c),
                 }
-                match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
-                        i += 1;
-                        break;
-                    }
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
-                    c => cur.push(c),
-                }
-                i += 1;
+            }
+            if at(p) != 0 {
+                p += 1;
             }
         }
-        out.push(cur);
+        out.push(current);
     }
 }
 
@@ -115,5 +104,9 @@ mod tests {
         assert!(split_args(b"\"unterminated").is_none());
         assert!(split_args(b"\"a\"b").is_none());
         assert_eq!(split_args(b"   ").unwrap().len(), 0);
+        assert_eq!(
+            split_args(b" \x0ba\x0bb").unwrap(),
+            vec![b"a\x0bb".to_vec()]
+        );
     }
 }
