@@ -522,3 +522,56 @@ fn forkv_only_commands() {
         b"-ERR syntax error\r\n"
     );
 }
+
+#[test]
+fn maxclients_follows_the_open_files_limit() {
+    // Under a 200-descriptor limit that cannot be raised, maxclients is
+    // lowered at start (and logged), and CONFIG SET refuses to exceed it.
+    let dir = common::unique_temp_dir("forkv-nofile");
+    let port = common::free_port();
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -n 200 && exec \"$0\" \"$@\"")
+        .arg(common::forkv_bin())
+        .args([
+            "--port",
+            &port.to_string(),
+            "--dir",
+            dir.to_str().unwrap(),
+            "--save",
+            "",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let server = Server { port, child, dir };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "server did not start: {}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut c = server.raw_conn();
+    assert_eq!(
+        cmd(&mut c, &[b"CONFIG", b"GET", b"maxclients"]),
+        b"*2\r\n$10\r\nmaxclients\r\n$3\r\n168\r\n"
+    );
+    assert!(
+        server.log().contains("maxclients has been reduced to 168"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(
+        cmd(&mut c, &[b"CONFIG", b"SET", b"maxclients", b"100"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        cmd(&mut c, &[b"CONFIG", b"SET", b"maxclients", b"5000"]),
+        &b"-ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with 168\r\n"[..]
+    );
+}

@@ -31,46 +31,53 @@ pub fn apply_config(srv: &mut ServerState) {
     crate::log::set_level(srv.config.loglevel);
 }
 
-/// Raises RLIMIT_NOFILE so `maxclients` connections fit, as Redis does;
-/// lowers maxclients when the limit cannot be raised enough.
-fn adjust_open_files(config: &mut Config) {
-    const RESERVED_FDS: u64 = 32;
-    let want = config.maxclients as u64 + RESERVED_FDS;
+/// File descriptors kept for things other than clients (listeners, logs,
+/// snapshot files), as Redis's CONFIG_MIN_RESERVED_FDS.
+const RESERVED_FDS: u64 = 32;
+
+/// Raises RLIMIT_NOFILE so `maxclients` connections fit, as Redis does.
+/// On failure returns how many clients the limit allows.
+pub fn raise_fd_limit(maxclients: u32) -> Result<(), u64> {
+    let want = maxclients as u64 + RESERVED_FDS;
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return;
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 || lim.rlim_cur >= want {
+        return Ok(());
     }
-    if lim.rlim_cur >= want {
-        return;
-    }
-    let mut target = want;
-    while target > lim.rlim_cur {
+    // Ask for the full amount first, then for the hard limit.
+    for target in [want, lim.rlim_max.min(want)] {
         let new = libc::rlimit {
             rlim_cur: target,
             rlim_max: target.max(lim.rlim_max),
         };
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } == 0 {
+        // SAFETY: as above.
+        if target > lim.rlim_cur && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } == 0 {
             tracing::info!(
-                "increased maximum number of open files to {target} (it was originally set to {})",
+                "Increased maximum number of open files to {target} (it was originally set to {}).",
                 lim.rlim_cur
             );
-            return;
+            if target >= want {
+                return Ok(());
+            }
+            return Err(target.saturating_sub(RESERVED_FDS).max(1));
         }
-        target -= 16.min(target - lim.rlim_cur).max(1);
     }
-    let clients = lim.rlim_cur.saturating_sub(RESERVED_FDS).max(1);
-    tracing::warn!(
-        "You requested maxclients of {} requiring at least {} max file descriptors. Server can't set maximum open files to {}; maxclients has been reduced to {} to compensate for the low ulimit.",
-        config.maxclients,
-        want,
-        want,
-        clients
-    );
-    config.maxclients = clients as u32;
+    Err(lim.rlim_cur.saturating_sub(RESERVED_FDS).max(1))
+}
+
+/// At startup: lowers maxclients when the limit cannot be raised enough.
+fn adjust_open_files(config: &mut Config) {
+    if let Err(clients) = raise_fd_limit(config.maxclients) {
+        let want = config.maxclients as u64 + RESERVED_FDS;
+        tracing::warn!(
+            "You requested maxclients of {} requiring at least {want} max file descriptors. Server can't set maximum open files to {want}; maxclients has been reduced to {clients} to compensate for the low ulimit.",
+            config.maxclients
+        );
+        config.maxclients = clients as u32;
+    }
 }
 
 /// Parses a `bind` entry. Only IP literals are accepted so that binding
