@@ -292,13 +292,13 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let before = ctx.srv.config.maxclients;
     ctx.srv.config.set(&pairs).map_err(CmdError::msg)?;
     let after = ctx.srv.config.maxclients;
-    if after > before {
-        if let Err(max) = crate::server::raise_fd_limit(after) {
-            ctx.srv.config.maxclients = before;
-            return Err(CmdError::msg(format!(
-                "ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with {max}"
-            )));
-        }
+    if after > before
+        && let Err(max) = crate::server::raise_fd_limit(after)
+    {
+        ctx.srv.config.maxclients = before;
+        return Err(CmdError::msg(format!(
+            "ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with {max}"
+        )));
     }
     crate::server::apply_config(ctx.srv);
     Ok(Reply::Ok)

@@ -223,7 +223,12 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 
 /// Encodes the file header.
 pub fn encode_header(created_ms: i64, server_version: &str) -> Vec<u8> {
-    let v = &server_version.as_bytes()[..server_version.len().min(255)];
+    // At most 255 bytes, cut on a character boundary.
+    let mut cut = server_version.len().min(255);
+    while !server_version.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let v = &server_version.as_bytes()[..cut];
     let mut out = Vec::with_capacity(32 + v.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -498,6 +503,29 @@ pub fn decode_header(data: &[u8]) -> Result<Header, FormatError> {
         });
     }
     let version = c.u32()?;
+    let len = c.u32()? as usize;
+    // Check the header's checksum before believing its version, so a damaged
+    // version byte is reported as damage, not as a newer format.
+    if len < 8 + 4 + 4 + 8 + 1 + 4 || len > data.len() {
+        return Err(FormatError {
+            offset: 12,
+            block: None,
+            kind: if len > data.len() {
+                ErrorKind::Truncated
+            } else {
+                ErrorKind::Malformed("header length")
+            },
+        });
+    }
+    let computed = crc32fast::hash(&data[..len - 4]);
+    let stored = u32::from_le_bytes([data[len - 4], data[len - 3], data[len - 2], data[len - 1]]);
+    if stored != computed {
+        return Err(FormatError {
+            offset: (len - 4) as u64,
+            block: None,
+            kind: ErrorKind::Checksum { stored, computed },
+        });
+    }
     if version > VERSION {
         return Err(FormatError {
             offset: 8,
@@ -508,21 +536,11 @@ pub fn decode_header(data: &[u8]) -> Result<Header, FormatError> {
     if version == 0 {
         return Err(c.err(ErrorKind::Malformed("version")));
     }
-    let len = c.u32()? as usize;
     let created_ms = c.u64()? as i64;
     let vlen = c.u8()? as usize;
     let v = c.take(vlen)?;
     if c.pos + 4 != len {
         return Err(c.err(ErrorKind::Malformed("header length")));
-    }
-    let computed = crc32fast::hash(&data[..c.pos]);
-    let stored = c.u32()?;
-    if stored != computed {
-        return Err(FormatError {
-            offset: (len - 4) as u64,
-            block: None,
-            kind: ErrorKind::Checksum { stored, computed },
-        });
     }
     Ok(Header {
         version,
@@ -883,6 +901,9 @@ mod tests {
     fn newer_version_is_refused_by_name() {
         let mut d = sample();
         d[8] = 9;
+        let hlen = decode_header(&sample()).unwrap().len;
+        let crc = crc32fast::hash(&d[..hlen - 4]);
+        d[hlen - 4..hlen].copy_from_slice(&crc.to_le_bytes());
         let e = check(&d).unwrap_err();
         assert_eq!(e.kind, ErrorKind::NewerVersion(9));
         assert!(e.to_string().contains("newer"));

@@ -48,19 +48,25 @@ pub fn load(path: &Path, ks: &mut Keyspace, now_ms: i64) -> Result<Option<LoadSt
     // mapped file is never modified in place).
     let map = unsafe { memmap2::Mmap::map(&file) }
         .map_err(|e| format!("Cannot map snapshot {}: {e}", path.display()))?;
-    let data: &[u8] = &map;
+    load_bytes(&map, ks, now_ms)
+        .map(Some)
+        .map_err(|e| damaged(path, e))
+}
+
+/// Loads snapshot bytes into `ks` (which should be empty): checks the whole
+/// file first, then inserts every live key. Errors describe the damage.
+pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadStats, String> {
     let started = Instant::now();
-    let checked = format::check(data).map_err(|e| damaged(path, e))?;
+    let checked = format::check(data).map_err(|e| e.to_string())?;
     let mut stats = LoadStats {
-        bytes: len,
+        bytes: data.len() as u64,
         created_ms: checked.header.created_ms,
         ..Default::default()
     };
     for d in &checked.footer.dbs {
         if d.db as usize >= ks.dbs.len() {
             return Err(format!(
-                "Snapshot {} has keys in database {} but only {} databases are configured (set `databases` higher).",
-                path.display(),
+                "it has keys in database {} but only {} databases are configured (set `databases` higher)",
                 d.db,
                 ks.dbs.len()
             ));
@@ -71,14 +77,11 @@ pub fn load(path: &Path, ks: &mut Keyspace, now_ms: i64) -> Result<Option<LoadSt
     let mut last_log = Instant::now();
     let clock = ks.clock;
     for block in &checked.blocks {
-        let records = format::decode_records(block).map_err(|e| damaged(path, e))?;
+        let records = format::decode_records(block).map_err(|e| e.to_string())?;
         for r in records {
             let db = r.db as usize;
             if db >= ks.dbs.len() {
-                return Err(damaged(
-                    path,
-                    format!("record in database {db} beyond the footer's list"),
-                ));
+                return Err(format!("record in database {db} beyond the footer's list"));
             }
             if r.expire.is_some_and(|t| t <= now_ms) {
                 stats.expired += 1;
@@ -87,13 +90,10 @@ pub fn load(path: &Path, ks: &mut Keyspace, now_ms: i64) -> Result<Option<LoadSt
             let value = match r.value {
                 ValueRef::Str(s) => Value::Str(SmallBytes::new(s)),
                 other => {
-                    return Err(damaged(
-                        path,
-                        format!(
-                            "key {:?} is a {}, which this forkv version cannot hold yet",
-                            String::from_utf8_lossy(r.key),
-                            format::type_name(other.tag())
-                        ),
+                    return Err(format!(
+                        "key {:?} is a {}, which this forkv version cannot hold yet",
+                        String::from_utf8_lossy(r.key),
+                        format::type_name(other.tag())
                     ));
                 }
             };
@@ -118,5 +118,5 @@ pub fn load(path: &Path, ks: &mut Keyspace, now_ms: i64) -> Result<Option<LoadSt
         stats.bytes,
         started.elapsed().as_secs_f64()
     );
-    Ok(Some(stats))
+    Ok(stats)
 }
