@@ -76,7 +76,7 @@ fn json_key_value(line: &str) -> (Vec<u8>, Vec<u8>) {
             + name.len()
             + 4;
         let end = start + line[start..].find('"').unwrap();
-        line[start..end].as_bytes().to_vec()
+        line.as_bytes()[start..end].to_vec()
     };
     (field("key"), field("value"))
 }
