@@ -444,6 +444,42 @@ impl<V> Dict<V> {
         }
     }
 
+    /// Checks the table's structural invariants (for tests and fuzzing):
+    /// counts match the chains, every entry sits in its hash's bucket, no key
+    /// appears twice, and the migration cursor is consistent.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for (ti, t) in self.t.iter().enumerate() {
+            let mut n = 0;
+            for (bi, b) in t.buckets.iter().enumerate() {
+                if ti == 0 && self.rehash_idx.is_some_and(|r| bi < r) && b.is_some() {
+                    return Err(format!("bucket {bi} below the rehash index is not empty"));
+                }
+                let mut cur = b.as_deref();
+                while let Some(node) = cur {
+                    n += 1;
+                    if self.hash(node.key.as_slice()) & t.mask() != bi {
+                        return Err(format!("key {:?} in the wrong bucket", node.key));
+                    }
+                    if !seen.insert(node.key.as_slice().to_vec()) {
+                        return Err(format!("key {:?} stored twice", node.key));
+                    }
+                    cur = node.next.as_deref();
+                }
+            }
+            if n != t.used {
+                return Err(format!(
+                    "table {ti} counts {} entries but holds {n}",
+                    t.used
+                ));
+            }
+        }
+        if self.rehash_idx.is_none() && !self.t[1].buckets.is_empty() {
+            return Err("second table allocated outside a migration".into());
+        }
+        Ok(())
+    }
+
     /// Removes everything, returning the old contents as a separate `Dict`
     /// so the caller can free it gradually.
     pub fn take(&mut self) -> Dict<V> {
@@ -494,6 +530,7 @@ mod tests {
             }
         }
         assert_eq!(d.len(), 10_000);
+        d.check_invariants().unwrap();
         for i in (0..10_000).step_by(2) {
             assert_eq!(d.remove(k(i).as_slice()).map(|(_, v)| v), Some(i));
         }
@@ -534,6 +571,7 @@ mod tests {
                 }
                 d.shrink_if_needed();
             }
+            d.check_invariants().unwrap();
             if cursor == 0 {
                 break;
             }

@@ -415,6 +415,29 @@ impl Keyspace {
         }
     }
 
+    /// Checks every database's tables and that each deadline belongs to an
+    /// existing key (for tests and fuzzing).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (i, d) in self.dbs.iter().enumerate() {
+            d.main
+                .check_invariants()
+                .map_err(|e| format!("db {i} keys: {e}"))?;
+            d.expires
+                .check_invariants()
+                .map_err(|e| format!("db {i} expires: {e}"))?;
+            let mut orphan = None;
+            d.expires.for_each(|n| {
+                if orphan.is_none() && d.main.get(n.key.as_slice()).is_none() {
+                    orphan = Some(n.key.clone());
+                }
+            });
+            if let Some(k) = orphan {
+                return Err(format!("db {i}: deadline for missing key {k:?}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Keys still waiting to be freed after an asynchronous flush.
     pub fn lazyfree_pending(&self) -> usize {
         self.lazy_free.iter().map(|d| d.main.len()).sum()
