@@ -469,23 +469,63 @@ fn bgsave_cancel_and_schedule() {
     });
 }
 
+/// A 2 MB data directory for the full-disk test: a real tmpfs when this
+/// process may mount one (root), otherwise a 2 MB file-size limit on the
+/// server, which fails the same writes with EFBIG instead of ENOSPC.
+struct SmallDisk {
+    dir: PathBuf,
+    mounted: bool,
+}
+
+impl SmallDisk {
+    fn new() -> SmallDisk {
+        let dir = common::unique_temp_dir("forkv-smalldisk");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+            .arg(&dir)
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        SmallDisk { dir, mounted }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg(&self.dir).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[test]
 fn full_disk_keeps_previous_snapshot() {
-    // A 2 MB file-size limit plays a full disk: the second, bigger save
-    // fails mid-write (EFBIG) and the first snapshot must survive.
-    let dir = common::unique_temp_dir("forkv-fsize");
+    let disk = SmallDisk::new();
+    let data = disk.dir.clone();
     let port = common::free_port();
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let logdir = common::unique_temp_dir("forkv-smalldisk-log");
+    let log = std::fs::File::create(logdir.join("server.log")).unwrap();
+    let limit = if disk.mounted { "" } else { "ulimit -f 2048; " };
+    eprintln!(
+        "full disk simulated with {}",
+        if disk.mounted {
+            "a 2 MB tmpfs"
+        } else {
+            "RLIMIT_FSIZE"
+        }
+    );
     // `exec` makes the shell become the server, so the child is the server.
     let child = Command::new("bash")
         .arg("-c")
-        .arg("ulimit -f 2048; exec \"$0\" \"$@\"")
+        .arg(format!("{limit}exec \"$0\" \"$@\""))
         .arg(common::forkv_bin())
         .args([
             "--port",
             &port.to_string(),
             "--dir",
-            dir.to_str().unwrap(),
+            data.to_str().unwrap(),
             "--save",
             "",
         ])
@@ -497,7 +537,7 @@ fn full_disk_keeps_previous_snapshot() {
     let server = Server {
         port,
         child,
-        dir: dir.clone(),
+        dir: logdir,
     };
     wait_for("server", Duration::from_secs(10), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -510,7 +550,7 @@ fn full_disk_keeps_previous_snapshot() {
         field(&server, "persistence", "rdb_last_bgsave_status"),
         "ok"
     );
-    let before = std::fs::read(dir.join("dump.forkv")).unwrap();
+    let before = std::fs::read(data.join("dump.forkv")).unwrap();
     assert_eq!(
         cmd(&mut c, &[b"DEBUG", b"POPULATE", b"100000", b"big", b"100"]),
         b"+OK\r\n"
@@ -527,12 +567,12 @@ fn full_disk_keeps_previous_snapshot() {
         server.log()
     );
     assert_eq!(
-        std::fs::read(dir.join("dump.forkv")).unwrap(),
+        std::fs::read(data.join("dump.forkv")).unwrap(),
         before,
         "previous snapshot intact"
     );
-    assert_eq!(read_snapshot(&dir.join("dump.forkv")).len(), 1000);
-    let temps = std::fs::read_dir(&dir)
+    assert_eq!(read_snapshot(&data.join("dump.forkv")).len(), 1000);
+    let temps = std::fs::read_dir(&data)
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("temp-"))
@@ -547,7 +587,9 @@ fn full_disk_keeps_previous_snapshot() {
         field(&server, "persistence", "rdb_last_bgsave_status"),
         "ok"
     );
-    assert_eq!(read_snapshot(&dir.join("dump.forkv")).len(), 1);
+    assert_eq!(read_snapshot(&data.join("dump.forkv")).len(), 1);
+    drop(server);
+    drop(disk);
 }
 
 #[test]
