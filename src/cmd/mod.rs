@@ -21,7 +21,7 @@ use crate::protocol::Reply;
 use crate::server::client::{Client, ReplyMode};
 use crate::server::state::ServerState;
 use bytes::Bytes;
-use std::collections::HashMap;
+
 use std::sync::OnceLock;
 
 /// What a handler sees: the server, the calling client, and the time.
@@ -188,7 +188,7 @@ impl Command {
 pub struct Table {
     /// Commands and subcommands.
     pub cmds: Vec<Command>,
-    by_name: HashMap<&'static str, usize>,
+    by_name: std::collections::HashMap<&'static str, usize, foldhash::fast::RandomState>,
 }
 
 type Row = (&'static str, i32, &'static str, i32, i32, i32, Handler);
@@ -318,7 +318,7 @@ impl Table {
                 },
             )
             .collect();
-        let by_name: HashMap<&'static str, usize> =
+        let by_name: std::collections::HashMap<&'static str, usize, foldhash::fast::RandomState> =
             cmds.iter().map(|c| (c.name, c.index)).collect();
         for i in 0..cmds.len() {
             if let Some((parent, _)) = cmds[i].name.split_once('|') {
@@ -379,14 +379,21 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static Command, CmdError> {
 
 /// Runs one request for `client` and returns its reply, or None when the
 /// client asked not to get one (CLIENT REPLY OFF/SKIP) or sent nothing.
-pub fn execute(srv: &mut ServerState, client: &mut Client, args: &[Bytes]) -> Option<Reply> {
+///
+/// `now` is the Unix time in ms the command runs at (the caller reads the
+/// clock once per batch of pipelined requests).
+pub fn execute(
+    srv: &mut ServerState,
+    client: &mut Client,
+    args: &[Bytes],
+    now: i64,
+) -> Option<Reply> {
     if args.is_empty() {
         return None;
     }
     let reply = match prepare(srv, client, args) {
         Ok(cmd) => {
-            let start = std::time::Instant::now();
-            let now = crate::db::now_ms();
+            let start = crate::util::clock::ticks();
             client.last_cmd = cmd.name;
             client.last_interaction_ms = now;
             client.commands += 1;
@@ -394,7 +401,7 @@ pub fn execute(srv: &mut ServerState, client: &mut Client, args: &[Bytes]) -> Op
             let r = (cmd.handler)(&mut ctx, args);
             let st = &mut srv.cmd_stats[cmd.index];
             st.calls += 1;
-            st.usec += start.elapsed().as_micros() as u64;
+            st.usec += crate::util::clock::micros(start, crate::util::clock::ticks());
             srv.stats.total_commands_processed += 1;
             match r {
                 Ok(reply) => {

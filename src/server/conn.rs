@@ -161,6 +161,8 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                 return Close::Done;
             }
             if buf.len() >= need {
+                // One clock read per batch: pipelined commands share it.
+                let now = crate::db::now_ms();
                 loop {
                     let limits = Limits {
                         max_bulk_len: st.config.proto_max_bulk_len.min(i64::MAX as u64) as i64,
@@ -169,7 +171,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                     match decode(&mut buf, limits) {
                         Ok(Decoded::Request(args)) => {
                             need = 1;
-                            if let Some(reply) = crate::cmd::execute(st, &mut c, &args) {
+                            if let Some(reply) = crate::cmd::execute(st, &mut c, &args, now) {
                                 out.encode(&reply, c.resp);
                             }
                             if st.shutdown.is_some() {

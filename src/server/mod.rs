@@ -182,6 +182,7 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         crate::cmd::connection::REDIS_COMPAT_VERSION
     );
     prepare_process(&config);
+    crate::util::clock::calibrate();
     let n = crate::cmd::table().cmds.len();
     let mut st = ServerState::new(config, n);
     st.config_file = config_file;
