@@ -1,0 +1,382 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks of forkv and real Redis on this machine.
+
+Starts both servers on loopback with the same settings (no save points, no
+maxmemory limit, same hz), alternates runs between them, and writes medians
+and forkv/Redis ratios to bench/RESULTS.md. Stops every process it starts.
+
+usage: python3 bench/run.py [--quick] [--out bench/RESULTS.md]
+"""
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FORKV = os.path.join(ROOT, "target", "release", "forkv-server")
+LOADGEN = None  # set in main()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def cmd(port, *args, timeout=600):
+    out = subprocess.run(["redis-cli", "-p", str(port), *map(str, args)],
+                         capture_output=True, text=True, timeout=timeout)
+    return out.stdout.strip()
+
+
+def info(port, section):
+    d = {}
+    for line in cmd(port, "INFO", section).splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            d[k] = v.strip()
+    return d
+
+
+class Server:
+    """A forkv or Redis server in its own temp dir."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.dir = tempfile.mkdtemp(prefix=f"bench-{kind}-")
+        self.proc = None
+        self.port = None
+
+    def start(self, wait_loaded=True):
+        self.port = free_port()
+        common = ["--port", str(self.port), "--save", "", "--dir", self.dir, "--hz", "10"]
+        if self.kind == "forkv":
+            argv = [FORKV, *common]
+        else:
+            argv = ["redis-server", *common, "--appendonly", "no",
+                    "--enable-debug-command", "yes", "--dbfilename", "dump.rdb"]
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.dir, "log"), "a"))
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited: " + open(os.path.join(self.dir, "log")).read()[-2000:])
+            try:
+                if cmd(self.port, "PING", timeout=5) == "PONG" and \
+                        (not wait_loaded or info(self.port, "persistence").get("loading") == "0"):
+                    break
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(0.005)
+        return time.monotonic() - t0
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def pid(self):
+        return self.proc.pid
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def snapshot(self):
+        return os.path.join(self.dir, "dump.forkv" if self.kind == "forkv" else "dump.rdb")
+
+
+def rss(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def redis_benchmark(port, tests, n, clients, pipeline, size, rand=None):
+    argv = ["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(n),
+            "-P", str(pipeline), "-d", str(size), "-t", tests, "--csv"]
+    if rand:
+        argv += ["-r", str(rand)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=900).stdout
+    res = {}
+    for line in out.splitlines():
+        parts = [p.strip('"') for p in line.split('","')]
+        if len(parts) >= 2 and parts[0] != "test":
+            try:
+                res[parts[0].strip('"')] = float(parts[1])
+            except ValueError:
+                pass
+    return res
+
+
+def loadgen(*args):
+    out = subprocess.run([LOADGEN, *map(str, args)], capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return [float(x) for x in out.stdout.split()]
+
+
+def wait_bgsave(port):
+    while info(port, "persistence").get("rdb_bgsave_in_progress") == "1":
+        time.sleep(0.01)
+
+
+def alternate(servers, runs, fn):
+    """Runs fn(server) `runs` times per server, alternating the order."""
+    results = {s.kind: [] for s in servers}
+    for r in range(runs):
+        order = servers if r % 2 == 0 else list(reversed(servers))
+        for s in order:
+            results[s.kind].append(fn(s))
+    return results
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+class Report:
+    def __init__(self):
+        self.sections = []
+
+    def table(self, title, header, rows, note=""):
+        lines = [f"### {title}", ""]
+        if note:
+            lines += [note, ""]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for r in rows:
+            lines.append("| " + " | ".join(r) + " |")
+        self.sections.append("\n".join(lines))
+        print("\n".join(lines), flush=True)
+
+
+def fmt(x, digits=0):
+    if x != x:
+        return "n/a"
+    return f"{x:,.{digits}f}"
+
+
+def ratio(a, b):
+    return "n/a" if not b or b != b or a != a else f"{a / b:.2f}"
+
+
+def throughput(rep, servers, quick, runs):
+    n = 200_000 if quick else 1_000_000
+    tests = "PING_INLINE,PING_MBULK,SET,GET,INCR,MSET"
+    rows = []
+    for pipeline in (1, 16):
+        for size in (16, 1024):
+            res = alternate(servers, runs, lambda s: redis_benchmark(s.port, tests, n, 50, pipeline, size))
+            for t in ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"]:
+                if size == 1024 and t in ("PING_INLINE", "PING_MBULK", "INCR"):
+                    continue  # value size does not apply
+                f = med([r.get(t, float("nan")) for r in res["forkv"]])
+                r_ = med([r.get(t, float("nan")) for r in res["redis"]])
+                rows.append([t, f"P{pipeline}", f"{size} B", fmt(f), fmt(r_), ratio(f, r_)])
+    # Random keys over a 1M-key space at P16.
+    for s in servers:
+        redis_benchmark(s.port, "SET", 2_000_000 if not quick else 1_000_000, 50, 64, 16, rand=1_000_000)
+    res = alternate(servers, runs, lambda s: redis_benchmark(s.port, "SET,GET", n, 50, 16, 16, rand=1_000_000))
+    for t in ["SET", "GET"]:
+        f = med([r.get(t, float("nan")) for r in res["forkv"]])
+        r_ = med([r.get(t, float("nan")) for r in res["redis"]])
+        rows.append([t + " -r 1000000", "P16", "16 B", fmt(f), fmt(r_), ratio(f, r_)])
+    rep.table("Throughput (requests/s, redis-benchmark -c 50)",
+              ["test", "pipeline", "value", "forkv", "redis", "forkv/redis"], rows,
+              f"`redis-benchmark -c 50 -n {n} -P 1|16 -d 16|1024 --csv`, median of {runs} alternating runs.")
+
+
+def latency(rep, servers, quick, runs):
+    keys = 1_000_000 if quick else 5_000_000
+    secs = 5 if quick else 10
+    rate = 20_000
+    rows = []
+    for s in servers:
+        cmd(s.port, "FLUSHALL")
+        cmd(s.port, "DEBUG", "POPULATE", keys, "key", 16)
+    for with_save in (False, True):
+        def run(s):
+            saver = None
+            if with_save:
+                # Back-to-back BGSAVEs for the whole measurement window.
+                saver = subprocess.Popen([sys.executable, "-c", f"""
+import subprocess, time
+end = time.time() + {secs}
+while time.time() < end:
+    subprocess.run(['redis-cli', '-p', '{s.port}', 'BGSAVE'], capture_output=True)
+    while b'rdb_bgsave_in_progress:1' in subprocess.run(['redis-cli', '-p', '{s.port}', 'INFO', 'persistence'], capture_output=True).stdout:
+        time.sleep(0.01)
+"""])
+            out = loadgen("latency", "--port", s.port, "--rate", rate, "--seconds", secs, "--conns", 10, "--keys", keys)
+            if saver:
+                saver.wait()
+            wait_bgsave(s.port)
+            return out
+        res = alternate(servers, runs, run)
+        label = "during BGSAVE" if with_save else "idle"
+        for i, name in enumerate(["p50", "p99", "p99.9", "max"]):
+            f = med([r[i] for r in res["forkv"]])
+            r_ = med([r[i] for r in res["redis"]])
+            rows.append([label, name, fmt(f), fmt(r_), ratio(f, r_)])
+    rep.table("Latency (µs, fixed rate)", ["load", "percentile", "forkv", "redis", "forkv/redis"], rows,
+              f"`loadgen latency --rate {rate} --conns 10 --seconds {secs}` (50% GET / 50% SET over {keys:,} keys, "
+              f"open loop, latency from the scheduled send time), median of {runs} runs.")
+
+
+def memory(rep, servers, quick, runs):
+    rows = []
+    for n in ([1_000_000] if quick else [1_000_000, 5_000_000]):
+        def run(s):
+            s.stop()
+            s.start()
+            base_used = int(info(s.port, "memory")["used_memory"])
+            base_rss = rss(s.pid())
+            cmd(s.port, "DEBUG", "POPULATE", n, "key", 16)
+            time.sleep(0.5)
+            used = int(info(s.port, "memory")["used_memory"])
+            return ((used - base_used) / n, (rss(s.pid()) - base_rss) / n)
+        res = alternate(servers, 1 if quick else min(runs, 2), run)
+        for i, name in enumerate(["used_memory / key", "RSS / key"]):
+            f = med([r[i] for r in res["forkv"]])
+            r_ = med([r[i] for r in res["redis"]])
+            rows.append([f"{n:,}", name, fmt(f, 1), fmt(r_, 1), ratio(f, r_)])
+    rep.table("Memory per key (bytes, 16-byte values)", ["keys", "measure", "forkv", "redis", "forkv/redis"], rows,
+              "`DEBUG POPULATE n key 16` on a fresh server; growth of `used_memory` and of RSS divided by n.")
+
+
+def snapshots(rep, servers, quick, runs):
+    rows = []
+    sizes = [1_000_000] if quick else [1_000_000, 5_000_000, 10_000_000]
+    for n in sizes:
+        def run(s):
+            s.stop()
+            s.start()
+            cmd(s.port, "DEBUG", "POPULATE", n, "key", 16)
+            time.sleep(0.3)
+            rss_gb = rss(s.pid()) / 2**30
+            # A fixed-rate writer over the same keys during the save.
+            writer = subprocess.Popen([LOADGEN, "latency", "--port", str(s.port), "--rate", "50000",
+                                       "--seconds", "600", "--conns", "4", "--keys", str(n), "--writes-only"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            cmd(s.port, "BGSAVE")
+            wait_bgsave(s.port)
+            wall = time.monotonic() - t0
+            writer.kill()
+            writer.wait()
+            p = info(s.port, "persistence")
+            st = info(s.port, "stats")
+            fork_us = float(st["latest_fork_usec"])
+            size = os.path.getsize(s.snapshot())
+            s.stop()
+            load = s.start(wait_loaded=True)
+            keys = int(cmd(s.port, "DBSIZE"))
+            assert keys == n, f"{s.kind} loaded {keys} of {n}"
+            return (fork_us, fork_us / rss_gb, wall, size, float(p["rdb_last_cow_size"]), load)
+        res = alternate(servers, 1 if quick else min(runs, 3), run)
+        names = ["fork (µs)", "fork µs per GB RSS", "BGSAVE wall (s)", "file size (bytes)",
+                 "COW bytes (50k writes/s)", "load: start to PING with loading:0 (s)"]
+        for i, name in enumerate(names):
+            f = med([r[i] for r in res["forkv"]])
+            r_ = med([r[i] for r in res["redis"]])
+            d = 3 if "(s)" in name else 0
+            rows.append([f"{n:,}", name, fmt(f, d), fmt(r_, d), ratio(f, r_)])
+    rep.table("Fork, snapshot and load", ["keys", "measure", "forkv", "redis", "forkv/redis"], rows,
+              "16-byte values; a fixed-rate writer (`loadgen latency --writes-only --rate 50000`) updates random "
+              "keys during the BGSAVE; load time is process start until PING answers and INFO says loading:0.")
+
+
+def growth(rep, servers, quick, runs):
+    n = 1_000_000 if quick else 10_000_000
+    def run(s):
+        s.stop()
+        s.start()
+        return loadgen("fill", "--port", s.port, "--keys", n, "--probe-ms", 1)
+    res = alternate(servers, 1 if quick else min(runs, 3), run)
+    f = med([r[0] for r in res["forkv"]])
+    r_ = med([r[0] for r in res["redis"]])
+    ff = med([r[1] for r in res["forkv"]])
+    rf = med([r[1] for r in res["redis"]])
+    rep.table("Growth pauses", ["keys", "measure", "forkv", "redis", "forkv/redis"], [
+        [f"0 → {n:,}", "longest PING round trip while filling (µs)", fmt(f), fmt(r_), ratio(f, r_)],
+        [f"0 → {n:,}", "fill time (s, pipelined SETs)", fmt(ff, 2), fmt(rf, 2), ratio(ff, rf)],
+    ], "`loadgen fill`: one connection inserts key:0..n with 256-deep pipelined SETs while another "
+       "sends PING every 1 ms and records the longest round trip.")
+
+
+def machine():
+    def read(p):
+        try:
+            return open(p).read().strip()
+        except OSError:
+            return "?"
+    mem = int(read("/proc/meminfo").split()[1]) // 1024 // 1024 if read("/proc/meminfo") != "?" else "?"
+    redis_v = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
+    forkv_v = subprocess.run([FORKV, "--version"], capture_output=True, text=True).stdout.strip()
+    return [
+        f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {os.cpu_count()} cores, {mem} GiB RAM, kernel {platform.release()}",
+        f"- transparent huge pages: {read('/sys/kernel/mm/transparent_hugepage/enabled')}",
+        f"- {forkv_v}",
+        f"- {redis_v}",
+    ]
+
+
+def main():
+    global LOADGEN
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small sizes, finishes in under 2 minutes")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", default="", help="comma list: throughput,latency,memory,snapshots,growth")
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--bin", "forkv-server"], cwd=ROOT, check=True)
+    out = subprocess.run(["cargo", "bench", "--bench", "loadgen", "--no-run", "--message-format=json"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    import json
+    for line in out.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "loadgen" \
+                and msg.get("executable"):
+            LOADGEN = msg["executable"]
+    assert LOADGEN, "loadgen not built"
+    runs = 3 if a.quick else max(3, a.runs)
+    servers = [Server("forkv"), Server("redis")]
+    rep = Report()
+    started = time.monotonic()
+    try:
+        for s in servers:
+            s.start()
+        only = set(filter(None, a.only.split(",")))
+        for name, fn in [("throughput", throughput), ("latency", latency), ("memory", memory),
+                         ("snapshots", snapshots), ("growth", growth)]:
+            if not only or name in only:
+                print(f"== {name}", flush=True)
+                fn(rep, servers, a.quick, runs)
+    finally:
+        for s in servers:
+            s.cleanup()
+    took = time.monotonic() - started
+    text = ["# Benchmark results: forkv vs Redis", "",
+            f"Produced by `python3 bench/run.py{' --quick' if a.quick else ''}` in {took:.0f} s. "
+            "Ratios are forkv/Redis from the same run (higher is better for throughput, "
+            "lower for latency, memory and times).", "", *machine(), "", *rep.sections, ""]
+    with open(a.out, "w") as f:
+        f.write("\n".join(text))
+    print(f"wrote {a.out} ({took:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
