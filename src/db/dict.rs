@@ -86,6 +86,36 @@ impl<V> Drop for Table<V> {
     }
 }
 
+/// A bucket array that is no longer used, being given back to the OS a
+/// slice at a time: unmapping a large array at once stalls for milliseconds
+/// (about 9 ms for 64 MB), so it is released in small chunks instead.
+struct Retired<V> {
+    buckets: Vec<Link<V>>,
+    /// Bytes from the start already released.
+    released: usize,
+}
+
+/// Bytes of retired arrays released per write.
+const RELEASE_PER_STEP: usize = 64 * 1024;
+/// Arrays smaller than this are freed at once (cheap enough).
+const RETIRE_MIN_BYTES: usize = 1 << 20;
+
+/// Returns the pages inside `[start, start + len)` to the OS. Their content
+/// becomes zero, which the caller does not read again.
+fn release_pages(start: usize, len: usize) {
+    const PAGE: usize = 4096;
+    let a = (start + PAGE - 1) & !(PAGE - 1);
+    let b = (start + len) & !(PAGE - 1);
+    if b > a {
+        // SAFETY: [a, b) lies inside an allocation this dict owns and no
+        // longer reads (a retired array of length 0); MADV_DONTNEED only
+        // replaces those pages with zero pages.
+        unsafe {
+            libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
+        }
+    }
+}
+
 /// Smallest non-empty table.
 const INITIAL_SIZE: usize = 4;
 /// While a fork child runs, grow only past this load factor (avoids copying
@@ -102,6 +132,8 @@ pub struct Dict<V> {
     hasher: foldhash::fast::RandomState,
     /// False while a fork child is writing a snapshot.
     resize_allowed: bool,
+    /// Old bucket arrays still being released.
+    retired: Vec<Retired<V>>,
 }
 
 impl<V> Default for Dict<V> {
@@ -118,6 +150,7 @@ impl<V> Dict<V> {
             rehash_idx: None,
             hasher: foldhash::fast::RandomState::default(),
             resize_allowed: true,
+            retired: Vec::new(),
         }
     }
 
@@ -281,19 +314,59 @@ impl<V> Dict<V> {
             return;
         }
         if self.t[0].used == 0 {
-            self.t[0] = Table::with_size(size);
+            let old = std::mem::replace(&mut self.t[0], Table::with_size(size));
+            self.retire(old);
             return;
         }
         self.t[1] = Table::with_size(size);
         self.rehash_idx = Some(0);
     }
 
-    /// Migrates one bucket (visiting at most a few empty ones).
+    /// Migrates one bucket (visiting at most a few empty ones) and releases
+    /// a slice of a retired array.
     #[inline]
     pub fn rehash_step(&mut self) {
         if self.rehash_idx.is_some() {
             self.rehash(1);
         }
+        if !self.retired.is_empty() {
+            self.release_retired(RELEASE_PER_STEP);
+        }
+    }
+
+    /// Parks an empty table's bucket array for gradual release.
+    fn retire(&mut self, mut old: Table<V>) {
+        debug_assert_eq!(old.used, 0);
+        let mut buckets = std::mem::take(&mut old.buckets);
+        // SAFETY: an empty table's links are all `None`; nothing leaks and
+        // the elements are never read again.
+        unsafe { buckets.set_len(0) };
+        if buckets.capacity() * std::mem::size_of::<Link<V>>() >= RETIRE_MIN_BYTES {
+            self.retired.push(Retired {
+                buckets,
+                released: 0,
+            });
+        }
+    }
+
+    /// Releases up to `budget` bytes of retired arrays; true if some remain.
+    pub fn release_retired(&mut self, mut budget: usize) -> bool {
+        while let Some(r) = self.retired.last_mut() {
+            let total = r.buckets.capacity() * std::mem::size_of::<Link<V>>();
+            let base = r.buckets.as_ptr() as usize;
+            while r.released < total && budget > 0 {
+                let len = RELEASE_PER_STEP.min(total - r.released);
+                release_pages(base + r.released, len);
+                r.released += len;
+                budget = budget.saturating_sub(len);
+            }
+            if r.released < total {
+                return true;
+            }
+            // Every page is released: dropping the array is now cheap.
+            self.retired.pop();
+        }
+        false
     }
 
     /// Migrates up to `n` buckets; returns true if more remain.
@@ -330,8 +403,9 @@ impl<V> Dict<V> {
         }
         if t0.used == 0 {
             self.t.swap(0, 1);
-            self.t[1] = Table::empty();
+            let old = std::mem::replace(&mut self.t[1], Table::empty());
             self.rehash_idx = None;
+            self.retire(old);
             return false;
         }
         self.rehash_idx = Some(idx);
@@ -507,7 +581,14 @@ impl<V> Dict<V> {
                 }
             }
         }
-        self.is_empty()
+        if self.is_empty() {
+            for i in 0..2 {
+                let old = std::mem::replace(&mut self.t[i], Table::empty());
+                self.retire(old);
+            }
+            return !self.release_retired(budget.max(RELEASE_PER_STEP) * 8);
+        }
+        false
     }
 }
 
@@ -579,6 +660,24 @@ mod tests {
         for i in 0..1000 {
             assert!(seen.contains(k(i).as_slice()), "missed key {i}");
         }
+    }
+
+    #[test]
+    fn large_old_tables_are_released_gradually() {
+        let mut d = Dict::new();
+        for i in 0..300_000 {
+            d.insert(k(i), i);
+        }
+        while d.rehash(1000) {}
+        // The 2^18-bucket array (2 MB) left behind by the last growth is
+        // parked, released a slice per write, and gone after enough writes.
+        assert!(!d.retired.is_empty());
+        for i in 0..2000 {
+            d.insert(k(1_000_000 + i), i);
+        }
+        assert!(d.retired.is_empty());
+        d.check_invariants().unwrap();
+        assert_eq!(d.get(k(12345).as_slice()).map(|n| n.value), Some(12345));
     }
 
     #[test]

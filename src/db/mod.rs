@@ -403,6 +403,9 @@ impl Keyspace {
             d.main.shrink_if_needed();
             d.expires.shrink_if_needed();
             while (d.main.rehash(100) | d.expires.rehash(100)) && start.elapsed() < budget {}
+            while (d.main.release_retired(1 << 20) | d.expires.release_retired(1 << 20))
+                && start.elapsed() < budget
+            {}
         }
         while let Some(d) = self.lazy_free.last_mut() {
             let done = d.main.free_some(10_000) & d.expires.free_some(10_000);
