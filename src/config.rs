@@ -283,6 +283,10 @@ pub struct Config {
     pub hash_max_listpack_value: u64,
     /// `set-max-intset-entries`. Default 512.
     pub set_max_intset_entries: u64,
+    /// `set-max-listpack-entries` (Redis 7.2). Default 128.
+    pub set_max_listpack_entries: u64,
+    /// `set-max-listpack-value` (Redis 7.2). Default 64.
+    pub set_max_listpack_value: u64,
     /// `zset-max-listpack-entries` (alias `zset-max-ziplist-entries`).
     /// Default 128.
     pub zset_max_listpack_entries: u64,
@@ -357,6 +361,8 @@ impl Default for Config {
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             stream_node_max_bytes: 4096,
@@ -588,6 +594,20 @@ impl Config {
         }
         *self = next;
         Ok(())
+    }
+
+    /// The collection encoding thresholds the keyspace applies.
+    pub fn encoding_limits(&self) -> crate::db::EncodingLimits {
+        crate::db::EncodingLimits {
+            list_max_listpack_size: self.list_max_listpack_size,
+            hash_max_listpack_entries: self.hash_max_listpack_entries,
+            hash_max_listpack_value: self.hash_max_listpack_value,
+            set_max_intset_entries: self.set_max_intset_entries,
+            set_max_listpack_entries: self.set_max_listpack_entries,
+            set_max_listpack_value: self.set_max_listpack_value,
+            zset_max_listpack_entries: self.zset_max_listpack_entries,
+            zset_max_listpack_value: self.zset_max_listpack_value,
+        }
     }
 
     /// Path of the snapshot file: `dir` joined with `dbfilename`.
@@ -928,6 +948,8 @@ static PARAMS: &[Param] = &[
     Param::new("hash-max-listpack-entries", integer!(hash_max_listpack_entries, 0, LONG_MAX)).alias("hash-max-ziplist-entries"),
     Param::new("hash-max-listpack-value", memory!(hash_max_listpack_value, 0, LONG_MAX)).alias("hash-max-ziplist-value"),
     Param::new("set-max-intset-entries", integer!(set_max_intset_entries, 0, LONG_MAX)),
+    Param::new("set-max-listpack-entries", integer!(set_max_listpack_entries, 0, LONG_MAX)),
+    Param::new("set-max-listpack-value", memory!(set_max_listpack_value, 0, LONG_MAX)),
     Param::new("zset-max-listpack-entries", integer!(zset_max_listpack_entries, 0, LONG_MAX)).alias("zset-max-ziplist-entries"),
     Param::new("zset-max-listpack-value", memory!(zset_max_listpack_value, 0, LONG_MAX)).alias("zset-max-ziplist-value"),
     Param::new("stream-node-max-bytes", memory!(stream_node_max_bytes, 0, LONG_MAX)),

@@ -336,6 +336,7 @@ pub fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 && crate::util::num::parse_i64(s.as_slice())
                     .is_some_and(|v| (0..10000).contains(&v))
         }
+        _ => false,
     };
     Ok(Reply::Int(if shared { i32::MAX as i64 } else { 1 }))
 }

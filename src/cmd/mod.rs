@@ -10,11 +10,15 @@
 pub mod client;
 pub mod command;
 pub mod connection;
+pub mod hash;
 pub mod info;
 pub mod keys;
+pub mod list;
 pub mod meta;
 pub mod server;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
@@ -38,6 +42,24 @@ impl Ctx<'_> {
     /// The client's selected database.
     pub fn db(&self) -> usize {
         self.client.db
+    }
+
+    /// Called by a blocking command that found nothing to serve: the client
+    /// waits on `keys` until a write makes one ready (the command is then run
+    /// again) or `timeout` passes (then `on_timeout` is the reply). The
+    /// returned value is a placeholder; no reply is sent now.
+    pub fn block(
+        &mut self,
+        keys: Vec<Bytes>,
+        timeout: Option<std::time::Duration>,
+        on_timeout: Reply,
+    ) -> CmdResult {
+        self.client.block_request = Some(crate::server::client::BlockRequest {
+            keys,
+            timeout,
+            on_timeout,
+        });
+        Ok(Reply::Nil)
     }
 }
 
@@ -191,13 +213,17 @@ pub struct Table {
     by_name: std::collections::HashMap<&'static str, usize, foldhash::fast::RandomState>,
 }
 
-type Row = (&'static str, i32, &'static str, i32, i32, i32, Handler);
+/// One row of the command table: name, arity, flags, first key, last key,
+/// key step, handler.
+pub type Row = (&'static str, i32, &'static str, i32, i32, i32, Handler);
 
 fn container(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
     Err(CmdError::syntax())
 }
 
-/// The declarative table: name, arity, flags, first key, last key, step, handler.
+/// The declarative table: name, arity, flags, first key, last key, step,
+/// handler. The data-type families declare their rows next to their
+/// handlers (`list::ROWS`, ...); together they form one table.
 #[rustfmt::skip]
 const ROWS: &[Row] = &[
     // connection
@@ -301,8 +327,13 @@ const ROWS: &[Row] = &[
 
 impl Table {
     fn build() -> Table {
-        let mut cmds: Vec<Command> = ROWS
+        let rows = ROWS
             .iter()
+            .chain(list::ROWS)
+            .chain(hash::ROWS)
+            .chain(set::ROWS)
+            .chain(zset::ROWS);
+        let mut cmds: Vec<Command> = rows
             .enumerate()
             .map(
                 |(index, &(name, arity, f, first_key, last_key, step, handler))| Command {
@@ -399,6 +430,13 @@ pub fn execute(
             client.commands += 1;
             let mut ctx = Ctx { srv, client, now };
             let r = (cmd.handler)(&mut ctx, args);
+            if client.block_request.is_some() {
+                // Blocked: no reply now, and no statistics until it completes.
+                return None;
+            }
+            if cmd.has(flags::WRITE) && !srv.blocking.is_empty() {
+                signal_written_keys(srv, client.db, cmd, args);
+            }
             let st = &mut srv.cmd_stats[cmd.index];
             st.calls += 1;
             st.usec += crate::util::clock::micros(start, crate::util::clock::ticks());
@@ -436,6 +474,49 @@ pub fn execute(
         ReplyMode::Skip => {
             client.reply_mode = ReplyMode::On;
             None
+        }
+    }
+}
+
+/// Tells the blocking machinery which keys a write command touched.
+fn signal_written_keys(srv: &mut ServerState, db: usize, cmd: &Command, args: &[Bytes]) {
+    let dbs = srv.ks.db_count();
+    for p in cmd.key_positions(args.len()) {
+        if matches!(cmd.name, "move" | "copy") {
+            // The destination may be another database.
+            srv.blocking.touched_any_db(&args[p], dbs);
+        } else {
+            srv.blocking.touched(db, &args[p]);
+        }
+    }
+}
+
+/// Re-runs the commands of clients blocked on keys that writes made ready,
+/// first blocked first served. Served clients get their reply queued and
+/// their connection woken; the others keep waiting.
+pub fn serve_blocked(srv: &mut ServerState, now: i64) {
+    while let Some((_db, _key, ids)) = srv.blocking.next_ready() {
+        for id in ids {
+            let Some(rc) = srv.clients.get(&id).cloned() else {
+                continue;
+            };
+            let Ok(mut c) = rc.try_borrow_mut() else {
+                continue;
+            };
+            let Some(args) = c.blocked.as_ref().map(|b| b.args.clone()) else {
+                continue;
+            };
+            let reply = execute(srv, &mut c, &args, now);
+            if c.block_request.take().is_some() {
+                continue; // still nothing for this client
+            }
+            if let Some(b) = c.blocked.take() {
+                srv.blocking.unblock(id, b.db, &b.keys);
+            }
+            if let Some(r) = reply {
+                c.pending.push(r);
+            }
+            c.wake.notify_one();
         }
     }
 }

@@ -16,6 +16,7 @@ fn read_str<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Entry>, C
         None => Ok(None),
         Some(e) => match e.value {
             Value::Str(_) => Ok(Some(e)),
+            _ => Err(CmdError::wrong_type()),
         },
     }
 }
@@ -26,13 +27,16 @@ fn write_str<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Entry>, 
         None => Ok(None),
         Some(e) => match e.value {
             Value::Str(_) => Ok(Some(e)),
+            _ => Err(CmdError::wrong_type()),
         },
     }
 }
 
+/// The string of an entry already checked to be a string.
 fn str_of(e: &Entry) -> &SmallBytes {
     match &e.value {
         Value::Str(s) => s,
+        _ => unreachable!("read_str/write_str return strings only"),
     }
 }
 
@@ -252,7 +256,7 @@ pub fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 value: Value::Str(s),
                 ..
             }) => Reply::Value(s.clone()),
-            None => Reply::Nil,
+            _ => Reply::Nil,
         })
         .collect();
     Ok(Reply::Array(out))
@@ -483,17 +487,21 @@ pub fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         no_touch: ctx.client.no_touch,
     };
     let db = ctx.client.db;
-    let mut fetch = |k: &[u8]| -> Vec<u8> {
+    let mut fetch = |k: &[u8]| -> Option<Vec<u8>> {
         match ctx.srv.ks.lookup_read(db, k, ctx.now, opt) {
             Some(Entry {
                 value: Value::Str(s),
                 ..
-            }) => s.as_slice().to_vec(),
-            None => Vec::new(),
+            }) => Some(s.as_slice().to_vec()),
+            None => Some(Vec::new()),
+            Some(_) => None,
         }
     };
-    let a = fetch(&args[1]);
-    let b = fetch(&args[2]);
+    let (Some(a), Some(b)) = (fetch(&args[1]), fetch(&args[2])) else {
+        return Err(CmdError::msg(
+            "ERR The specified keys must contain string values",
+        ));
+    };
     let (mut getidx, mut getlen, mut withmatchlen, mut minmatchlen) = (false, false, false, 0i64);
     let mut j = 3;
     while j < args.len() {

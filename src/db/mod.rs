@@ -8,12 +8,53 @@
 //! [`Keyspace::active_expire_cycle`] reclaims the ones nobody touches.
 
 pub mod dict;
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod small;
 pub mod value;
+pub mod zset;
 
 pub use dict::Dict;
 pub use small::SmallBytes;
 pub use value::{StrEnc, Value};
+
+/// Size thresholds at which collections leave their compact encoding
+/// (Redis's `*-max-listpack-*` / `set-max-intset-entries` parameters).
+#[derive(Clone, Copy, Debug)]
+pub struct EncodingLimits {
+    /// `list-max-listpack-size`: positive = entries, negative = -1..-5 for 4..64 KB.
+    pub list_max_listpack_size: i32,
+    /// `hash-max-listpack-entries`.
+    pub hash_max_listpack_entries: u64,
+    /// `hash-max-listpack-value`.
+    pub hash_max_listpack_value: u64,
+    /// `set-max-intset-entries`.
+    pub set_max_intset_entries: u64,
+    /// `set-max-listpack-entries`.
+    pub set_max_listpack_entries: u64,
+    /// `set-max-listpack-value`.
+    pub set_max_listpack_value: u64,
+    /// `zset-max-listpack-entries`.
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value`.
+    pub zset_max_listpack_value: u64,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits {
+            list_max_listpack_size: -2,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+        }
+    }
+}
 
 /// What the main table stores per key besides the key itself.
 #[derive(Clone, Debug)]
@@ -75,6 +116,8 @@ pub struct Keyspace {
     lazy_free: Vec<Db>,
     /// Current LRU clock (seconds), refreshed by the cron tick.
     pub clock: u32,
+    /// Collection encoding thresholds (from the configuration).
+    pub limits: EncodingLimits,
     rng: u64,
     /// Which db the active expiry cycle visits next.
     expire_db: usize,
@@ -96,6 +139,7 @@ impl Keyspace {
             stats: KeyspaceStats::default(),
             lazy_free: Vec::new(),
             clock: lru_clock(),
+            limits: EncodingLimits::default(),
             rng: seed | 1,
             expire_db: 0,
         }

@@ -1,12 +1,24 @@
 //! Values stored under keys, and what `TYPE` / `OBJECT ENCODING` say of them.
 
+use super::hash::Hash;
+use super::list::List;
+use super::set::Set;
 use super::small::SmallBytes;
+use super::zset::ZSet;
 
 /// A stored value. Each data type is one variant.
 #[derive(Clone, Debug)]
 pub enum Value {
     /// A binary-safe string.
     Str(SmallBytes),
+    /// A list.
+    List(Box<List>),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
 /// Which string encoding Redis would have chosen for a value, given how it
@@ -30,6 +42,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -47,6 +63,10 @@ impl Value {
                     "embstr"
                 }
             }
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -54,6 +74,10 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
         }
     }
 }

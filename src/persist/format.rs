@@ -798,7 +798,11 @@ pub fn check(data: &[u8]) -> Result<Checked<'_>, FormatError> {
                 }
                 let records: u64 = blocks.iter().map(|b| b.count as u64).sum();
                 if footer.keys != records
-                    || footer.dbs.iter().map(|d| d.keys).sum::<u64>() != records
+                    || footer
+                        .dbs
+                        .iter()
+                        .try_fold(0u64, |a, d| a.checked_add(d.keys))
+                        != Some(records)
                 {
                     return Err(err("key count"));
                 }

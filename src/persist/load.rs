@@ -3,7 +3,22 @@
 //! deadline has passed.
 
 use super::format::{self, ValueRef};
+use crate::db::hash::Hash;
+use crate::db::list::List;
+use crate::db::set::Set;
+use crate::db::zset::ZSet;
 use crate::db::{Entry, Keyspace, SmallBytes, Value};
+
+/// Redis never stores empty collections; a file that has one is damaged.
+fn value_is_empty(v: &Value) -> bool {
+    match v {
+        Value::Str(_) => false,
+        Value::List(l) => l.is_empty(),
+        Value::Hash(h) => h.is_empty(),
+        Value::Set(s) => s.is_empty(),
+        Value::ZSet(z) => z.is_empty(),
+    }
+}
 use std::path::Path;
 use std::time::Instant;
 
@@ -71,7 +86,9 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
                 ks.dbs.len()
             ));
         }
-        ks.dbs[d.db as usize].main.reserve(d.keys as usize);
+        ks.dbs[d.db as usize]
+            .main
+            .reserve((d.keys as usize).min(data.len() / 5));
     }
     let total = checked.footer.keys.max(1);
     let mut last_log = Instant::now();
@@ -87,16 +104,20 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
                 stats.expired += 1;
                 continue;
             }
+            let limits = ks.limits;
             let value = match r.value {
                 ValueRef::Str(s) => Value::Str(SmallBytes::new(s)),
-                other => {
-                    return Err(format!(
-                        "key {:?} is a {}, which this forkv version cannot hold yet",
-                        String::from_utf8_lossy(r.key),
-                        format::type_name(other.tag())
-                    ));
-                }
+                ValueRef::List(v) => Value::List(Box::new(List::from_items(v, &limits))),
+                ValueRef::Hash(v) => Value::Hash(Box::new(Hash::from_pairs(v, &limits))),
+                ValueRef::Set(v) => Value::Set(Box::new(Set::from_members(v, &limits))),
+                ValueRef::ZSet(v) => Value::ZSet(Box::new(ZSet::from_pairs(v, &limits))),
             };
+            if value_is_empty(&value) {
+                return Err(format!(
+                    "key {:?} holds an empty collection",
+                    String::from_utf8_lossy(r.key)
+                ));
+            }
             ks.insert_entry(db, r.key, Entry::new(value, clock), r.expire);
             stats.loaded += 1;
         }

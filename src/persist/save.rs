@@ -55,6 +55,10 @@ pub fn write_keyspace<W: Write>(
             };
             let value = match &n.value.value {
                 Value::Str(s) => ValueRef::Str(s.as_slice()),
+                Value::List(l) => ValueRef::List(l.iter().collect()),
+                Value::Hash(h) => ValueRef::Hash(h.iter().collect()),
+                Value::Set(s) => ValueRef::Set(s.iter().collect()),
+                Value::ZSet(z) => ValueRef::ZSet(z.iter().collect()),
             };
             let rec = Record {
                 db: dbi as u32,

@@ -18,6 +18,32 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// What a blocking command asks for when it finds nothing to serve.
+#[derive(Debug, Clone)]
+pub struct BlockRequest {
+    /// Keys whose writes may unblock the client.
+    pub keys: Vec<Bytes>,
+    /// How long to wait (None = forever).
+    pub timeout: Option<std::time::Duration>,
+    /// The reply sent if the timeout passes (a null of the command's shape).
+    pub on_timeout: crate::protocol::Reply,
+}
+
+/// A client parked on keys.
+#[derive(Debug)]
+pub struct Blocked {
+    /// The blocking command, re-run when a key becomes ready.
+    pub args: Vec<Bytes>,
+    /// Database of the keys.
+    pub db: usize,
+    /// Keys waited on.
+    pub keys: Vec<Bytes>,
+    /// When to give up (None = never).
+    pub deadline: Option<tokio::time::Instant>,
+    /// Reply on timeout.
+    pub on_timeout: crate::protocol::Reply,
+}
+
 /// One connected client.
 pub struct Client {
     /// Unique, increasing id (CLIENT ID).
@@ -68,8 +94,15 @@ pub struct Client {
     pub net_out: u64,
     /// Commands executed.
     pub commands: u64,
-    /// Wakes the connection task when it is killed.
+    /// Wakes the connection task when it is killed or unblocked.
     pub wake: Rc<Notify>,
+    /// Set by a blocking command's handler that found nothing to serve.
+    pub block_request: Option<BlockRequest>,
+    /// Set while the client waits on keys.
+    pub blocked: Option<Blocked>,
+    /// Replies produced for this client by another client's turn (served
+    /// blocking commands), written by its own connection task.
+    pub pending: Vec<crate::protocol::Reply>,
 }
 
 impl Client {
@@ -108,6 +141,9 @@ impl Client {
             net_out: 0,
             commands: 0,
             wake: Rc::new(Notify::new()),
+            block_request: None,
+            blocked: None,
+            pending: Vec::new(),
         }
     }
 
@@ -125,6 +161,9 @@ impl Client {
         }
         if self.readonly {
             flags.push('r');
+        }
+        if self.blocked.is_some() {
+            flags.push('b');
         }
         if flags.is_empty() {
             flags.push('N');

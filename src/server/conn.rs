@@ -3,7 +3,7 @@
 //! their replies in one write.
 
 use super::Shared;
-use super::client::Client;
+use super::client::{Blocked, Client};
 use crate::error::DENIED;
 use crate::protocol::{Decoded, Limits, Output, Reply, decode};
 use bytes::BytesMut;
@@ -97,59 +97,135 @@ async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>)
     shared.state.borrow_mut().clients.remove(&id);
 }
 
-/// Why a connection ends.
-enum Close {
-    /// Peer closed, error, or a protocol violation (already answered).
-    Done,
+/// What woke a connection task.
+enum Input {
+    /// Bytes arrived.
+    Read(usize),
+    /// A blocked command was served or timed out: replies may be pending and
+    /// buffered requests can run again.
+    Unblocked,
+    /// Still blocked; nothing to do but write what is pending.
+    StillBlocked,
 }
 
-async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) -> Close {
+/// Waits for input, or, while the client is blocked on keys, for its
+/// command to be served, to time out, or for the client to go away.
+/// Returns None when the connection must close.
+async fn next_input(
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    client: &Rc<RefCell<Client>>,
+    shared: &Rc<Shared>,
+    wake: &tokio::sync::Notify,
+) -> Option<Input> {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(16 * 1024);
+    }
+    let blocked = client.borrow().blocked.as_ref().map(|b| b.deadline);
+    let Some(deadline) = blocked else {
+        let timeout = shared.state.borrow().config.timeout;
+        let read = async {
+            if timeout > 0 {
+                match tokio::time::timeout(Duration::from_secs(timeout), sock.read_buf(buf)).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::debug!("Closing idle client");
+                        Ok(0)
+                    }
+                }
+            } else {
+                sock.read_buf(buf).await
+            }
+        };
+        return tokio::select! {
+            r = read => match r {
+                Ok(0) | Err(_) => None,
+                Ok(n) => Some(Input::Read(n)),
+            },
+            _ = wake.notified() => if client.borrow().killed { None } else { Some(Input::Unblocked) },
+        };
+    };
+    let expire = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = wake.notified() => {
+            let c = client.borrow();
+            if c.killed {
+                None
+            } else if c.blocked.is_some() {
+                Some(Input::StillBlocked)
+            } else {
+                Some(Input::Unblocked)
+            }
+        }
+        _ = expire => {
+            let mut st = shared.state.borrow_mut();
+            let mut c = client.borrow_mut();
+            if let Some(b) = c.blocked.take() {
+                st.blocking.unblock(c.id, b.db, &b.keys);
+                c.pending.push(b.on_timeout);
+            }
+            Some(Input::Unblocked)
+        }
+        // While blocked, input is only buffered (and EOF noticed).
+        r = sock.read_buf(buf) => match r {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(Input::StillBlocked),
+        },
+    }
+}
+
+/// Removes a closing client from the blocking lists.
+fn forget_blocked(client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
+    let mut c = client.borrow_mut();
+    if let Some(b) = c.blocked.take() {
+        shared
+            .state
+            .borrow_mut()
+            .blocking
+            .unblock(c.id, b.db, &b.keys);
+    }
+}
+
+async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut out = Output::default();
     let wake = client.borrow().wake.clone();
     // Lower bound on the buffer length at which decoding can make progress.
     let mut need = 1usize;
     loop {
-        let timeout = shared.state.borrow().config.timeout;
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
-        }
-        let read = async {
-            if timeout > 0 {
-                match tokio::time::timeout(Duration::from_secs(timeout), sock.read_buf(&mut buf))
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "idle")),
-                }
-            } else {
-                sock.read_buf(&mut buf).await
-            }
-        };
-        let n = tokio::select! {
-            r = read => match r {
-                Ok(0) => return Close::Done,
-                Ok(n) => n,
-                Err(e) => {
-                    if e.kind() == std::io::ErrorKind::TimedOut {
-                        tracing::debug!("Closing idle client");
-                    }
-                    return Close::Done;
-                }
-            },
-            _ = wake.notified() => return Close::Done,
+        let Some(input) = next_input(&mut sock, &mut buf, client, shared, &wake).await else {
+            forget_blocked(client, shared);
+            return;
         };
         let mut close = false;
-        {
+        // Set when the connection must end without writing anything more.
+        let mut drop_client = false;
+        'turn: {
             let mut st = shared.state.borrow_mut();
             let st = &mut *st;
-            st.stats.total_net_input_bytes += n as u64;
-            st.stats.total_reads_processed += 1;
             let mut c = client.borrow_mut();
             if c.killed {
-                return Close::Done;
+                drop_client = true;
+                break 'turn;
             }
-            c.net_in += n as u64;
+            let resp = c.resp;
+            for r in c.pending.drain(..) {
+                out.encode(&r, resp);
+            }
+            match input {
+                Input::Read(n) => {
+                    st.stats.total_net_input_bytes += n as u64;
+                    st.stats.total_reads_processed += 1;
+                    c.net_in += n as u64;
+                }
+                Input::Unblocked => need = 1,
+                Input::StillBlocked => {}
+            }
             if buf.len() as u64 > st.config.client_query_buffer_limit {
                 tracing::warn!(
                     "Closing client that reached max query buffer length: id={} addr={} (qbuf={})",
@@ -158,9 +234,10 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                     buf.len()
                 );
                 st.stats.client_qbuf_limit_disconnections += 1;
-                return Close::Done;
+                drop_client = true;
+                break 'turn;
             }
-            if buf.len() >= need {
+            if c.blocked.is_none() && buf.len() >= need {
                 // One clock read per batch: pipelined commands share it.
                 let now = crate::db::now_ms();
                 loop {
@@ -171,8 +248,27 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                     match decode(&mut buf, limits) {
                         Ok(Decoded::Request(args)) => {
                             need = 1;
-                            if let Some(reply) = crate::cmd::execute(st, &mut c, &args, now) {
+                            let reply = crate::cmd::execute(st, &mut c, &args, now);
+                            if let Some(req) = c.block_request.take() {
+                                // Park the client; the rest of its pipeline
+                                // waits until it is served.
+                                let deadline = req.timeout.map(|d| tokio::time::Instant::now() + d);
+                                st.blocking.block(c.id, c.db, &req.keys);
+                                let db = c.db;
+                                c.blocked = Some(Blocked {
+                                    args,
+                                    db,
+                                    keys: req.keys,
+                                    deadline,
+                                    on_timeout: req.on_timeout,
+                                });
+                                break;
+                            }
+                            if let Some(reply) = reply {
                                 out.encode(&reply, c.resp);
+                            }
+                            if !st.blocking.is_empty() {
+                                crate::cmd::serve_blocked(st, now);
                             }
                             if st.shutdown.is_some() {
                                 shared.shutdown.notify_one();
@@ -211,14 +307,20 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
             c.net_out += written;
             st.stats.total_net_output_bytes += written;
         }
+        if drop_client {
+            forget_blocked(client, shared);
+            return;
+        }
         for chunk in out.take() {
             if sock.write_all(&chunk).await.is_err() {
-                return Close::Done;
+                forget_blocked(client, shared);
+                return;
             }
         }
         if close {
             let _ = sock.shutdown().await;
-            return Close::Done;
+            forget_blocked(client, shared);
+            return;
         }
         if buf.is_empty() && buf.capacity() > 64 * 1024 {
             // Give back memory after a large request.

@@ -4,6 +4,7 @@
 //! behind one `RefCell`; a command borrows it, runs to completion, and
 //! releases it before the task awaits again.
 
+pub mod blocking;
 pub mod client;
 mod conn;
 pub mod state;
@@ -29,6 +30,7 @@ pub struct Shared {
 /// Applies configuration values that need more than being read on use.
 pub fn apply_config(srv: &mut ServerState) {
     crate::log::set_level(srv.config.loglevel);
+    srv.ks.limits = srv.config.encoding_limits();
 }
 
 /// File descriptors kept for things other than clients (listeners, logs,

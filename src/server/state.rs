@@ -100,6 +100,8 @@ pub struct ServerState {
     pub lastsave: i64,
     /// Path of the configuration file, if any.
     pub config_file: Option<String>,
+    /// Clients blocked on keys.
+    pub blocking: super::blocking::Blocking,
     /// Snapshot state (background save child, statuses).
     pub persist: crate::persist::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
@@ -113,6 +115,7 @@ impl ServerState {
     pub fn new(config: Config, commands: usize) -> Self {
         let now = crate::db::now_ms();
         let mut ks = Keyspace::new(config.databases as usize);
+        ks.limits = config.encoding_limits();
         let run_id: String = (0..40)
             .map(|_| {
                 let d = (ks.rand() % 16) as u32;
@@ -138,6 +141,7 @@ impl ServerState {
             extra: HashMap::new(),
             active_expire_enabled: true,
             persist: Default::default(),
+            blocking: Default::default(),
         }
     }
 
