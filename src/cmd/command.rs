@@ -177,6 +177,13 @@ fn field<'a>(m: &'a Reply, name: &str) -> Option<&'a Reply> {
     }
 }
 
+fn text_field(m: &Reply, name: &str) -> Option<String> {
+    match field(m, name)? {
+        Reply::Bulk(b) | Reply::Status(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
 fn int_field(m: &Reply, name: &str) -> Option<i64> {
     match field(m, name)? {
         Reply::Int(i) => Some(*i),
@@ -212,23 +219,75 @@ pub fn keys_with_flags(c: &Command, args: &[Bytes]) -> Vec<(usize, Reply)> {
                 &["OW", "update"]
             });
         }
-        let Some(begin) = field(spec, "begin_search").and_then(|b| field(b, "spec")) else {
+        let Some(begin) = field(spec, "begin_search") else {
             continue;
         };
-        let Some(start) = int_field(begin, "index") else {
+        let Some(bspec) = field(begin, "spec") else {
             continue;
         };
-        let Some(fk) = field(spec, "find_keys").and_then(|f| field(f, "spec")) else {
+        // Where the search starts: a fixed index, or just after a keyword.
+        let start = match text_field(begin, "type").as_deref() {
+            Some("index") => match int_field(bspec, "index") {
+                Some(i) => i,
+                None => continue,
+            },
+            Some("keyword") => {
+                let Some(Reply::Bulk(kw)) = field(bspec, "keyword") else {
+                    continue;
+                };
+                let from = int_field(bspec, "startfrom").unwrap_or(1);
+                let found = if from >= 0 {
+                    (from.max(1)..argc).find(|&i| args[i as usize].eq_ignore_ascii_case(kw))
+                } else {
+                    (1..=(argc + from).max(0))
+                        .rev()
+                        .find(|&i| args[i as usize].eq_ignore_ascii_case(kw))
+                };
+                match found {
+                    Some(i) => i + 1,
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        let Some(find) = field(spec, "find_keys") else {
             continue;
         };
-        let lastkey = int_field(fk, "lastkey").unwrap_or(0);
-        let step = int_field(fk, "keystep").unwrap_or(1).max(1);
-        let last = if lastkey >= 0 {
-            start + lastkey
-        } else {
-            argc + lastkey
+        let Some(fk) = field(find, "spec") else {
+            continue;
         };
-        let mut p = start;
+        let (first, last, step) = match text_field(find, "type").as_deref() {
+            Some("range") => {
+                let lastkey = int_field(fk, "lastkey").unwrap_or(0);
+                let step = int_field(fk, "keystep").unwrap_or(1).max(1);
+                let last = if lastkey >= 0 {
+                    start + lastkey
+                } else {
+                    argc + lastkey
+                };
+                (start, last, step)
+            }
+            Some("keynum") => {
+                // A count argument says how many keys follow.
+                let numidx = start + int_field(fk, "keynumidx").unwrap_or(0);
+                let Some(n) = args
+                    .get(numidx as usize)
+                    .and_then(|a| crate::util::num::parse_i64(a))
+                    .filter(|n| *n > 0)
+                else {
+                    continue;
+                };
+                let first = start + int_field(fk, "firstkey").unwrap_or(1);
+                let step = int_field(fk, "keystep").unwrap_or(1).max(1);
+                (first, first + (n - 1) * step, step)
+            }
+            _ => continue,
+        };
+        if last >= argc {
+            // Fewer arguments than the spec needs: no keys from it.
+            continue;
+        }
+        let mut p = first;
         while p <= last && p < argc {
             out.push((p as usize, flags.clone()));
             p += step;
