@@ -1,8 +1,13 @@
-//! Memory accounting: a global allocator wrapper that counts the bytes the
-//! system allocator actually hands out (its usable size, slack included),
-//! which INFO reports as `used_memory`, and readers for RSS.
+//! Memory: the allocator (mimalloc) wrapped to count the bytes it actually
+//! hands out (usable size, slack included), which INFO reports as
+//! `used_memory`, and readers for RSS.
+//!
+//! mimalloc rather than the system allocator because its size classes carry
+//! no per-allocation header: a 64-byte keyspace entry takes 64 bytes, not
+//! glibc's 80, which is 16 bytes less per key.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use mimalloc::MiMalloc;
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static USED: AtomicUsize = AtomicUsize::new(0);
@@ -10,18 +15,20 @@ static USED: AtomicUsize = AtomicUsize::new(0);
 /// The counting allocator. Install it with `#[global_allocator]` in a binary.
 pub struct Counting;
 
+/// The allocator being counted.
+static INNER: MiMalloc = MiMalloc;
+
 #[inline]
 fn usable(p: *mut u8) -> usize {
-    // SAFETY: `p` was returned by the system allocator (malloc family).
-    unsafe { libc::malloc_usable_size(p as *mut libc::c_void) }
+    // SAFETY: `p` was returned by mimalloc and is still allocated.
+    unsafe { libmimalloc_sys::mi_usable_size(p as *const std::ffi::c_void) }
 }
 
-// SAFETY: delegates to `System` and only keeps a counter on the side.
-// Only layouts malloc can serve directly (alignment <= 16) are measured with
-// malloc_usable_size; others are counted by their requested size.
+// SAFETY: delegates every call to mimalloc and only keeps a counter on the
+// side, measured with mi_usable_size on live pointers.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { INNER.alloc(layout) };
         if !p.is_null() {
             USED.fetch_add(size_of_block(p, layout), Ordering::Relaxed);
         }
@@ -29,7 +36,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { INNER.alloc_zeroed(layout) };
         if !p.is_null() {
             USED.fetch_add(size_of_block(p, layout), Ordering::Relaxed);
         }
@@ -38,12 +45,12 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         USED.fetch_sub(size_of_block(ptr, layout), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { INNER.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let old = size_of_block(ptr, layout);
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { INNER.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             USED.fetch_sub(old, Ordering::Relaxed);
             let nl = Layout::from_size_align(new_size, layout.align()).unwrap_or(layout);
@@ -54,12 +61,8 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 #[inline]
-fn size_of_block(p: *mut u8, layout: Layout) -> usize {
-    if layout.align() <= 16 && layout.size() >= layout.align() {
-        usable(p)
-    } else {
-        layout.size()
-    }
+fn size_of_block(p: *mut u8, _layout: Layout) -> usize {
+    usable(p)
 }
 
 /// Bytes currently allocated through the counting allocator (0 if it is

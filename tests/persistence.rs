@@ -143,10 +143,11 @@ fn bgsave_round_trip_across_restart() {
         "ok"
     );
     assert_eq!(field(&server, "persistence", "rdb_saves"), "1");
-    assert_eq!(
-        field(&server, "persistence", "rdb_changes_since_last_save"),
-        "0"
-    );
+    // 0, or 1 if the 300 ms key already expired (an expiry is a change).
+    let changes: u64 = field(&server, "persistence", "rdb_changes_since_last_save")
+        .parse()
+        .unwrap();
+    assert!(changes <= 1, "{changes}");
     assert_eq!(field(&server, "stats", "total_forks"), "1");
     assert!(
         field(&server, "stats", "latest_fork_usec")
@@ -375,7 +376,7 @@ fn killed_child_loses_nothing() {
     assert_eq!(cmd(&mut c, &[b"SAVE"]), b"+OK\r\n");
     let before = std::fs::read(snapshot(&server)).unwrap();
     assert_eq!(
-        cmd(&mut c, &[b"DEBUG", b"POPULATE", b"1500000", b"k", b"64"]),
+        cmd(&mut c, &[b"DEBUG", b"POPULATE", b"400000", b"k", b"1000"]),
         b"+OK\r\n"
     );
     assert_eq!(cmd(&mut c, &[b"BGSAVE"]), b"+Background saving started\r\n");
@@ -413,7 +414,7 @@ fn killed_child_loses_nothing() {
         field(&server, "persistence", "rdb_last_bgsave_status"),
         "ok"
     );
-    assert_eq!(read_snapshot(&snapshot(&server)).len(), 1_500_001);
+    assert_eq!(read_snapshot(&snapshot(&server)).len(), 400_001);
 }
 
 #[test]
@@ -424,7 +425,7 @@ fn bgsave_cancel_and_schedule() {
     assert_eq!(cmd(&mut c, &[b"SAVE"]), b"+OK\r\n");
     let before = std::fs::read(snapshot(&server)).unwrap();
     assert_eq!(
-        cmd(&mut c, &[b"DEBUG", b"POPULATE", b"1500000", b"k", b"64"]),
+        cmd(&mut c, &[b"DEBUG", b"POPULATE", b"400000", b"k", b"1000"]),
         b"+OK\r\n"
     );
     assert_eq!(cmd(&mut c, &[b"BGSAVE"]), b"+Background saving started\r\n");

@@ -162,7 +162,7 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
                 }
             );
             w!("mem_fragmentation_bytes:{}", rss as i64 - used as i64);
-            w!("mem_allocator:libc");
+            w!("mem_allocator:mimalloc");
             w!("lazyfree_pending_objects:{}", srv.ks.lazyfree_pending());
         }
         "persistence" => {
