@@ -176,11 +176,6 @@ impl Command {
         !self.subcommands.is_empty()
     }
 
-    /// Name as Redis prints it in INFO commandstats (`config|get`).
-    pub fn stat_name(&self) -> &'static str {
-        self.name
-    }
-
     /// True if `flag` is set.
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0

@@ -329,7 +329,7 @@ impl Keyspace {
         (0..self.dbs.len()).map(|i| self.flush_db(i, lazy)).sum()
     }
 
-    /// Swaps two databases (MOVE uses SELECT-style indexes; SWAPDB would too).
+    /// Number of databases.
     pub fn db_count(&self) -> usize {
         self.dbs.len()
     }

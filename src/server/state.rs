@@ -7,7 +7,7 @@ use super::client::Client;
 use crate::config::Config;
 use crate::db::Keyspace;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -106,8 +106,6 @@ pub struct ServerState {
     pub persist: crate::persist::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
-    /// Extra counters by name for INFO fields that other modules own.
-    pub extra: HashMap<&'static str, i64>,
 }
 
 impl ServerState {
@@ -138,7 +136,6 @@ impl ServerState {
             peak_memory: 0,
             lastsave: now / 1000,
             config_file: None,
-            extra: HashMap::new(),
             active_expire_enabled: true,
             persist: Default::default(),
             blocking: Default::default(),
