@@ -197,6 +197,73 @@ def throughput(rep, servers, quick, runs):
               f"`redis-benchmark -c 50 -n {n} -P 1|16 -d 16|1024 --csv`, median of {runs} alternating runs.")
 
 
+def throughput_types(rep, servers, quick, runs):
+    n = 200_000 if quick else 1_000_000
+    tests = "LPUSH,RPUSH,LPOP,RPOP,SADD,HSET,SPOP,ZADD,ZPOPMIN,LRANGE_100,LRANGE_300,LRANGE_500,LRANGE_600"
+    names = ["LPUSH", "RPUSH", "LPOP", "RPOP", "SADD", "HSET", "SPOP", "ZADD", "ZPOPMIN",
+             "LPUSH (needed to benchmark LRANGE)", "LRANGE_100 (first 100 elements)",
+             "LRANGE_300 (first 300 elements)", "LRANGE_500 (first 500 elements)",
+             "LRANGE_600 (first 600 elements)"]
+    rows = []
+    for pipeline in (1, 16):
+        res = alternate(servers, runs, lambda s: (cmd(s.port, "FLUSHALL"),
+                                                  redis_benchmark(s.port, tests, n // (5 if "LRANGE" in tests else 1),
+                                                                  50, pipeline, 16))[1])
+        for t in names:
+            f = med([r.get(t, float("nan")) for r in res["forkv"]])
+            r_ = med([r.get(t, float("nan")) for r in res["redis"]])
+            if f == f or r_ == r_:
+                rows.append([t, f"P{pipeline}", fmt(f), fmt(r_), ratio(f, r_)])
+    rep.table("Data-type throughput (requests/s, redis-benchmark -c 50)",
+              ["test", "pipeline", "forkv", "redis", "forkv/redis"], rows,
+              f"`redis-benchmark -c 50 -P 1|16 -t {tests}`, median of {runs} alternating runs.")
+
+
+def pipe_load(port, lines):
+    """Loads commands (lists of str) through `redis-cli --pipe`."""
+    buf = bytearray()
+    for parts in lines:
+        buf += f"*{len(parts)}\r\n".encode()
+        for p in parts:
+            b = p.encode()
+            buf += f"${len(b)}\r\n".encode() + b + b"\r\n"
+    out = subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=bytes(buf),
+                         capture_output=True, timeout=900)
+    assert b"errors: 0" in out.stdout, out.stdout[-300:]
+
+
+def collection_memory(rep, servers, quick, runs):
+    """Memory per element of small and large lists, hashes, sets, sorted sets."""
+    small_keys = 10_000 if quick else 50_000
+    large = 200_000 if quick else 1_000_000
+    shapes = [
+        ("list", lambda k, i: ["RPUSH", k, f"element:{i:08}"]),
+        ("hash", lambda k, i: ["HSET", k, f"field:{i:08}", f"value:{i:08}"]),
+        ("set", lambda k, i: ["SADD", k, f"member:{i:08}"]),
+        ("intset", lambda k, i: ["SADD", k, str(i)]),
+        ("zset", lambda k, i: ["ZADD", k, str(i), f"member:{i:08}"]),
+    ]
+    rows = []
+    for name, make in shapes:
+        for label, keys, per in (("small (10 per key)", small_keys, 10), ("large (1 key)", 1, large)):
+            def run(s):
+                cmd(s.port, "FLUSHALL")
+                time.sleep(0.2)
+                before = int(info(s.port, "memory")["used_memory"])
+                lines = (make(f"k:{k}", i) for k in range(keys) for i in range(per))
+                pipe_load(s.port, lines)
+                enc = cmd(s.port, "OBJECT", "ENCODING", "k:0")
+                used = int(info(s.port, "memory")["used_memory"])
+                return ((used - before) / (keys * per), enc)
+            res = alternate(servers, 1, run)
+            f, fe = res["forkv"][0]
+            r_, re_ = res["redis"][0]
+            rows.append([name, label, f"{fmt(f, 1)} ({fe})", f"{fmt(r_, 1)} ({re_})", ratio(f, r_)])
+    rep.table("Memory per collection element (bytes of used_memory, encoding in parentheses)",
+              ["type", "shape", "forkv", "redis", "forkv/redis"], rows,
+              "Elements loaded with `redis-cli --pipe`; used_memory growth divided by the element count.")
+
+
 def latency(rep, servers, quick, runs):
     keys = 1_000_000 if quick else 5_000_000
     secs = 5 if quick else 10
@@ -340,7 +407,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes, finishes in under 2 minutes")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="", help="comma list: throughput,latency,memory,snapshots,growth")
+    ap.add_argument("--only", default="", help="comma list: throughput,types,latency,memory,collections,snapshots,growth")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--bin", "forkv-server"], cwd=ROOT, check=True)
     out = subprocess.run(["cargo", "bench", "--bench", "loadgen", "--no-run", "--message-format=json"],
@@ -360,7 +427,8 @@ def main():
         for s in servers:
             s.start()
         only = set(filter(None, a.only.split(",")))
-        for name, fn in [("throughput", throughput), ("latency", latency), ("memory", memory),
+        for name, fn in [("throughput", throughput), ("types", throughput_types), ("latency", latency),
+                         ("memory", memory), ("collections", collection_memory),
                          ("snapshots", snapshots), ("growth", growth)]:
             if not only or name in only:
                 print(f"== {name}", flush=True)

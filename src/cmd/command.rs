@@ -299,7 +299,13 @@ pub fn keys_with_flags(c: &Command, args: &[Bytes]) -> Vec<(usize, Reply)> {
 /// Resolves the command of COMMAND GETKEYS[ANDFLAGS] and checks its arity.
 fn getkeys_target(sub: &[Bytes]) -> Result<&'static Command, CmdError> {
     let cmd = super::resolve(sub).map_err(|_| CmdError::msg("ERR Invalid command specified"))?;
-    if cmd.first_key == 0 {
+    // Redis: a command has keys if it has key specifications (movable-key
+    // commands like SINTERCARD have no fixed first key).
+    let has_specs = matches!(
+        meta().info.get(cmd.name).and_then(|f| f.get(8)),
+        Some(Reply::Array(v) | Reply::Set(v)) if !v.is_empty()
+    );
+    if cmd.first_key == 0 && !has_specs {
         return Err(CmdError::msg("ERR The command has no key arguments"));
     }
     let argc = sub.len() as i32;

@@ -1,8 +1,1076 @@
 //! List commands (Redis's t_list): pushes, pops, ranges, LPOS, LMOVE/LMPOP and the blocking BLPOP family.
+//!
+//! Argument checks run in Redis 7.0's order (some commands look the key up
+//! before parsing an index, others after), so the same bad request gets the
+//! same error. `server.dirty` is counted as Redis counts it: one per element
+//! pushed, popped, removed or trimmed, one per LSET/LINSERT/LMOVE; the key
+//! creations and deletions the keyspace already counted are netted out.
+//!
+//! Blocking commands that find nothing call [`Ctx::block`]; the machinery
+//! re-runs them from scratch when a write touches one of their keys. A re-run
+//! behaves like Redis 7.0's `serveClientsBlockedOnListKey`: only list keys can
+//! serve a waiting client, so a key that meanwhile became another type is
+//! skipped (the client keeps waiting) instead of answering WRONGTYPE, and a
+//! served BLPOP/BRPOP/BLMOVE adds nothing to `dirty` (BLMPOP does).
 
-use super::Row;
+use super::{Ctx, arg_i64, is};
+use crate::db::list::{End, Fill, List};
+use crate::db::{Lookup, SmallBytes, Value};
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use bytes::Bytes;
+use std::time::Duration;
 
 /// This family's rows of the command table.
 #[rustfmt::skip]
-pub const ROWS: &[Row] = &[
+pub const ROWS: &[super::Row] = &[
+    ("lpush", -3, "write denyoom fast", 1, 1, 1, lpush),
+    ("rpush", -3, "write denyoom fast", 1, 1, 1, rpush),
+    ("lpushx", -3, "write denyoom fast", 1, 1, 1, lpushx),
+    ("rpushx", -3, "write denyoom fast", 1, 1, 1, rpushx),
+    ("lpop", -2, "write fast", 1, 1, 1, lpop),
+    ("rpop", -2, "write fast", 1, 1, 1, rpop),
+    ("llen", 2, "readonly fast", 1, 1, 1, llen),
+    ("lrange", 4, "readonly", 1, 1, 1, lrange),
+    ("lindex", 3, "readonly", 1, 1, 1, lindex),
+    ("lset", 4, "write denyoom", 1, 1, 1, lset),
+    ("linsert", 5, "write denyoom", 1, 1, 1, linsert),
+    ("lrem", 4, "write", 1, 1, 1, lrem),
+    ("ltrim", 4, "write", 1, 1, 1, ltrim),
+    ("lpos", -3, "readonly", 1, 1, 1, lpos),
+    ("rpoplpush", 3, "write denyoom", 1, 2, 1, rpoplpush),
+    ("lmove", 5, "write denyoom", 1, 2, 1, lmove),
+    ("lmpop", -4, "write movablekeys", 0, 0, 0, lmpop),
+    ("blpop", -3, "write noscript blocking", 1, -2, 1, blpop),
+    ("brpop", -3, "write noscript blocking", 1, -2, 1, brpop),
+    ("brpoplpush", 4, "write denyoom noscript blocking", 1, 2, 1, brpoplpush),
+    ("blmove", 6, "write denyoom noscript blocking", 1, 2, 1, blmove),
+    ("blmpop", -5, "write blocking movablekeys", 0, 0, 0, blmpop),
 ];
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// The block limits from `list-max-listpack-size`.
+fn fill(ctx: &Ctx) -> Fill {
+    Fill::from_limits(&ctx.srv.ks.limits)
+}
+
+/// The list at `key` for a read command (counts a hit or miss): None if
+/// missing, WRONGTYPE if another type.
+fn read_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a List>, CmdError> {
+    let opt = Lookup {
+        no_touch: ctx.client.no_touch,
+    };
+    match ctx.srv.ks.lookup_read(ctx.client.db, key, ctx.now, opt) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::List(l) => Ok(Some(l)),
+            _ => Err(CmdError::wrong_type()),
+        },
+    }
+}
+
+/// What a write command finds at a key.
+enum Found<'a> {
+    Missing,
+    List(&'a mut List),
+    Other,
+}
+
+fn find_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Found<'a> {
+    match ctx.srv.ks.lookup_write(ctx.client.db, key, ctx.now) {
+        None => Found::Missing,
+        Some(e) => match &mut e.value {
+            Value::List(l) => Found::List(l),
+            _ => Found::Other,
+        },
+    }
+}
+
+/// The list at `key` for a write command: None if missing, WRONGTYPE if
+/// another type.
+fn write_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut List>, CmdError> {
+    match find_write(ctx, key) {
+        Found::Missing => Ok(None),
+        Found::List(l) => Ok(Some(l)),
+        Found::Other => Err(CmdError::wrong_type()),
+    }
+}
+
+/// Brings `dirty` to Redis's count: `n` for this command, after keyspace
+/// calls (key creation, deletion) that already counted `counted`.
+fn add_dirty(ctx: &mut Ctx, n: u64, counted: u64) {
+    let d = &mut ctx.srv.ks.stats.dirty;
+    *d = (*d + n).saturating_sub(counted);
+}
+
+/// Deletes `key` when its list became empty (Redis never stores one);
+/// returns what the keyspace counted in `dirty`.
+fn delete_if_empty(ctx: &mut Ctx, key: &[u8], empty: bool) -> u64 {
+    if empty {
+        ctx.srv.ks.remove(ctx.client.db, key);
+        1
+    } else {
+        0
+    }
+}
+
+/// Stores a new list under `key`; returns what the keyspace counted.
+fn store_new(ctx: &mut Ctx, key: &[u8], l: List) -> u64 {
+    let db = ctx.client.db;
+    ctx.srv
+        .ks
+        .set(db, key, Value::List(Box::new(l)), false, ctx.now);
+    1
+}
+
+/// A reply element copied out of a list.
+fn elem(v: &[u8]) -> Reply {
+    Reply::Value(SmallBytes::new(v))
+}
+
+/// An array of bulk strings encoded at once: the same bytes in RESP2 and
+/// RESP3, and one buffer instead of a `Reply` per element (LRANGE).
+fn bulk_array<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Reply {
+    let mut out = bytes::BytesMut::with_capacity(16 + items.len() * 16);
+    let mut num = [0u8; 20];
+    out.extend_from_slice(b"*");
+    out.extend_from_slice(crate::util::num::fmt_i64(items.len() as i64, &mut num));
+    out.extend_from_slice(b"\r\n");
+    for v in items {
+        out.extend_from_slice(b"$");
+        out.extend_from_slice(crate::util::num::fmt_i64(v.len() as i64, &mut num));
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    Reply::Raw(out.freeze())
+}
+
+/// Redis's `getPositiveLongFromObjectOrReply` with a message: any parse
+/// failure or negative value gives `msg`.
+fn positive(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
+    match crate::util::num::parse_i64(arg) {
+        Some(v) if v >= 0 => Ok(v),
+        _ => Err(CmdError::msg(msg)),
+    }
+}
+
+/// LEFT | RIGHT (case-insensitive), or a syntax error.
+fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
+    if is(arg, "left") {
+        Ok(End::Head)
+    } else if is(arg, "right") {
+        Ok(End::Tail)
+    } else {
+        Err(CmdError::syntax())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Timeouts
+
+/// Parses a blocking timeout in seconds as Redis 7.0's
+/// `getTimeoutFromObjectOrReply` does: a C `long double` (decimal or hex,
+/// `inf` allowed, no leading space, no trailing bytes), times 1000, rounded
+/// up to whole milliseconds. `0` (or anything that rounds to 0 ms, such as
+/// `-0.0005`) waits forever: `None`. A result that does not fit a `long
+/// long`, like `inf` or `1e20`, wraps negative in C, so it is refused as
+/// negative. Deadlines beyond ~30 years never fire in Redis either (the
+/// addition overflows) and wait forever.
+pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
+    let ms = timeout_ms(arg)?;
+    const FOREVER_MS: i64 = 30 * 365 * 86_400_000;
+    Ok(if ms == 0 || ms > FOREVER_MS {
+        None
+    } else {
+        Some(Duration::from_millis(ms as u64))
+    })
+}
+
+/// The timeout in ms (0 = forever), or the error Redis gives.
+fn timeout_ms(arg: &[u8]) -> Result<i64, CmdError> {
+    let negative = || Err(CmdError::msg("ERR timeout is negative"));
+    match parse_long_double(arg).ok_or_else(CmdError::timeout_not_float)? {
+        LongDouble::Infinite => negative(),
+        LongDouble::Finite { neg, ms_ceil_abs } => match ms_ceil_abs {
+            // |value| * 1000 >= 2^63: the C cast gives LLONG_MIN.
+            None => negative(),
+            Some(m) if !neg => Ok(m as i64),
+            // ceil() of a value in (-1, 0] is 0. Exactly -1 ms (-0.001 s)
+            // is 0 too: 0.001 is a hair under 1/1000 in long double.
+            Some(m) if m <= 1 => Ok(0),
+            Some(_) => negative(),
+        },
+    }
+}
+
+/// What [`parse_long_double`] found.
+#[derive(Debug, PartialEq)]
+enum LongDouble {
+    /// `inf` / `infinity`, either sign.
+    Infinite,
+    /// A finite value: its sign, and ceil(|value| * 1000) when that is
+    /// below 2^63 (for negative values: the magnitude, rounded up too).
+    Finite { neg: bool, ms_ceil_abs: Option<u64> },
+}
+
+/// `strtold` as Redis's `string2ld` accepts it, computed exactly for
+/// decimal input. None when Redis says "not a float".
+fn parse_long_double(s: &[u8]) -> Option<LongDouble> {
+    const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
+    if s.is_empty() || s.len() >= MAX_LONG_DOUBLE_CHARS {
+        return None;
+    }
+    if matches!(s[0], b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') {
+        return None;
+    }
+    let (neg, body) = match s[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
+        return Some(LongDouble::Infinite);
+    }
+    let ms = if body.len() > 2 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
+        hex_ms(&body[2..])?
+    } else {
+        decimal_ms(body)?
+    };
+    Some(LongDouble::Finite {
+        neg,
+        ms_ceil_abs: ms,
+    })
+}
+
+/// ceil(value * 1000) of an unsigned decimal float (`12`, `1.5`, `.5`,
+/// `1e-3`), exactly; Some(None) when it is 2^63 or more.
+fn decimal_ms(s: &[u8]) -> Option<Option<u64>> {
+    let mut i = 0;
+    let mut digits: Vec<u8> = Vec::new();
+    let mut exp10: i64 = 0;
+    let mut seen_digit = false;
+    while i < s.len() && s[i].is_ascii_digit() {
+        digits.push(s[i] - b'0');
+        seen_digit = true;
+        i += 1;
+    }
+    if i < s.len() && s[i] == b'.' {
+        i += 1;
+        while i < s.len() && s[i].is_ascii_digit() {
+            digits.push(s[i] - b'0');
+            exp10 -= 1;
+            seen_digit = true;
+            i += 1;
+        }
+    }
+    if !seen_digit {
+        return None;
+    }
+    if i < s.len() && (s[i] | 0x20) == b'e' {
+        let mut j = i + 1;
+        let eneg = match s.get(j) {
+            Some(b'-') => {
+                j += 1;
+                true
+            }
+            Some(b'+') => {
+                j += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = j;
+        let mut e: i64 = 0;
+        while j < s.len() && s[j].is_ascii_digit() {
+            e = (e * 10 + (s[j] - b'0') as i64).min(1 << 40);
+            j += 1;
+        }
+        if j == start {
+            return None; // "1e" stops before the e: trailing bytes
+        }
+        exp10 += if eneg { -e } else { e };
+        i = j;
+    }
+    if i != s.len() {
+        return None;
+    }
+    // Value = digits * 10^exp10, significant digits only.
+    let first = digits.iter().position(|&d| d != 0);
+    let Some(first) = first else {
+        return Some(Some(0));
+    };
+    let last = digits.iter().rposition(|&d| d != 0).unwrap_or(first);
+    exp10 += (digits.len() - 1 - last) as i64;
+    let sig = &digits[first..=last];
+    // Decimal magnitude: value = 0.d1d2... * 10^(mag + 1).
+    let mag = sig.len() as i64 - 1 + exp10;
+    // long double range: max ~1.19e4932, smallest denormal ~3.65e-4951
+    // (values under half of it round to 0: ERANGE, refused).
+    let cmp_lead = |lead: &[u8]| -> std::cmp::Ordering {
+        let n = sig.len().max(lead.len());
+        for k in 0..n {
+            let a = sig.get(k).copied().unwrap_or(0);
+            let b = lead.get(k).copied().unwrap_or(0);
+            if a != b {
+                return a.cmp(&b);
+            }
+        }
+        std::cmp::Ordering::Equal
+    };
+    const LDBL_MAX_LEAD: [u8; 8] = [1, 1, 8, 9, 7, 3, 1, 4];
+    const HALF_DENORM_LEAD: [u8; 8] = [1, 8, 2, 2, 5, 9, 9, 7];
+    if mag > 4932 || (mag == 4932 && cmp_lead(&LDBL_MAX_LEAD).is_gt()) {
+        return None;
+    }
+    if mag < -4951 || (mag == -4951 && cmp_lead(&HALF_DENORM_LEAD).is_lt()) {
+        return None;
+    }
+    // ms = sig * 10^(exp10 + 3), rounded up.
+    let e = exp10 + 3;
+    let int_len = sig.len() as i64 + e; // digits before the decimal point
+    if int_len > 19 {
+        return Some(None);
+    }
+    let mut int: u128 = 0;
+    let mut frac_nonzero = false;
+    for k in 0..int_len.max(0) {
+        let d = sig.get(k as usize).copied().unwrap_or(0);
+        int = int * 10 + d as u128;
+    }
+    if int_len < sig.len() as i64 {
+        frac_nonzero = true; // sig ends in a non-zero digit
+    }
+    if frac_nonzero {
+        int += 1;
+    }
+    Some(if int >= 1u128 << 63 {
+        None
+    } else {
+        Some(int as u64)
+    })
+}
+
+/// ceil(value * 1000) of a hex float body (after `0x`): `1f`, `1.8p3`.
+fn hex_ms(s: &[u8]) -> Option<Option<u64>> {
+    let hexval = |c: u8| (c as char).to_digit(16);
+    // Up to 15 significant hex digits are kept (exact in an f64); the
+    // rest only scale (integer part) or are too small to matter.
+    let mut i = 0;
+    let mut mant: f64 = 0.0;
+    let mut exp2: i64 = 0;
+    let mut sig = 0;
+    let mut seen = false;
+    while i < s.len() {
+        let Some(d) = hexval(s[i]) else { break };
+        seen = true;
+        i += 1;
+        if sig < 15 {
+            mant = mant * 16.0 + d as f64;
+            if mant != 0.0 {
+                sig += 1;
+            }
+        } else {
+            exp2 += 4;
+        }
+    }
+    if i < s.len() && s[i] == b'.' {
+        i += 1;
+        while i < s.len() {
+            let Some(d) = hexval(s[i]) else { break };
+            seen = true;
+            i += 1;
+            if sig < 15 {
+                mant = mant * 16.0 + d as f64;
+                exp2 -= 4;
+                if mant != 0.0 {
+                    sig += 1;
+                }
+            }
+        }
+    }
+    if !seen {
+        return None;
+    }
+    if i < s.len() && (s[i] | 0x20) == b'p' {
+        let mut j = i + 1;
+        let eneg = match s.get(j) {
+            Some(b'-') => {
+                j += 1;
+                true
+            }
+            Some(b'+') => {
+                j += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = j;
+        let mut e: i64 = 0;
+        while j < s.len() && s[j].is_ascii_digit() {
+            e = (e * 10 + (s[j] - b'0') as i64).min(1 << 40);
+            j += 1;
+        }
+        if j == start {
+            return None;
+        }
+        exp2 += if eneg { -e } else { e };
+        i = j;
+    }
+    if i != s.len() {
+        return None;
+    }
+    if mant == 0.0 {
+        return Some(Some(0));
+    }
+    let bits = mant.log2() + exp2 as f64;
+    if bits > 16384.0 {
+        return None; // overflows long double: ERANGE
+    }
+    if bits < -16445.0 {
+        return None; // underflows to 0: ERANGE
+    }
+    let ms = (mant * 2f64.powi(exp2.clamp(-2000, 2000) as i32) * 1000.0).ceil();
+    Some(if ms >= 9_223_372_036_854_775_808.0 {
+        None
+    } else {
+        Some(ms as u64)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Push and pop
+
+fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) -> CmdResult {
+    let f = fill(ctx);
+    let items = args[2..].iter().map(|b| &b[..]);
+    let n = (args.len() - 2) as u64;
+    let len = match write_list(ctx, &args[1])? {
+        Some(l) => {
+            l.push_all(items, end, f);
+            l.len()
+        }
+        None if only_existing => return Ok(Reply::Int(0)),
+        None => {
+            let mut l = List::new();
+            l.push_all(items, end, f);
+            let len = l.len();
+            let counted = store_new(ctx, &args[1], l);
+            add_dirty(ctx, n, counted);
+            return Ok(Reply::Int(len as i64));
+        }
+    };
+    add_dirty(ctx, n, 0);
+    Ok(Reply::Int(len as i64))
+}
+
+/// LPUSH key element [element ...]
+pub fn lpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push_generic(ctx, args, End::Head, false)
+}
+
+/// RPUSH key element [element ...]
+pub fn rpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push_generic(ctx, args, End::Tail, false)
+}
+
+/// LPUSHX key element [element ...]
+pub fn lpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push_generic(ctx, args, End::Head, true)
+}
+
+/// RPUSHX key element [element ...]
+pub fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    push_generic(ctx, args, End::Tail, true)
+}
+
+/// Pops up to `count` elements of the list at `key` (known to exist and be
+/// a list), in pop order, deleting the key when emptied. Returns them and
+/// what the keyspace counted in `dirty` (1 for a deletion).
+fn pop_raw(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> (Vec<SmallBytes>, u64) {
+    let f = fill(ctx);
+    let Ok(Some(l)) = write_list(ctx, key) else {
+        return (Vec::new(), 0);
+    };
+    let vals = if count == 1 {
+        l.pop(end, f).into_iter().collect()
+    } else {
+        l.pop_many(end, count, f)
+    };
+    let empty = l.is_empty();
+    let counted = delete_if_empty(ctx, key, empty);
+    (vals, counted)
+}
+
+/// [`pop_raw`], counting one change per element popped (none when
+/// `count_dirty` is false: a BLPOP served after blocking).
+fn pop_from(
+    ctx: &mut Ctx,
+    key: &[u8],
+    end: End,
+    count: usize,
+    count_dirty: bool,
+) -> Vec<SmallBytes> {
+    let (vals, counted) = pop_raw(ctx, key, end, count);
+    let n = if count_dirty { vals.len() as u64 } else { 0 };
+    add_dirty(ctx, n, counted);
+    vals
+}
+
+fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::arity(if end == End::Head {
+            "lpop"
+        } else {
+            "rpop"
+        }));
+    }
+    let count = match args.get(2) {
+        Some(a) => Some(positive(a, "ERR value is out of range, must be positive")? as usize),
+        None => None,
+    };
+    if write_list(ctx, &args[1])?.is_none() {
+        return Ok(if count.is_some() {
+            Reply::NilArray
+        } else {
+            Reply::Nil
+        });
+    }
+    match count {
+        None => Ok(match pop_from(ctx, &args[1], end, 1, true).pop() {
+            Some(v) => Reply::Value(v),
+            None => Reply::Nil,
+        }),
+        Some(0) => Ok(Reply::Array(Vec::new())),
+        Some(n) => {
+            let vals = pop_from(ctx, &args[1], end, n, true);
+            Ok(Reply::Array(vals.into_iter().map(Reply::Value).collect()))
+        }
+    }
+}
+
+/// LPOP key \[count\]
+pub fn lpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    pop_generic(ctx, args, End::Head)
+}
+
+/// RPOP key \[count\]
+pub fn rpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    pop_generic(ctx, args, End::Tail)
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+/// LLEN key
+pub fn llen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        read_list(ctx, &args[1])?.map_or(0, |l| l.len() as i64),
+    ))
+}
+
+/// Resolves Redis's inclusive `start..=end` range (negative = from the
+/// tail) against `len`: the first index and how many elements.
+fn resolve_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let llen = len as i64;
+    let mut start = if start < 0 { llen + start } else { start };
+    let mut end = if end < 0 { llen + end } else { end };
+    if start < 0 {
+        start = 0;
+    }
+    if start > end || start >= llen {
+        return None;
+    }
+    if end >= llen {
+        end = llen - 1;
+    }
+    Some((start as usize, (end - start + 1) as usize))
+}
+
+/// LRANGE key start stop
+pub fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let start = arg_i64(&args[2])?;
+    let end = arg_i64(&args[3])?;
+    let Some(l) = read_list(ctx, &args[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    Ok(match resolve_range(start, end, l.len()) {
+        None => Reply::Array(Vec::new()),
+        Some((from, n)) => bulk_array(l.iter_from(from).take(n)),
+    })
+}
+
+/// A user index (negative = from the tail) as a position, if in range.
+fn resolve_index(idx: i64, len: usize) -> Option<usize> {
+    let i = if idx < 0 {
+        (len as i64).checked_add(idx)?
+    } else {
+        idx
+    };
+    (i >= 0 && (i as u64) < len as u64).then_some(i as usize)
+}
+
+/// LINDEX key index
+pub fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let Some(l) = read_list(ctx, &args[1])? else {
+        return Ok(Reply::Nil);
+    };
+    let idx = arg_i64(&args[2])?;
+    Ok(match resolve_index(idx, l.len()).and_then(|i| l.get(i)) {
+        Some(v) => elem(v),
+        None => Reply::Nil,
+    })
+}
+
+/// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
+pub fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut rank: i64 = 1;
+    let mut count: Option<i64> = None;
+    let mut maxlen: i64 = 0;
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        if is(&args[j], "rank") && more {
+            j += 1;
+            rank = arg_i64(&args[j])?;
+            if rank == 0 {
+                return Err(CmdError::msg(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ));
+            }
+        } else if is(&args[j], "count") && more {
+            j += 1;
+            count = Some(positive(&args[j], "ERR COUNT can't be negative")?);
+        } else if is(&args[j], "maxlen") && more {
+            j += 1;
+            maxlen = positive(&args[j], "ERR MAXLEN can't be negative")?;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    // A negative rank searches from the tail. As in C, -LONG_MIN stays
+    // negative, so every match qualifies.
+    let from_tail = rank < 0;
+    if from_tail {
+        rank = rank.wrapping_neg();
+    }
+    let Some(l) = read_list(ctx, &args[1])? else {
+        return Ok(if count.is_some() {
+            Reply::Array(Vec::new())
+        } else {
+            Reply::Nil
+        });
+    };
+    let ele = &args[2][..];
+    let len = l.len();
+    let scan = if maxlen == 0 {
+        len
+    } else {
+        len.min(maxlen as usize)
+    };
+    let mut out = Vec::new();
+    let mut matches: i64 = 0;
+    let mut found = None;
+    let mut visit = |index: usize, v: &[u8]| -> bool {
+        if v != ele {
+            return true;
+        }
+        matches += 1;
+        if matches < rank {
+            return true;
+        }
+        let pos = if from_tail { len - index - 1 } else { index };
+        match count {
+            Some(c) => {
+                out.push(Reply::Int(pos as i64));
+                // matches - rank + 1 >= count, wrapping like C.
+                !(c != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= c)
+            }
+            None => {
+                found = Some(pos);
+                false
+            }
+        }
+    };
+    if from_tail {
+        if len > 0 {
+            for (i, v) in l.iter_rev_from(len - 1).take(scan).enumerate() {
+                if !visit(i, v) {
+                    break;
+                }
+            }
+        }
+    } else {
+        for (i, v) in l.iter().take(scan).enumerate() {
+            if !visit(i, v) {
+                break;
+            }
+        }
+    }
+    Ok(match count {
+        Some(_) => Reply::Array(out),
+        None => found.map_or(Reply::Nil, |p| Reply::Int(p as i64)),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// In-place writes
+
+/// LSET key index element
+pub fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let f = fill(ctx);
+    let Some(l) = write_list(ctx, &args[1])? else {
+        return Err(CmdError::no_such_key());
+    };
+    let idx = arg_i64(&args[2])?;
+    let Some(i) = resolve_index(idx, l.len()) else {
+        return Err(CmdError::msg("ERR index out of range"));
+    };
+    l.set(i, &args[3], f);
+    add_dirty(ctx, 1, 0);
+    Ok(Reply::Ok)
+}
+
+/// LINSERT key BEFORE|AFTER pivot element
+pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let after = if is(&args[2], "after") {
+        true
+    } else if is(&args[2], "before") {
+        false
+    } else {
+        return Err(CmdError::syntax());
+    };
+    let f = fill(ctx);
+    let Some(l) = write_list(ctx, &args[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let Some(pos) = l.position(&args[3]) else {
+        return Ok(Reply::Int(-1));
+    };
+    l.insert(pos + after as usize, &args[4], f);
+    let len = l.len();
+    add_dirty(ctx, 1, 0);
+    Ok(Reply::Int(len as i64))
+}
+
+/// LREM key count element
+pub fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let count = arg_i64(&args[2])?;
+    let f = fill(ctx);
+    let Some(l) = write_list(ctx, &args[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let (limit, from) = match count {
+        0 => (usize::MAX, End::Head),
+        c if c < 0 => (c.unsigned_abs().try_into().unwrap_or(usize::MAX), End::Tail),
+        c => (c as usize, End::Head),
+    };
+    let removed = l.remove_matching(&args[3], limit, from, f);
+    let empty = l.is_empty();
+    let counted = delete_if_empty(ctx, &args[1], empty);
+    add_dirty(ctx, removed as u64, counted);
+    Ok(Reply::Int(removed as i64))
+}
+
+/// LTRIM key start stop
+pub fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let start = arg_i64(&args[2])?;
+    let end = arg_i64(&args[3])?;
+    let f = fill(ctx);
+    let Some(l) = write_list(ctx, &args[1])? else {
+        return Ok(Reply::Ok);
+    };
+    let len = l.len();
+    let (front, back) = match resolve_range(start, end, len) {
+        None => (len, 0),
+        Some((from, n)) => (from, len - from - n),
+    };
+    l.trim(front, back, f);
+    let empty = l.is_empty();
+    let counted = delete_if_empty(ctx, &args[1], empty);
+    add_dirty(ctx, (front + back) as u64, counted);
+    Ok(Reply::Ok)
+}
+
+// ---------------------------------------------------------------------------
+// Moves
+
+/// LMOVE's core once `src` is known to hold a non-empty list: checks the
+/// destination's type, moves one element, and returns it.
+fn move_element(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> CmdResult {
+    let f = fill(ctx);
+    // Redis counts one change, or none for a BLMOVE served while blocked.
+    let dirty = u64::from(ctx.client.blocked.is_none());
+    if src == dst {
+        let Some(l) = write_list(ctx, src)? else {
+            return Ok(Reply::Nil);
+        };
+        let Some(v) = l.pop(from, f) else {
+            return Ok(Reply::Nil);
+        };
+        l.push(v.as_slice(), to, f);
+        add_dirty(ctx, dirty, 0);
+        return Ok(Reply::Value(v));
+    }
+    if let Found::Other = find_write(ctx, dst) {
+        return Err(CmdError::wrong_type());
+    }
+    let (mut vals, counted_src) = pop_raw(ctx, src, from, 1);
+    let Some(v) = vals.pop() else {
+        add_dirty(ctx, 0, counted_src);
+        return Ok(Reply::Nil);
+    };
+    let counted_dst = match write_list(ctx, dst)? {
+        Some(l) => {
+            l.push(v.as_slice(), to, f);
+            0
+        }
+        None => {
+            let mut l = List::new();
+            l.push(v.as_slice(), to, f);
+            store_new(ctx, dst, l)
+        }
+    };
+    add_dirty(ctx, dirty, counted_src + counted_dst);
+    Ok(Reply::Value(v))
+}
+
+/// LMOVE/RPOPLPUSH: nil when the source is missing.
+fn lmove_generic(ctx: &mut Ctx, args: &[Bytes], from: End, to: End) -> CmdResult {
+    if write_list(ctx, &args[1])?.is_none() {
+        return Ok(Reply::Nil);
+    }
+    move_element(ctx, &args[1], &args[2], from, to)
+}
+
+/// RPOPLPUSH source destination
+pub fn rpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    lmove_generic(ctx, args, End::Tail, End::Head)
+}
+
+/// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
+pub fn lmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let from = parse_end(&args[3])?;
+    let to = parse_end(&args[4])?;
+    lmove_generic(ctx, args, from, to)
+}
+
+/// Parsed `numkeys key... LEFT|RIGHT [COUNT n]` of LMPOP/BLMPOP.
+struct MpopArgs<'a> {
+    keys: &'a [Bytes],
+    end: End,
+    count: usize,
+}
+
+fn parse_mpop(args: &[Bytes], numkeys_idx: usize) -> Result<MpopArgs<'_>, CmdError> {
+    let numkeys = match crate::util::num::parse_i64(&args[numkeys_idx]) {
+        Some(n) if n >= 1 => n as u64,
+        _ => return Err(CmdError::msg("ERR numkeys should be greater than 0")),
+    };
+    let where_idx = (numkeys_idx as u64)
+        .checked_add(numkeys)
+        .and_then(|v| v.checked_add(1))
+        .filter(|&w| w < args.len() as u64)
+        .ok_or_else(CmdError::syntax)? as usize;
+    let end = parse_end(&args[where_idx])?;
+    let mut count: Option<usize> = None;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
+            j += 1;
+            match crate::util::num::parse_i64(&args[j]) {
+                Some(n) if n >= 1 => count = Some(n as usize),
+                _ => return Err(CmdError::msg("ERR count should be greater than 0")),
+            }
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    Ok(MpopArgs {
+        keys: &args[numkeys_idx + 1..where_idx],
+        end,
+        count: count.unwrap_or(1),
+    })
+}
+
+/// The first key in `keys` holding a list. A key of another type is
+/// WRONGTYPE, or skipped when `skip_other` (a re-run for a blocked client).
+fn first_list<'k>(
+    ctx: &mut Ctx,
+    keys: &'k [Bytes],
+    skip_other: bool,
+) -> Result<Option<&'k Bytes>, CmdError> {
+    for k in keys {
+        match find_write(ctx, k) {
+            Found::Missing => {}
+            Found::List(l) if l.is_empty() => {}
+            Found::List(_) => return Ok(Some(k)),
+            Found::Other if skip_other => {}
+            Found::Other => return Err(CmdError::wrong_type()),
+        }
+    }
+    Ok(None)
+}
+
+/// `[key, [elements...]]`, popping up to `count` from the first list.
+fn mpop_reply(ctx: &mut Ctx, key: &Bytes, end: End, count: usize) -> Reply {
+    let vals = pop_from(ctx, key, end, count, true);
+    Reply::Array(vec![
+        Reply::Bulk(key.clone()),
+        Reply::Array(vals.into_iter().map(Reply::Value).collect()),
+    ])
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let a = parse_mpop(args, 1)?;
+    Ok(match first_list(ctx, a.keys, false)? {
+        Some(k) => mpop_reply(ctx, k, a.end, a.count),
+        None => Reply::NilArray,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Blocking
+
+fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
+    let timeout = parse_timeout(&args[args.len() - 1])?;
+    let keys = &args[1..args.len() - 1];
+    let rerun = ctx.client.blocked.is_some();
+    match first_list(ctx, keys, rerun)? {
+        Some(k) => {
+            // A client served after blocking adds nothing to dirty in Redis 7.0.
+            let v = pop_from(ctx, k, end, 1, !rerun).pop();
+            Ok(match v {
+                Some(v) => Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Value(v)]),
+                None => Reply::NilArray,
+            })
+        }
+        None => ctx.block(keys.to_vec(), timeout, Reply::NilArray),
+    }
+}
+
+/// BLPOP key [key ...] timeout
+pub fn blpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bpop_generic(ctx, args, End::Head)
+}
+
+/// BRPOP key [key ...] timeout
+pub fn brpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bpop_generic(ctx, args, End::Tail)
+}
+
+fn blmove_generic(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    from: End,
+    to: End,
+    timeout: Option<Duration>,
+) -> CmdResult {
+    let rerun = ctx.client.blocked.is_some();
+    match first_list(ctx, &args[1..2], rerun)? {
+        Some(_) => move_element(ctx, &args[1], &args[2], from, to),
+        None => ctx.block(vec![args[1].clone()], timeout, Reply::NilArray),
+    }
+}
+
+/// BRPOPLPUSH source destination timeout
+pub fn brpoplpush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let timeout = parse_timeout(&args[3])?;
+    blmove_generic(ctx, args, End::Tail, End::Head, timeout)
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+pub fn blmove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let from = parse_end(&args[3])?;
+    let to = parse_end(&args[4])?;
+    let timeout = parse_timeout(&args[5])?;
+    blmove_generic(ctx, args, from, to, timeout)
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let a = parse_mpop(args, 2)?;
+    let timeout = parse_timeout(&args[1])?;
+    let rerun = ctx.client.blocked.is_some();
+    match first_list(ctx, a.keys, rerun)? {
+        Some(k) => Ok(mpop_reply(ctx, k, a.end, a.count)),
+        None => ctx.block(a.keys.to_vec(), timeout, Reply::NilArray),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(s: &str) -> Result<i64, String> {
+        timeout_ms(s.as_bytes()).map_err(|e| e.0.into_owned())
+    }
+
+    const NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+    const NEGATIVE: &str = "ERR timeout is negative";
+
+    #[test]
+    fn timeouts_parse_like_redis_7_0() {
+        // Checked against redis-server 7.0.15.
+        assert_eq!(ms("0"), Ok(0));
+        assert_eq!(ms("1"), Ok(1000));
+        assert_eq!(ms("0.1"), Ok(100));
+        assert_eq!(ms("0.0001"), Ok(1));
+        assert_eq!(ms("1e-10"), Ok(1));
+        assert_eq!(ms("1e-400"), Ok(1));
+        assert_eq!(ms(".5"), Ok(500));
+        assert_eq!(ms("5."), Ok(5000));
+        assert_eq!(ms("+2"), Ok(2000));
+        assert_eq!(ms("-0"), Ok(0));
+        assert_eq!(ms("-0.0009"), Ok(0));
+        assert_eq!(ms("-0.001"), Ok(0));
+        assert_eq!(ms("-0.0015"), Err(NEGATIVE.into()));
+        assert_eq!(ms("-1"), Err(NEGATIVE.into()));
+        assert_eq!(ms("inf"), Err(NEGATIVE.into()));
+        assert_eq!(ms("-Infinity"), Err(NEGATIVE.into()));
+        assert_eq!(ms("1e20"), Err(NEGATIVE.into()));
+        assert_eq!(ms("1e400"), Err(NEGATIVE.into()));
+        assert_eq!(ms("9223372036854775"), Ok(9_223_372_036_854_775_000));
+        assert_eq!(ms("9223372036854775.807"), Ok(i64::MAX));
+        assert_eq!(ms("9223372036854775.808"), Err(NEGATIVE.into()));
+        assert_eq!(ms("9223372036854776"), Err(NEGATIVE.into()));
+        assert_eq!(ms("0x10"), Ok(16000));
+        assert_eq!(ms("0x1p-1"), Ok(500));
+        assert_eq!(ms("0x.8"), Ok(500));
+        let long_hex = format!("0x1.{}", "0".repeat(4000));
+        assert_eq!(ms(&long_hex), Ok(1000));
+        let huge_hex = format!("0x1{}", "0".repeat(4200));
+        assert_eq!(ms(&huge_hex), Err(NOT_FLOAT.into()));
+        for bad in [
+            "", " 1", "1 ", "abc", "nan", "-nan", "1e", "1e+", "e5", ".", "0x", "0xg", "1e5000",
+            "1e-5000", "--1", "1,5",
+        ] {
+            assert_eq!(ms(bad), Err(NOT_FLOAT.into()), "{bad:?}");
+        }
+        assert_eq!(parse_timeout(b"0").unwrap(), None);
+        assert_eq!(
+            parse_timeout(b"0.25").unwrap(),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(parse_timeout(b"1e12").unwrap(), None);
+    }
+
+    #[test]
+    fn ranges_resolve_like_redis() {
+        assert_eq!(resolve_range(0, -1, 3), Some((0, 3)));
+        assert_eq!(resolve_range(-100, 100, 3), Some((0, 3)));
+        assert_eq!(resolve_range(2, 1, 3), None);
+        assert_eq!(resolve_range(3, 5, 3), None);
+        assert_eq!(resolve_range(i64::MIN, i64::MAX, 3), Some((0, 3)));
+        assert_eq!(resolve_range(0, i64::MIN, 3), None);
+        assert_eq!(resolve_index(-1, 3), Some(2));
+        assert_eq!(resolve_index(-4, 3), None);
+        assert_eq!(resolve_index(i64::MIN, 3), None);
+        assert_eq!(resolve_index(i64::MAX, 3), None);
+    }
+}

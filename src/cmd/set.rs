@@ -1,8 +1,782 @@
 //! Set commands (Redis's t_set), including the multi-key algebra.
+//!
+//! Replies follow Redis 7.0 byte for byte. Members come out in storage
+//! order: ascending for intsets (as Redis), insertion order for small packed
+//! sets (Redis 7.2's listpack; 7.0 would use a hash table there), hash
+//! order otherwise. SMEMBERS, SINTER, SUNION, SDIFF and SPOP with a count
+//! answer RESP3 sets; SRANDMEMBER with a count answers an array (it may
+//! repeat members).
+//!
+//! The helpers at the top (random numbers, key creation and deletion that
+//! leave `dirty` to the command, raw replies for huge random samples) are
+//! shared with the hash commands.
 
-use super::Row;
+use super::keys::parse_cursor;
+use super::{Ctx, Row, arg_i64, is};
+use crate::db::set::{Member, Set};
+use crate::db::{Lookup, SmallBytes, Value};
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use crate::util::glob::glob_match;
+use bytes::Bytes;
 
 /// This family's rows of the command table.
 #[rustfmt::skip]
 pub const ROWS: &[Row] = &[
+    ("sadd", -3, "write denyoom fast", 1, 1, 1, sadd),
+    ("srem", -3, "write fast", 1, 1, 1, srem),
+    ("scard", 2, "readonly fast", 1, 1, 1, scard),
+    ("sismember", 3, "readonly fast", 1, 1, 1, sismember),
+    ("smismember", -3, "readonly fast", 1, 1, 1, smismember),
+    ("smembers", 2, "readonly", 1, 1, 1, smembers),
+    ("srandmember", -2, "readonly", 1, 1, 1, srandmember),
+    ("spop", -2, "write fast", 1, 1, 1, spop),
+    ("smove", 4, "write fast", 1, 2, 1, smove),
+    ("sinter", -2, "readonly", 1, -1, 1, sinter),
+    ("sintercard", -3, "readonly movablekeys", 0, 0, 0, sintercard),
+    ("sinterstore", -3, "write denyoom", 1, -1, 1, sinterstore),
+    ("sunion", -2, "readonly", 1, -1, 1, sunion),
+    ("sunionstore", -3, "write denyoom", 1, -1, 1, sunionstore),
+    ("sdiff", -2, "readonly", 1, -1, 1, sdiff),
+    ("sdiffstore", -3, "write denyoom", 1, -1, 1, sdiffstore),
+    ("sscan", -3, "readonly", 1, 1, 1, sscan),
 ];
+
+// ---------------------------------------------------------------------------
+// Helpers shared with the hash commands
+// ---------------------------------------------------------------------------
+
+/// A local xorshift64* generator seeded from the keyspace's, so sampling a
+/// value does not need a second borrow of the keyspace.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    /// Seeds from the server's generator.
+    pub(crate) fn new(ctx: &mut Ctx) -> Rng {
+        Rng(ctx.srv.ks.rand() | 1)
+    }
+
+    /// The next number.
+    pub(crate) fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in 0..n (n > 0).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        crate::db::set::below(self.next(), n)
+    }
+}
+
+/// Picks `k` of `n` positions uniformly, in ascending order (Knuth's
+/// selection sampling): random subsets that keep storage order.
+pub(crate) fn select_positions(rng: &mut Rng, n: usize, k: usize) -> Vec<usize> {
+    let mut out = Vec::with_capacity(k);
+    let mut need = k;
+    for i in 0..n {
+        if need == 0 {
+            break;
+        }
+        if rng.below(n - i) < need {
+            out.push(i);
+            need -= 1;
+        }
+    }
+    out
+}
+
+/// Lookup options of the calling client (CLIENT NO-TOUCH).
+pub(crate) fn lookup_opt(ctx: &Ctx) -> Lookup {
+    Lookup {
+        no_touch: ctx.client.no_touch,
+    }
+}
+
+/// True unless a snapshot child shares memory with us (then hash tables
+/// inside values grow only when very full, like the keyspace itself).
+pub(crate) fn resize_allowed(ctx: &Ctx) -> bool {
+    ctx.srv.persist.child.is_none()
+}
+
+/// Adds a new key holding `value`. The command accounts `dirty` itself (as
+/// Redis's `dbAdd` does not count).
+pub(crate) fn create_key(ctx: &mut Ctx, key: &[u8], value: Value) {
+    let dirty = ctx.srv.ks.stats.dirty;
+    ctx.srv.ks.set(ctx.client.db, key, value, false, ctx.now);
+    ctx.srv.ks.stats.dirty = dirty;
+}
+
+/// Removes a key whose collection became empty, leaving `dirty` to the
+/// command (as Redis's `dbDelete` does).
+pub(crate) fn drop_key(ctx: &mut Ctx, key: &[u8]) {
+    let dirty = ctx.srv.ks.stats.dirty;
+    ctx.srv.ks.remove(ctx.client.db, key);
+    ctx.srv.ks.stats.dirty = dirty;
+}
+
+/// A reply holding a member.
+pub(crate) fn member_reply(m: &Member) -> Reply {
+    Reply::Value(m.to_small())
+}
+
+/// Reply bytes a sample with repetition may produce before it is refused.
+/// Redis would try to build any size (and exhaust memory on absurd counts);
+/// forkv answers `ERR value is out of range` past this.
+pub(crate) const MAX_SAMPLE_REPLY: usize = 1 << 30;
+
+/// A pre-encoded reply for large samples with repetition, which are
+/// user-sized rather than data-sized: a few bytes per element instead of a
+/// `Reply` each.
+pub(crate) struct RawReply {
+    buf: Vec<u8>,
+}
+
+impl RawReply {
+    /// An array (RESP2 and RESP3 alike) of `n` elements.
+    pub(crate) fn array(n: usize, capacity_hint: usize) -> RawReply {
+        let mut r = RawReply {
+            buf: Vec::with_capacity(capacity_hint.min(1 << 20)),
+        };
+        r.header(n);
+        r
+    }
+
+    /// Appends an array header.
+    pub(crate) fn header(&mut self, n: usize) {
+        self.buf.push(b'*');
+        self.buf.extend_from_slice(n.to_string().as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// Appends a bulk string.
+    pub(crate) fn bulk(&mut self, b: &[u8]) {
+        let mut tmp = [0u8; 20];
+        self.buf.push(b'$');
+        self.buf
+            .extend_from_slice(crate::util::num::fmt_i64(b.len() as i64, &mut tmp));
+        self.buf.extend_from_slice(b"\r\n");
+        self.buf.extend_from_slice(b);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// Bytes so far.
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The finished reply.
+    pub(crate) fn finish(self) -> Reply {
+        Reply::Raw(Bytes::from(self.buf))
+    }
+}
+
+/// Parses a count for the random commands: any i64 but i64::MIN (Redis's
+/// `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`).
+pub(crate) fn parse_rand_count(raw: &[u8]) -> Result<i64, CmdError> {
+    let v = arg_i64(raw)?;
+    if v == i64::MIN {
+        return Err(CmdError::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    Ok(v)
+}
+
+/// COUNT and MATCH of HSCAN/SSCAN (Redis's `scanGenericCommand`; TYPE is
+/// only for SCAN).
+pub(crate) fn parse_scan_opts(
+    args: &[Bytes],
+    from: usize,
+) -> Result<(usize, Option<&[u8]>), CmdError> {
+    let mut count: i64 = 10;
+    let mut pat = None;
+    let mut i = from;
+    while i < args.len() {
+        let more = args.len() - i;
+        if is(&args[i], "count") && more >= 2 {
+            count = arg_i64(&args[i + 1])?;
+            if count < 1 {
+                return Err(CmdError::syntax());
+            }
+            i += 2;
+        } else if is(&args[i], "match") && more >= 2 {
+            pat = if &args[i + 1][..] == b"*" {
+                None
+            } else {
+                Some(&args[i + 1][..])
+            };
+            i += 2;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    Ok((count.min(isize::MAX as i64) as usize, pat))
+}
+
+/// The reply of a scan: the cursor and the items.
+pub(crate) fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk_string(cursor.to_string()),
+        Reply::Array(items),
+    ])
+}
+
+/// `*2 $1 0 *0`: what HSCAN/SSCAN answer for a missing key.
+pub(crate) fn empty_scan() -> Reply {
+    scan_reply(0, Vec::new())
+}
+
+/// True if `s` passes the optional MATCH pattern.
+pub(crate) fn matches(pat: Option<&[u8]>, s: &[u8]) -> bool {
+    pat.is_none_or(|p| glob_match(p, s, false))
+}
+
+// ---------------------------------------------------------------------------
+// Lookups
+// ---------------------------------------------------------------------------
+
+/// The set at `key` for a read command: None if missing, WRONGTYPE if not a set.
+fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, CmdError> {
+    let opt = lookup_opt(ctx);
+    match ctx.srv.ks.lookup_read(ctx.client.db, key, ctx.now, opt) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::Set(s) => Ok(Some(s)),
+            _ => Err(CmdError::wrong_type()),
+        },
+    }
+}
+
+/// The set at `key` for a write command.
+fn write_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Set>, CmdError> {
+    let allowed = resize_allowed(ctx);
+    match ctx.srv.ks.lookup_write(ctx.client.db, key, ctx.now) {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::Set(s) => {
+                s.set_resize_allowed(allowed);
+                Ok(Some(s))
+            }
+            _ => Err(CmdError::wrong_type()),
+        },
+    }
+}
+
+/// Replies with every member of a set as a RESP3 set.
+fn set_reply(s: &Set) -> Reply {
+    let mut out = Vec::with_capacity(s.len());
+    s.for_each(|m| out.push(member_reply(&m)));
+    Reply::Set(out)
+}
+
+// ---------------------------------------------------------------------------
+// Single-key commands
+// ---------------------------------------------------------------------------
+
+/// SADD key member [member ...]
+pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let lim = ctx.srv.ks.limits;
+    let members = &args[2..];
+    let added = match write_set(ctx, &args[1])? {
+        Some(s) => {
+            s.maybe_convert(members.len(), &lim);
+            members.iter().filter(|m| s.add(m, &lim)).count()
+        }
+        None => {
+            let mut s = Set::new_for(&args[2], members.len(), &lim);
+            let n = members.iter().filter(|m| s.add(m, &lim)).count();
+            create_key(ctx, &args[1], Value::Set(Box::new(s)));
+            n
+        }
+    };
+    ctx.srv.ks.stats.dirty += added as u64;
+    Ok(Reply::Int(added as i64))
+}
+
+/// SREM key member [member ...]
+pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let Some(s) = write_set(ctx, &args[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let mut removed = 0;
+    for m in &args[2..] {
+        if s.remove(m) {
+            removed += 1;
+            if s.is_empty() {
+                break;
+            }
+        }
+    }
+    if s.is_empty() {
+        drop_key(ctx, &args[1]);
+    }
+    ctx.srv.ks.stats.dirty += removed;
+    Ok(Reply::Int(removed as i64))
+}
+
+/// SCARD key
+pub fn scard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        read_set(ctx, &args[1])?.map_or(0, |s| s.len() as i64),
+    ))
+}
+
+/// SISMEMBER key member
+pub fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        read_set(ctx, &args[1])?.is_some_and(|s| s.contains(&args[2])) as i64,
+    ))
+}
+
+/// SMISMEMBER key member [member ...]
+pub fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let s = read_set(ctx, &args[1])?;
+    Ok(Reply::Array(
+        args[2..]
+            .iter()
+            .map(|m| Reply::Int(s.is_some_and(|s| s.contains(m)) as i64))
+            .collect(),
+    ))
+}
+
+/// SMEMBERS key
+pub fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    Ok(match read_set(ctx, &args[1])? {
+        Some(s) => set_reply(s),
+        None => Reply::Set(Vec::new()),
+    })
+}
+
+/// `SRANDMEMBER key [count]`
+pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::syntax());
+    }
+    if args.len() == 3 {
+        return srandmember_count(ctx, args);
+    }
+    let mut rng = Rng::new(ctx);
+    Ok(match read_set(ctx, &args[1])? {
+        Some(s) => match s.random(|| rng.next()) {
+            Some(m) => member_reply(&m),
+            None => Reply::Nil,
+        },
+        None => Reply::Nil,
+    })
+}
+
+fn srandmember_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let l = parse_rand_count(&args[2])?;
+    let mut rng = Rng::new(ctx);
+    let Some(s) = read_set(ctx, &args[1])? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let count = l.unsigned_abs() as usize;
+    if count == 0 {
+        return Ok(Reply::Array(Vec::new()));
+    }
+    let size = s.len();
+    if size == 0 {
+        return Ok(Reply::Array(Vec::new()));
+    }
+    if l < 0 {
+        // With repetition: `count` independent picks.
+        if count.saturating_mul(7) > MAX_SAMPLE_REPLY {
+            return Err(CmdError::msg("ERR value is out of range"));
+        }
+        let sampler = s.sampler();
+        let mut out = RawReply::array(count, count * 8);
+        for _ in 0..count {
+            sampler.pick(|| rng.next()).with(|b| out.bulk(b));
+            if out.len() > MAX_SAMPLE_REPLY {
+                return Err(CmdError::msg("ERR value is out of range"));
+            }
+        }
+        return Ok(out.finish());
+    }
+    if count >= size {
+        let mut out = Vec::with_capacity(size);
+        s.for_each(|m| out.push(member_reply(&m)));
+        return Ok(Reply::Array(out));
+    }
+    Ok(Reply::Array(
+        distinct_sample(s, count, &mut rng)
+            .iter()
+            .map(member_reply)
+            .collect(),
+    ))
+}
+
+/// `count` (< len) distinct random members.
+fn distinct_sample<'a>(s: &'a Set, count: usize, rng: &mut Rng) -> Vec<Member<'a>> {
+    let size = s.len();
+    if count * 3 > size || !s.is_table() {
+        // A large share (or a small set): one pass, storage order.
+        let all = s.members();
+        return select_positions(rng, size, count)
+            .into_iter()
+            .map(|i| all[i])
+            .collect();
+    }
+    // A few members of a big table: sample until enough distinct ones.
+    let mut seen = std::collections::HashSet::with_capacity(count);
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count {
+        let Some(m) = s.random(|| rng.next()) else {
+            break;
+        };
+        let Member::Str(b) = m else { continue };
+        if seen.insert(b) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// `SPOP key [count]`
+pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() == 3 {
+        return spop_count(ctx, args);
+    }
+    if args.len() > 3 {
+        return Err(CmdError::syntax());
+    }
+    let mut rng = Rng::new(ctx);
+    let Some(s) = write_set(ctx, &args[1])? else {
+        return Ok(Reply::Nil);
+    };
+    let Some(m) = s.random(|| rng.next()).map(|m| m.to_small()) else {
+        return Ok(Reply::Nil);
+    };
+    s.remove(m.as_slice());
+    if s.is_empty() {
+        drop_key(ctx, &args[1]);
+    }
+    ctx.srv.ks.stats.dirty += 1;
+    Ok(Reply::Value(m))
+}
+
+fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let count = match crate::util::num::parse_i64(&args[2]) {
+        Some(v) if v >= 0 => v as u64,
+        _ => return Err(CmdError::not_positive()),
+    };
+    let mut rng = Rng::new(ctx);
+    let Some(s) = write_set(ctx, &args[1])? else {
+        return Ok(Reply::Set(Vec::new()));
+    };
+    if count == 0 {
+        return Ok(Reply::Set(Vec::new()));
+    }
+    let size = s.len();
+    if count >= size as u64 {
+        let reply = set_reply(s);
+        drop_key(ctx, &args[1]);
+        ctx.srv.ks.stats.dirty += 1;
+        return Ok(reply);
+    }
+    let count = count as usize;
+    let popped: Vec<SmallBytes> = if s.is_table() && count * 5 < size {
+        // Few of many: pop random members one by one.
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            let Some(m) = s.random(|| rng.next()).map(|m| m.to_small()) else {
+                break;
+            };
+            s.remove(m.as_slice());
+            out.push(m);
+        }
+        out
+    } else {
+        let picked: Vec<SmallBytes> = distinct_sample(s, count, &mut rng)
+            .iter()
+            .map(|m| m.to_small())
+            .collect();
+        for m in &picked {
+            s.remove(m.as_slice());
+        }
+        picked
+    };
+    ctx.srv.ks.stats.dirty += popped.len() as u64;
+    Ok(Reply::Set(popped.into_iter().map(Reply::Value).collect()))
+}
+
+/// SMOVE source destination member
+pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (src, dst, m) = (&args[1], &args[2], &args[3]);
+    let db = ctx.client.db;
+    let src_kind = ctx
+        .srv
+        .ks
+        .lookup_write(db, src, ctx.now)
+        .map(|e| matches!(e.value, Value::Set(_)));
+    let dst_kind = ctx
+        .srv
+        .ks
+        .lookup_write(db, dst, ctx.now)
+        .map(|e| matches!(e.value, Value::Set(_)));
+    let Some(src_is_set) = src_kind else {
+        return Ok(Reply::Int(0));
+    };
+    if !src_is_set || dst_kind == Some(false) {
+        return Err(CmdError::wrong_type());
+    }
+    let Some(s) = write_set(ctx, src)? else {
+        return Ok(Reply::Int(0));
+    };
+    if src == dst {
+        return Ok(Reply::Int(s.contains(m) as i64));
+    }
+    if !s.remove(m) {
+        return Ok(Reply::Int(0));
+    }
+    if s.is_empty() {
+        drop_key(ctx, src);
+    }
+    ctx.srv.ks.stats.dirty += 1;
+    let lim = ctx.srv.ks.limits;
+    let added = match write_set(ctx, dst)? {
+        Some(d) => d.add(m, &lim),
+        None => {
+            let mut d = Set::new_for(m, 1, &lim);
+            d.add(m, &lim);
+            create_key(ctx, dst, Value::Set(Box::new(d)));
+            true
+        }
+    };
+    if added {
+        ctx.srv.ks.stats.dirty += 1;
+    }
+    Ok(Reply::Int(1))
+}
+
+// ---------------------------------------------------------------------------
+// Multi-key algebra
+// ---------------------------------------------------------------------------
+
+/// Looks every key up (expiring, counting hits and misses) and checks
+/// types in order, as Redis 7: a missing key is an empty set, any other type
+/// is WRONGTYPE. Returns which keys exist.
+fn check_keys(ctx: &mut Ctx, keys: &[Bytes], write: bool) -> Result<Vec<bool>, CmdError> {
+    let db = ctx.client.db;
+    let opt = lookup_opt(ctx);
+    let mut exists = Vec::with_capacity(keys.len());
+    for k in keys {
+        let e = if write {
+            ctx.srv.ks.lookup_write(db, k, ctx.now)
+        } else {
+            ctx.srv.ks.lookup_read(db, k, ctx.now, opt)
+        };
+        match e {
+            None => exists.push(false),
+            Some(e) if matches!(e.value, Value::Set(_)) => exists.push(true),
+            Some(_) => return Err(CmdError::wrong_type()),
+        }
+    }
+    Ok(exists)
+}
+
+/// The sets at `keys` (already checked), None for missing ones.
+fn sets_of<'a>(ctx: &'a Ctx, keys: &[Bytes]) -> Vec<Option<&'a Set>> {
+    let d = &ctx.srv.ks.dbs[ctx.client.db];
+    keys.iter()
+        .map(|k| match d.main.get(k).map(|n| &n.value.value) {
+            Some(Value::Set(s)) => Some(&**s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Calls `f` with the members of the intersection, in the order of the
+/// smallest set, stopping after `limit` of them (0 = no limit). A missing
+/// key (None) makes the intersection empty.
+fn intersect(sets: &[Option<&Set>], limit: usize, mut f: impl FnMut(Member)) {
+    let Some(mut sets) = sets.iter().copied().collect::<Option<Vec<&Set>>>() else {
+        return;
+    };
+    sets.sort_by_key(|s| s.len());
+    let first = sets[0];
+    let mut n = 0;
+    let others: Vec<&Set> = sets[1..]
+        .iter()
+        .copied()
+        .filter(|s| !std::ptr::eq(*s, first))
+        .collect();
+    first.for_each_while(|m| {
+        if others.iter().all(|s| s.contains_member(&m)) {
+            f(m);
+            n += 1;
+        }
+        limit == 0 || n < limit
+    });
+}
+
+/// SINTER key [key ...]
+pub fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let keys = &args[1..];
+    check_keys(ctx, keys, false)?;
+    let sets = sets_of(ctx, keys);
+    let mut out = Vec::new();
+    intersect(&sets, 0, |m| out.push(member_reply(&m)));
+    Ok(Reply::Set(out))
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]
+pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let numkeys = match crate::util::num::parse_i64(&args[1]) {
+        Some(n) if n >= 1 => n as u64,
+        _ => return Err(CmdError::msg("ERR numkeys should be greater than 0")),
+    };
+    if numkeys > (args.len() - 2) as u64 {
+        return Err(CmdError::msg(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    let numkeys = numkeys as usize;
+    let mut limit = 0usize;
+    let mut j = 2 + numkeys;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if is(&args[j], "limit") && more > 0 {
+            j += 1;
+            limit = match crate::util::num::parse_i64(&args[j]) {
+                Some(v) if v >= 0 => v.min(isize::MAX as i64) as usize,
+                _ => return Err(CmdError::msg("ERR LIMIT can't be negative")),
+            };
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    let keys = &args[2..2 + numkeys];
+    check_keys(ctx, keys, false)?;
+    let sets = sets_of(ctx, keys);
+    let mut n = 0i64;
+    intersect(&sets, limit, |_| n += 1);
+    Ok(Reply::Int(n))
+}
+
+/// Stores a computed set at `dst` (replacing any value and TTL), or deletes
+/// `dst` when it is empty; replies with its size. `dirty` counts one change
+/// for the store, or one for deleting an existing key, as Redis.
+fn store(ctx: &mut Ctx, dst: &[u8], s: Set) -> CmdResult {
+    let db = ctx.client.db;
+    let n = s.len();
+    if n > 0 {
+        ctx.srv
+            .ks
+            .set(db, dst, Value::Set(Box::new(s)), false, ctx.now);
+    } else {
+        ctx.srv.ks.delete(db, dst, ctx.now);
+    }
+    Ok(Reply::Int(n as i64))
+}
+
+/// SINTERSTORE destination key [key ...]
+pub fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let keys = &args[2..];
+    check_keys(ctx, keys, true)?;
+    let lim = ctx.srv.ks.limits;
+    let sets = sets_of(ctx, keys);
+    let mut result = Set::new();
+    intersect(&sets, 0, |m| {
+        m.with(|b| result.add(b, &lim));
+    });
+    store(ctx, &args[1], result)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    Union,
+    Diff,
+}
+
+/// SUNION / SDIFF into a new set, built member by member as Redis does (so
+/// integer results are intsets, ascending).
+fn union_diff(ctx: &mut Ctx, keys: &[Bytes], op: Op, write: bool) -> Result<Set, CmdError> {
+    check_keys(ctx, keys, write)?;
+    let lim = ctx.srv.ks.limits;
+    let sets = sets_of(ctx, keys);
+    let mut result = Set::new();
+    match op {
+        Op::Union => {
+            for s in sets.iter().flatten() {
+                s.for_each(|m| {
+                    m.with(|b| result.add(b, &lim));
+                });
+            }
+        }
+        Op::Diff => {
+            let Some(first) = sets[0] else {
+                return Ok(result);
+            };
+            // The first key named again: the difference is empty.
+            if keys[1..].iter().any(|k| *k == keys[0]) {
+                return Ok(result);
+            }
+            let others: Vec<&Set> = sets[1..].iter().flatten().copied().collect();
+            first.for_each(|m| {
+                if !others.iter().any(|s| s.contains_member(&m)) {
+                    m.with(|b| result.add(b, &lim));
+                }
+            });
+        }
+    }
+    Ok(result)
+}
+
+/// SUNION key [key ...]
+pub fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    Ok(set_reply(&union_diff(ctx, &args[1..], Op::Union, false)?))
+}
+
+/// SUNIONSTORE destination key [key ...]
+pub fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let s = union_diff(ctx, &args[2..], Op::Union, true)?;
+    store(ctx, &args[1], s)
+}
+
+/// SDIFF key [key ...]
+pub fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    Ok(set_reply(&union_diff(ctx, &args[1..], Op::Diff, false)?))
+}
+
+/// SDIFFSTORE destination key [key ...]
+pub fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let s = union_diff(ctx, &args[2..], Op::Diff, true)?;
+    store(ctx, &args[1], s)
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut cursor = parse_cursor(&args[2])?;
+    let Some(s) = read_set(ctx, &args[1])? else {
+        return Ok(empty_scan());
+    };
+    let (count, pat) = parse_scan_opts(args, 3)?;
+    let mut items: Vec<SmallBytes> = Vec::new();
+    if s.is_table() {
+        let mut budget = count.saturating_mul(10);
+        loop {
+            cursor = s.scan(cursor, |m| items.push(m.to_small()));
+            if cursor == 0 || budget == 0 || items.len() >= count {
+                break;
+            }
+            budget -= 1;
+        }
+    } else {
+        cursor = s.scan(0, |m| items.push(m.to_small()));
+    }
+    Ok(scan_reply(
+        cursor,
+        items
+            .into_iter()
+            .filter(|m| matches(pat, m.as_slice()))
+            .map(Reply::Value)
+            .collect(),
+    ))
+}

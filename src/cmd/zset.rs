@@ -1,8 +1,1618 @@
 //! Sorted set commands (Redis's t_zset), including ranges by rank, score and lex, and the blocking BZPOP family.
+//!
+//! Replies, error texts and their precedence follow Redis 7.0 (`ZRANK ...
+//! WITHSCORE` is 7.2's). Scores are parsed with C's `strtod`, as Redis does,
+//! so `inf`, hex floats and every rounding agree; they are replied as
+//! doubles (`%.17g`, RESP3 `,`), except `ZSCAN`, which sends them as text.
 
-use super::Row;
+use super::{Ctx, Row, arg_i64, is};
+use crate::db::set::Set;
+use crate::db::zset::{LexBound, LexRange, ScoreRange, ZSet};
+use crate::db::{Lookup, SmallBytes, Value};
+use crate::error::{CmdError, CmdResult};
+use crate::protocol::Reply;
+use bytes::Bytes;
+use std::time::Duration;
 
 /// This family's rows of the command table.
 #[rustfmt::skip]
 pub const ROWS: &[Row] = &[
+    ("zadd", -4, "write denyoom fast", 1, 1, 1, zadd),
+    ("zincrby", 4, "write denyoom fast", 1, 1, 1, zincrby),
+    ("zrem", -3, "write fast", 1, 1, 1, zrem),
+    ("zcard", 2, "readonly fast", 1, 1, 1, zcard),
+    ("zscore", 3, "readonly fast", 1, 1, 1, zscore),
+    ("zmscore", -3, "readonly fast", 1, 1, 1, zmscore),
+    // Arity -3 (Redis 7.2) for the optional WITHSCORE; 7.0 has 3.
+    ("zrank", -3, "readonly fast", 1, 1, 1, zrank),
+    ("zrevrank", -3, "readonly fast", 1, 1, 1, zrevrank),
+    ("zcount", 4, "readonly fast", 1, 1, 1, zcount),
+    ("zlexcount", 4, "readonly fast", 1, 1, 1, zlexcount),
+    ("zrange", -4, "readonly", 1, 1, 1, zrange),
+    ("zrangestore", -5, "write denyoom", 1, 2, 1, zrangestore),
+    ("zrevrange", -4, "readonly", 1, 1, 1, zrevrange),
+    ("zrangebyscore", -4, "readonly", 1, 1, 1, zrangebyscore),
+    ("zrevrangebyscore", -4, "readonly", 1, 1, 1, zrevrangebyscore),
+    ("zrangebylex", -4, "readonly", 1, 1, 1, zrangebylex),
+    ("zrevrangebylex", -4, "readonly", 1, 1, 1, zrevrangebylex),
+    ("zremrangebyrank", 4, "write", 1, 1, 1, zremrangebyrank),
+    ("zremrangebyscore", 4, "write", 1, 1, 1, zremrangebyscore),
+    ("zremrangebylex", 4, "write", 1, 1, 1, zremrangebylex),
+    ("zpopmin", -2, "write fast", 1, 1, 1, zpopmin),
+    ("zpopmax", -2, "write fast", 1, 1, 1, zpopmax),
+    ("zmpop", -4, "write movablekeys", 0, 0, 0, zmpop),
+    ("bzpopmin", -3, "write noscript blocking fast", 1, -2, 1, bzpopmin),
+    ("bzpopmax", -3, "write noscript blocking fast", 1, -2, 1, bzpopmax),
+    ("bzmpop", -5, "write blocking movablekeys", 0, 0, 0, bzmpop),
+    ("zrandmember", -2, "readonly", 1, 1, 1, zrandmember),
+    ("zunion", -3, "readonly movablekeys", 0, 0, 0, zunion),
+    ("zunionstore", -4, "write denyoom movablekeys", 1, 1, 1, zunionstore),
+    ("zinter", -3, "readonly movablekeys", 0, 0, 0, zinter),
+    ("zinterstore", -4, "write denyoom movablekeys", 1, 1, 1, zinterstore),
+    ("zintercard", -3, "readonly movablekeys", 0, 0, 0, zintercard),
+    ("zdiff", -3, "readonly movablekeys", 0, 0, 0, zdiff),
+    ("zdiffstore", -4, "write denyoom movablekeys", 1, 1, 1, zdiffstore),
+    ("zscan", -3, "readonly", 1, 1, 1, zscan),
 ];
+
+// ---------------------------------------------------------------------------
+// Error texts
+// ---------------------------------------------------------------------------
+
+const ERR_NAN: &str = "ERR resulting score is not a number (NaN)";
+const ERR_RANGE_FLOAT: &str = "ERR min or max is not a float";
+const ERR_RANGE_LEX: &str = "ERR min or max not valid string range item";
+const ERR_WEIGHT: &str = "ERR weight value is not a float";
+const ERR_TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+
+// ---------------------------------------------------------------------------
+// Number parsing and formatting
+// ---------------------------------------------------------------------------
+
+/// C's `strtod` on `s` up to its first NUL byte (C strings end there):
+/// the value, the bytes consumed, and whether `errno` became `ERANGE`.
+fn strtod(s: &[u8]) -> (f64, usize, bool) {
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    let mut stack = [0u8; 128];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if end < stack.len() {
+        &mut stack[..end + 1]
+    } else {
+        heap.resize(end + 1, 0);
+        &mut heap
+    };
+    buf[..end].copy_from_slice(&s[..end]);
+    buf[end] = 0;
+    let start = buf.as_ptr() as *const libc::c_char;
+    let mut eptr: *mut libc::c_char = std::ptr::null_mut();
+    // SAFETY: `buf` is NUL-terminated and outlives the call; strtod reads
+    // up to that NUL and stores into `eptr` a pointer inside `buf`, so the
+    // offset is in bounds. errno is thread-local and only read right after.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let v = libc::strtod(start, &mut eptr);
+        let erange = *libc::__errno_location() == libc::ERANGE;
+        let used = eptr.offset_from(start).max(0) as usize;
+        (v, used, erange)
+    }
+}
+
+/// C's `isspace` in the "C" locale.
+fn c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Redis's `string2d`: a whole argument as a double (ZADD scores,
+/// increments, weights). No NaN, no leading space, no overflow.
+fn parse_double(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || c_space(s[0]) {
+        return None;
+    }
+    let (v, used, erange) = strtod(s);
+    if used != s.len() || v.is_nan() || (erange && (v.is_infinite() || v == 0.0)) {
+        return None;
+    }
+    Some(v)
+}
+
+fn score_arg(s: &[u8]) -> Result<f64, CmdError> {
+    parse_double(s).ok_or_else(CmdError::not_float)
+}
+
+/// One end of a score range, as Redis's `zslParseRange` reads it (`strtod`
+/// on the C string after an optional `(`).
+fn parse_bound(s: &[u8]) -> Option<(f64, bool)> {
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    let s = &s[..end];
+    let (ex, body) = match s.first() {
+        Some(b'(') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let (v, used, _) = strtod(body);
+    (used == body.len() && !v.is_nan()).then_some((v, ex))
+}
+
+fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
+    match (parse_bound(min), parse_bound(max)) {
+        (Some((min, minex)), Some((max, maxex))) => Ok(ScoreRange {
+            min,
+            minex,
+            max,
+            maxex,
+        }),
+        _ => Err(CmdError::msg(ERR_RANGE_FLOAT)),
+    }
+}
+
+/// One end of a lex range (`-`, `+`, `[x`, `(x`).
+fn parse_lex_item(s: &[u8]) -> Option<LexBound> {
+    let alone = s.len() == 1 || s.get(1) == Some(&0);
+    match s.first() {
+        Some(b'+') if alone => Some(LexBound::PosInf),
+        Some(b'-') if alone => Some(LexBound::NegInf),
+        Some(b'(') => Some(LexBound::Excl(s[1..].to_vec())),
+        Some(b'[') => Some(LexBound::Incl(s[1..].to_vec())),
+        _ => None,
+    }
+}
+
+fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
+    match (parse_lex_item(min), parse_lex_item(max)) {
+        (Some(min), Some(max)) => Ok(LexRange { min, max }),
+        _ => Err(CmdError::msg(ERR_RANGE_LEX)),
+    }
+}
+
+/// A blocking timeout in seconds, as Redis's `getTimeoutFromObjectOrReply`:
+/// `ceil(seconds * 1000)` ms, 0 = forever. Out-of-range products become
+/// negative, as the C conversion does.
+fn parse_timeout(s: &[u8]) -> Result<Option<Duration>, CmdError> {
+    if s.is_empty() || s.len() >= 5 * 1024 || c_space(s[0]) {
+        return Err(CmdError::timeout_not_float());
+    }
+    let (v, used, erange) = strtod(s);
+    if used != s.len() || v.is_nan() {
+        return Err(CmdError::timeout_not_float());
+    }
+    let ms = if erange && v == 0.0 {
+        // Below a double's range but fine for Redis's long double.
+        if s.first() == Some(&b'-') { 0.0 } else { 1.0 }
+    } else {
+        (v * 1000.0).ceil()
+    };
+    // C's conversion of an out-of-range value gives LLONG_MIN: negative.
+    if ms >= 2f64.powi(63) || ms < 0.0 {
+        return Err(CmdError::msg(ERR_TIMEOUT_NEGATIVE));
+    }
+    let ms = ms as u64;
+    // Far deadlines wait "forever" anyway; keep timer arithmetic small.
+    const CAP_MS: u64 = 100 * 365 * 86_400 * 1000;
+    Ok((ms > 0).then(|| Duration::from_millis(ms.min(CAP_MS))))
+}
+
+/// A score as Redis replies it: a double (`%.17g`, `inf`, `-0` kept).
+fn dbl(resp: u8, d: f64) -> Reply {
+    if d == 0.0 && d.is_sign_negative() {
+        // `format_double` prints -0 as "0"; Redis prints "-0".
+        if resp >= 3 {
+            Reply::Raw(Bytes::from_static(b",-0\r\n"))
+        } else {
+            Reply::bulk_static("-0")
+        }
+    } else {
+        Reply::Double(d)
+    }
+}
+
+/// A score as text (ZSCAN replies scores as bulk strings).
+fn score_text(d: f64) -> String {
+    if d == 0.0 && d.is_sign_negative() {
+        "-0".into()
+    } else {
+        crate::protocol::reply::format_double(d)
+    }
+}
+
+fn member(m: &[u8]) -> Reply {
+    Reply::Value(SmallBytes::new(m))
+}
+
+/// An array of members, with their scores when `withscores` (flat in
+/// RESP2, [member, score] pairs in RESP3).
+fn elements_reply<'a>(
+    items: impl Iterator<Item = (&'a [u8], f64)>,
+    withscores: bool,
+    resp: u8,
+) -> Reply {
+    let mut out = Vec::new();
+    for (m, s) in items {
+        if !withscores {
+            out.push(member(m));
+        } else if resp >= 3 {
+            out.push(Reply::Array(vec![member(m), dbl(resp, s)]));
+        } else {
+            out.push(member(m));
+            out.push(dbl(resp, s));
+        }
+    }
+    Reply::Array(out)
+}
+
+// ---------------------------------------------------------------------------
+// Keyspace access
+// ---------------------------------------------------------------------------
+
+fn lookup_opt(ctx: &Ctx) -> Lookup {
+    Lookup {
+        no_touch: ctx.client.no_touch,
+    }
+}
+
+/// The sorted set at `key` for a read command (counts a hit or a miss).
+fn read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a ZSet>, CmdError> {
+    let opt = lookup_opt(ctx);
+    match ctx.srv.ks.lookup_read(ctx.client.db, key, ctx.now, opt) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::ZSet(z) => Ok(Some(z)),
+            _ => Err(CmdError::wrong_type()),
+        },
+    }
+}
+
+/// The sorted set at `key` for a write command.
+fn write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut ZSet>, CmdError> {
+    match ctx.srv.ks.lookup_write(ctx.client.db, key, ctx.now) {
+        None => Ok(None),
+        Some(e) => match &mut e.value {
+            Value::ZSet(z) => Ok(Some(z)),
+            _ => Err(CmdError::wrong_type()),
+        },
+    }
+}
+
+/// Deletes a key that became empty. Redis counts the removed elements as
+/// changes, not the deletion itself, so `dirty` is left as it was.
+fn delete_emptied(ctx: &mut Ctx, key: &[u8]) {
+    if ctx.srv.ks.remove(ctx.client.db, key).is_some() {
+        ctx.srv.ks.stats.dirty = ctx.srv.ks.stats.dirty.saturating_sub(1);
+    }
+}
+
+/// Stores a command's result at `dst` (replacing any value and TTL), or
+/// deletes `dst` when the result is empty; replies with the size.
+fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(SmallBytes, f64)>) -> CmdResult {
+    let db = ctx.client.db;
+    let n = items.len();
+    if n == 0 {
+        ctx.srv.ks.delete(db, dst, ctx.now);
+        return Ok(Reply::Int(0));
+    }
+    let limits = ctx.srv.ks.limits;
+    let z = ZSet::from_sorted(items, &limits);
+    ctx.srv
+        .ks
+        .set(db, dst, Value::ZSet(Box::new(z)), false, ctx.now);
+    Ok(Reply::Int(n as i64))
+}
+
+/// Sorts result elements by (score, member), the order of a sorted set.
+fn sort_elements(items: &mut [(SmallBytes, f64)]) {
+    items.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.as_slice().cmp(b.0.as_slice()))
+    });
+}
+
+// ---------------------------------------------------------------------------
+// ZADD, ZINCRBY, ZREM, reads of single members
+// ---------------------------------------------------------------------------
+
+/// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
+pub fn zadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zadd_generic(ctx, args, false)
+}
+
+/// ZINCRBY key increment member
+pub fn zincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zadd_generic(ctx, args, true)
+}
+
+/// Redis's `zaddGenericCommand`, shared by ZADD and ZINCRBY.
+fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> CmdResult {
+    let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
+    let mut idx = 2;
+    while idx < args.len() {
+        let a = &args[idx][..];
+        if is(a, "nx") {
+            nx = true;
+        } else if is(a, "xx") {
+            xx = true;
+        } else if is(a, "ch") {
+            ch = true;
+        } else if is(a, "incr") {
+            incr = true;
+        } else if is(a, "gt") {
+            gt = true;
+        } else if is(a, "lt") {
+            lt = true;
+        } else {
+            break;
+        }
+        idx += 1;
+    }
+    let elements = args.len() - idx;
+    if elements % 2 == 1 || elements == 0 {
+        return Err(CmdError::syntax());
+    }
+    let elements = elements / 2;
+    if nx && xx {
+        return Err(CmdError::msg(
+            "ERR XX and NX options at the same time are not compatible",
+        ));
+    }
+    if (nx && (gt || lt)) || (gt && lt) {
+        return Err(CmdError::msg(
+            "ERR GT, LT, and/or NX options at the same time are not compatible",
+        ));
+    }
+    if incr && elements > 1 {
+        return Err(CmdError::msg(
+            "ERR INCR option supports a single increment-element pair",
+        ));
+    }
+    let scores = (0..elements)
+        .map(|j| score_arg(&args[idx + 2 * j]))
+        .collect::<Result<Vec<f64>, _>>()?;
+    let key = &args[1];
+    let resp = ctx.client.resp;
+    let limits = ctx.srv.ks.limits;
+    let db = ctx.client.db;
+    let exists = write(ctx, key)?.is_some();
+    let nothing = || {
+        if incr { Reply::Nil } else { Reply::Int(0) }
+    };
+    if !exists {
+        if xx {
+            return Ok(nothing());
+        }
+        let z = ZSet::for_new_key(args[idx + 1].len(), &limits);
+        ctx.srv
+            .ks
+            .set(db, key, Value::ZSet(Box::new(z)), false, ctx.now);
+        // Creating the key is not a change of its own (see below).
+        ctx.srv.ks.stats.dirty = ctx.srv.ks.stats.dirty.saturating_sub(1);
+    }
+    let Some(z) = write(ctx, key)? else {
+        return Ok(nothing());
+    };
+    let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
+    let mut score = 0.0;
+    let mut nan = false;
+    for (j, &s) in scores.iter().enumerate() {
+        let m = &args[idx + 1 + 2 * j][..];
+        match z.score(m) {
+            Some(cur) => {
+                if nx {
+                    continue;
+                }
+                let new = if incr { cur + s } else { s };
+                if new.is_nan() {
+                    nan = true;
+                    break;
+                }
+                if (lt && new >= cur) || (gt && new <= cur) {
+                    continue;
+                }
+                processed += 1;
+                score = new;
+                if new != cur {
+                    z.set_score(m, cur, new);
+                    updated += 1;
+                }
+            }
+            None if !xx => {
+                z.insert(m, s, &limits);
+                added += 1;
+                processed += 1;
+                score = s;
+            }
+            None => {}
+        }
+    }
+    let empty = z.is_empty();
+    if empty {
+        delete_emptied(ctx, key);
+    }
+    if nan {
+        return Err(CmdError::msg(ERR_NAN));
+    }
+    ctx.srv.ks.stats.dirty += added + updated;
+    Ok(if incr {
+        if processed > 0 {
+            dbl(resp, score)
+        } else {
+            Reply::Nil
+        }
+    } else {
+        Reply::Int((if ch { added + updated } else { added }) as i64)
+    })
+}
+
+/// ZREM key member [member ...]
+pub fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let Some(z) = write(ctx, &args[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let mut deleted = 0u64;
+    for m in &args[2..] {
+        if z.remove(m).is_some() {
+            deleted += 1;
+        }
+        if z.is_empty() {
+            break;
+        }
+    }
+    if z.is_empty() {
+        delete_emptied(ctx, &args[1]);
+    }
+    ctx.srv.ks.stats.dirty += deleted;
+    Ok(Reply::Int(deleted as i64))
+}
+
+/// ZCARD key
+pub fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        read(ctx, &args[1])?.map_or(0, |z| z.len()) as i64
+    ))
+}
+
+/// ZSCORE key member
+pub fn zscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let resp = ctx.client.resp;
+    Ok(match read(ctx, &args[1])?.and_then(|z| z.score(&args[2])) {
+        Some(s) => dbl(resp, s),
+        None => Reply::Nil,
+    })
+}
+
+/// ZMSCORE key member [member ...]
+pub fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let resp = ctx.client.resp;
+    let z = read(ctx, &args[1])?;
+    Ok(Reply::Array(
+        args[2..]
+            .iter()
+            .map(|m| match z.and_then(|z| z.score(m)) {
+                Some(s) => dbl(resp, s),
+                None => Reply::Nil,
+            })
+            .collect(),
+    ))
+}
+
+/// ZRANK key member [WITHSCORE]
+pub fn zrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrank_generic(ctx, args, false)
+}
+
+/// ZREVRANK key member [WITHSCORE]
+pub fn zrevrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrank_generic(ctx, args, true)
+}
+
+fn zrank_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::arity(if rev { "zrevrank" } else { "zrank" }));
+    }
+    let withscore = args.len() == 4;
+    if withscore && !is(&args[3], "withscore") {
+        return Err(CmdError::syntax());
+    }
+    let resp = ctx.client.resp;
+    let none = if withscore {
+        Reply::NilArray
+    } else {
+        Reply::Nil
+    };
+    let Some(z) = read(ctx, &args[1])? else {
+        return Ok(none);
+    };
+    let len = z.len();
+    Ok(match z.rank(&args[2]) {
+        Some((r, s)) => {
+            let r = if rev { len - 1 - r } else { r } as i64;
+            if withscore {
+                Reply::Array(vec![Reply::Int(r), dbl(resp, s)])
+            } else {
+                Reply::Int(r)
+            }
+        }
+        None => none,
+    })
+}
+
+/// ZCOUNT key min max
+pub fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let range = parse_score_range(&args[2], &args[3])?;
+    let Some(z) = read(ctx, &args[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let (lo, hi) = z.score_window(&range);
+    Ok(Reply::Int((hi - lo) as i64))
+}
+
+/// ZLEXCOUNT key min max
+pub fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let range = parse_lex_range(&args[2], &args[3])?;
+    let Some(z) = read(ctx, &args[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let (lo, hi) = z.lex_window(&range, false);
+    Ok(Reply::Int((hi - lo) as i64))
+}
+
+// ---------------------------------------------------------------------------
+// Ranges
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RangeBy {
+    Auto,
+    Rank,
+    Score,
+    Lex,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Auto,
+    Forward,
+    Reverse,
+}
+
+/// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
+pub fn zrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeBy::Auto, Direction::Auto)
+}
+
+/// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
+pub fn zrangestore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let dst = args[1].clone();
+    zrange_generic(ctx, args, 2, Some(&dst), RangeBy::Auto, Direction::Auto)
+}
+
+/// ZREVRANGE key start stop [WITHSCORES]
+pub fn zrevrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeBy::Rank, Direction::Reverse)
+}
+
+/// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]
+pub fn zrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeBy::Score, Direction::Forward)
+}
+
+/// ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]
+pub fn zrevrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeBy::Score, Direction::Reverse)
+}
+
+/// ZRANGEBYLEX key min max [LIMIT offset count]
+pub fn zrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeBy::Lex, Direction::Forward)
+}
+
+/// ZREVRANGEBYLEX key max min [LIMIT offset count]
+pub fn zrevrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zrange_generic(ctx, args, 1, None, RangeBy::Lex, Direction::Reverse)
+}
+
+/// Which elements a range selects: `count` of them from ascending rank
+/// `start`, going down when `rev`.
+#[derive(Clone, Copy)]
+struct Selection {
+    start: usize,
+    count: usize,
+    rev: bool,
+}
+
+impl Selection {
+    const NONE: Selection = Selection {
+        start: 0,
+        count: 0,
+        rev: false,
+    };
+}
+
+/// Applies LIMIT to a window `[lo, hi)` the way Redis walks it: skip
+/// `offset` elements (a negative offset skips everything), then take
+/// `limit` (negative = all).
+fn limit_window(lo: usize, hi: usize, offset: i64, limit: i64, rev: bool) -> Selection {
+    if offset < 0 || hi <= lo {
+        return Selection::NONE;
+    }
+    let avail = hi - lo;
+    let offset = offset as u64;
+    if offset >= avail as u64 {
+        return Selection::NONE;
+    }
+    let offset = offset as usize;
+    let left = avail - offset;
+    let count = if limit < 0 {
+        left
+    } else {
+        left.min(limit as u64 as usize)
+    };
+    let start = if rev { hi - 1 - offset } else { lo + offset };
+    Selection { start, count, rev }
+}
+
+/// Redis's `zrangeGenericCommand`: ZRANGE, ZRANGESTORE and the older range
+/// commands. `key_idx` is the source key's position; `store` the
+/// destination of ZRANGESTORE.
+fn zrange_generic(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    key_idx: usize,
+    store: Option<&Bytes>,
+    mut by: RangeBy,
+    mut dir: Direction,
+) -> CmdResult {
+    let (mut min_idx, mut max_idx) = (key_idx + 1, key_idx + 2);
+    let mut withscores = false;
+    let (mut offset, mut limit) = (0i64, -1i64);
+    let mut j = key_idx + 3;
+    while j < args.len() {
+        let a = &args[j][..];
+        let left = args.len() - j - 1;
+        if store.is_none() && is(a, "withscores") {
+            withscores = true;
+        } else if is(a, "limit") && left >= 2 {
+            offset = arg_i64(&args[j + 1])?;
+            limit = arg_i64(&args[j + 2])?;
+            j += 2;
+        } else if dir == Direction::Auto && is(a, "rev") {
+            dir = Direction::Reverse;
+        } else if by == RangeBy::Auto && is(a, "bylex") {
+            by = RangeBy::Lex;
+        } else if by == RangeBy::Auto && is(a, "byscore") {
+            by = RangeBy::Score;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    let rev = dir == Direction::Reverse;
+    if by == RangeBy::Auto {
+        by = RangeBy::Rank;
+    }
+    if limit != -1 && by == RangeBy::Rank {
+        return Err(CmdError::msg(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if withscores && by == RangeBy::Lex {
+        return Err(CmdError::msg(
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
+    }
+    if rev && by != RangeBy::Rank {
+        std::mem::swap(&mut min_idx, &mut max_idx);
+    }
+    enum Spec {
+        Rank(i64, i64),
+        Score(ScoreRange),
+        Lex(LexRange),
+    }
+    let spec = match by {
+        RangeBy::Score => Spec::Score(parse_score_range(&args[min_idx], &args[max_idx])?),
+        RangeBy::Lex => Spec::Lex(parse_lex_range(&args[min_idx], &args[max_idx])?),
+        _ => Spec::Rank(arg_i64(&args[min_idx])?, arg_i64(&args[max_idx])?),
+    };
+    let resp = ctx.client.resp;
+    let Some(z) = read(ctx, &args[key_idx])? else {
+        return match store {
+            Some(dst) => store_result(ctx, dst, Vec::new()),
+            None => Ok(Reply::Array(Vec::new())),
+        };
+    };
+    let len = z.len();
+    let sel = match spec {
+        Spec::Rank(mut start, mut end) => {
+            let llen = len as i64;
+            if start < 0 {
+                start += llen;
+            }
+            if end < 0 {
+                end += llen;
+            }
+            start = start.max(0);
+            if start > end || start >= llen {
+                Selection::NONE
+            } else {
+                let end = end.min(llen - 1);
+                let count = (end - start + 1) as usize;
+                let start = start as usize;
+                Selection {
+                    start: if rev { len - 1 - start } else { start },
+                    count,
+                    rev,
+                }
+            }
+        }
+        Spec::Score(r) => {
+            let (lo, hi) = z.score_window(&r);
+            limit_window(lo, hi, offset, limit, rev)
+        }
+        Spec::Lex(r) => {
+            let (lo, hi) = z.lex_window(&r, rev);
+            limit_window(lo, hi, offset, limit, rev)
+        }
+    };
+    let items = z.range(sel.start, sel.rev).take(sel.count);
+    match store {
+        None => Ok(elements_reply(items, withscores, resp)),
+        Some(dst) => {
+            let mut v: Vec<(SmallBytes, f64)> =
+                items.map(|(m, s)| (SmallBytes::new(m), s)).collect();
+            if sel.rev {
+                v.reverse();
+            }
+            store_result(ctx, dst, v)
+        }
+    }
+}
+
+/// ZREMRANGEBYRANK key start stop
+pub fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let start = arg_i64(&args[2])?;
+    let end = arg_i64(&args[3])?;
+    zremrange(ctx, &args[1], |z| {
+        let llen = z.len() as i64;
+        let mut start = if start < 0 { start + llen } else { start };
+        let end = if end < 0 { end + llen } else { end };
+        start = start.max(0);
+        if start > end || start >= llen {
+            return (0, 0);
+        }
+        (start as usize, (end.min(llen - 1) + 1) as usize)
+    })
+}
+
+/// ZREMRANGEBYSCORE key min max
+pub fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let range = parse_score_range(&args[2], &args[3])?;
+    zremrange(ctx, &args[1], |z| z.score_window(&range))
+}
+
+/// ZREMRANGEBYLEX key min max
+pub fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let range = parse_lex_range(&args[2], &args[3])?;
+    zremrange(ctx, &args[1], |z| z.lex_window(&range, false))
+}
+
+/// Removes the rank window `window` picks; replies with the count.
+fn zremrange(ctx: &mut Ctx, key: &[u8], window: impl FnOnce(&ZSet) -> (usize, usize)) -> CmdResult {
+    let Some(z) = write(ctx, key)? else {
+        return Ok(Reply::Int(0));
+    };
+    let (lo, hi) = window(z);
+    let deleted = z.remove_window(lo, hi);
+    if z.is_empty() {
+        delete_emptied(ctx, key);
+    }
+    ctx.srv.ks.stats.dirty += deleted as u64;
+    Ok(Reply::Int(deleted as i64))
+}
+
+// ---------------------------------------------------------------------------
+// Pops
+// ---------------------------------------------------------------------------
+
+/// How a pop replies.
+#[derive(Clone, Copy)]
+struct PopShape {
+    /// Name the key (BZPOP*, ZMPOP, BZMPOP).
+    emit_key: bool,
+    /// [member, score] pairs instead of a flat list.
+    nested: bool,
+    /// A null (not an empty array) when nothing can be popped.
+    nil_when_empty: bool,
+}
+
+/// Redis's `genericZpopCommand`: pops up to `count` elements (None = one,
+/// plain) from the first of `keys` that exists. `rerun` is set when a
+/// blocked client is re-run: keys of another type are then skipped (Redis
+/// 7.0 leaves such clients blocked) instead of failing.
+fn pop_generic(
+    ctx: &mut Ctx,
+    keys: &[Bytes],
+    max: bool,
+    count: Option<u64>,
+    shape: PopShape,
+    rerun: bool,
+) -> CmdResult {
+    let resp = ctx.client.resp;
+    let mut found = None;
+    for k in keys {
+        match write(ctx, k) {
+            Ok(None) => continue,
+            Ok(Some(_)) => {
+                found = Some(k);
+                break;
+            }
+            Err(_) if rerun => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(key) = found else {
+        return Ok(if shape.nil_when_empty {
+            Reply::NilArray
+        } else {
+            Reply::Array(Vec::new())
+        });
+    };
+    if count == Some(0) {
+        return Ok(Reply::Array(Vec::new()));
+    }
+    let Some(z) = write(ctx, key)? else {
+        return Ok(Reply::NilArray);
+    };
+    let n = count.unwrap_or(1).min(z.len() as u64) as usize;
+    let mut popped = Vec::with_capacity(n);
+    for _ in 0..n {
+        match z.pop(max) {
+            Some(e) => popped.push(e),
+            None => break,
+        }
+    }
+    if z.is_empty() {
+        delete_emptied(ctx, key);
+    }
+    ctx.srv.ks.stats.dirty += popped.len() as u64;
+    let mut items = Vec::new();
+    for (m, s) in popped {
+        if shape.nested {
+            items.push(Reply::Array(vec![Reply::Value(m), dbl(resp, s)]));
+        } else {
+            items.push(Reply::Value(m));
+            items.push(dbl(resp, s));
+        }
+    }
+    let key = Reply::Bulk(key.clone());
+    Ok(match (shape.emit_key, shape.nested) {
+        (false, _) => Reply::Array(items),
+        (true, false) => {
+            items.insert(0, key);
+            Reply::Array(items)
+        }
+        (true, true) => Reply::Array(vec![key, Reply::Array(items)]),
+    })
+}
+
+/// ZPOPMIN key [count]
+pub fn zpopmin(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zpop(ctx, args, false)
+}
+
+/// ZPOPMAX key [count]
+pub fn zpopmax(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    zpop(ctx, args, true)
+}
+
+fn zpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::syntax());
+    }
+    let count = match args.get(2) {
+        Some(a) => match crate::util::num::parse_i64(a) {
+            Some(n) if n >= 0 => Some(n as u64),
+            _ => return Err(CmdError::not_positive()),
+        },
+        None => None,
+    };
+    let shape = PopShape {
+        emit_key: false,
+        nested: ctx.client.resp >= 3 && count.is_some(),
+        nil_when_empty: false,
+    };
+    pop_generic(ctx, &args[1..2], max, count, shape, false)
+}
+
+/// A `long` argument in `[min, LONG_MAX]`, with `msg` for any failure.
+fn ranged(arg: &[u8], min: i64, msg: &'static str) -> Result<i64, CmdError> {
+    match crate::util::num::parse_i64(arg) {
+        Some(n) if n >= min => Ok(n),
+        _ => Err(CmdError::msg(msg)),
+    }
+}
+
+/// Parses `numkeys key... MIN|MAX [COUNT count]` from `numkeys_idx` on.
+fn parse_mpop(args: &[Bytes], numkeys_idx: usize) -> Result<(&[Bytes], bool, u64), CmdError> {
+    let numkeys = ranged(
+        &args[numkeys_idx],
+        1,
+        "ERR numkeys should be greater than 0",
+    )?;
+    let where_idx = (numkeys_idx as i64)
+        .saturating_add(numkeys)
+        .saturating_add(1);
+    if where_idx >= args.len() as i64 {
+        return Err(CmdError::syntax());
+    }
+    let where_idx = where_idx as usize;
+    let max = if is(&args[where_idx], "min") {
+        false
+    } else if is(&args[where_idx], "max") {
+        true
+    } else {
+        return Err(CmdError::syntax());
+    };
+    let mut count = None;
+    let mut j = where_idx + 1;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if count.is_none() && is(&args[j], "count") && more > 0 {
+            j += 1;
+            count = Some(ranged(&args[j], 1, "ERR count should be greater than 0")? as u64);
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    Ok((&args[numkeys_idx + 1..where_idx], max, count.unwrap_or(1)))
+}
+
+const MPOP_SHAPE: PopShape = PopShape {
+    emit_key: true,
+    nested: true,
+    nil_when_empty: true,
+};
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn zmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (keys, max, count) = parse_mpop(args, 1)?;
+    pop_generic(ctx, keys, max, Some(count), MPOP_SHAPE, false)
+}
+
+/// BZPOPMIN key [key ...] timeout
+pub fn bzpopmin(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bzpop(ctx, args, false)
+}
+
+/// BZPOPMAX key [key ...] timeout
+pub fn bzpopmax(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    bzpop(ctx, args, true)
+}
+
+fn bzpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
+    let shape = PopShape {
+        emit_key: true,
+        nested: false,
+        nil_when_empty: false,
+    };
+    let keys = &args[1..args.len() - 1];
+    blocking_pop(ctx, keys, &args[args.len() - 1], max, None, shape)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (keys, max, count) = parse_mpop(args, 2)?;
+    blocking_pop(ctx, keys, &args[1], max, Some(count), MPOP_SHAPE)
+}
+
+/// Redis's `blockingGenericZpopCommand`: pops from the first non-empty
+/// key, or blocks the client on all of them.
+fn blocking_pop(
+    ctx: &mut Ctx,
+    keys: &[Bytes],
+    timeout: &[u8],
+    max: bool,
+    count: Option<u64>,
+    shape: PopShape,
+) -> CmdResult {
+    let timeout = parse_timeout(timeout)?;
+    let rerun = ctx.client.blocked.is_some();
+    for k in keys {
+        match write(ctx, k) {
+            Ok(None) => continue,
+            Ok(Some(z)) if z.is_empty() => continue,
+            Ok(Some(_)) => {
+                return pop_generic(ctx, std::slice::from_ref(k), max, count, shape, rerun);
+            }
+            Err(_) if rerun => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    ctx.block(keys.to_vec(), timeout, Reply::NilArray)
+}
+
+// ---------------------------------------------------------------------------
+// ZRANDMEMBER
+// ---------------------------------------------------------------------------
+
+/// Reply bytes ZRANDMEMBER with a negative count may produce: Redis would
+/// build any size (and exhaust memory on absurd counts); past this forkv
+/// answers `ERR value is out of range`, as SRANDMEMBER and HRANDFIELD do.
+const MAX_SAMPLE_REPLY: usize = 1 << 30;
+
+/// A reply encoded as it is built, a few bytes per element (samples with
+/// repetition are user-sized, not data-sized).
+struct RawOut {
+    buf: Vec<u8>,
+    resp: u8,
+}
+
+impl RawOut {
+    fn header(&mut self, prefix: u8, n: usize) {
+        self.buf.push(prefix);
+        self.buf.extend_from_slice(n.to_string().as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    fn bulk(&mut self, b: &[u8]) {
+        self.header(b'$', b.len());
+        self.buf.extend_from_slice(b);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    fn score(&mut self, d: f64) {
+        let t = score_text(d);
+        if self.resp >= 3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(t.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(t.as_bytes());
+        }
+    }
+}
+
+/// A small xorshift generator seeded from the keyspace's.
+struct Rand(u64);
+
+impl Rand {
+    fn below(&mut self, n: usize) -> usize {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
+    }
+}
+
+/// ZRANDMEMBER key [count [WITHSCORES]]
+pub fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut rng = Rand(ctx.srv.ks.rand() | 1);
+    if args.len() >= 3 {
+        let l = match crate::util::num::parse_i64(&args[2]) {
+            None => return Err(CmdError::not_integer()),
+            Some(i64::MIN) => {
+                return Err(CmdError::msg(
+                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                ));
+            }
+            Some(l) => l,
+        };
+        if args.len() > 4 || (args.len() == 4 && !is(&args[3], "withscores")) {
+            return Err(CmdError::syntax());
+        }
+        return zrandmember_count(ctx, &args[1], l, args.len() == 4, &mut rng);
+    }
+    let Some(z) = read(ctx, &args[1])? else {
+        return Ok(Reply::Nil);
+    };
+    Ok(match z.get(rng.below(z.len())) {
+        Some((m, _)) => member(m),
+        None => Reply::Nil,
+    })
+}
+
+fn zrandmember_count(
+    ctx: &mut Ctx,
+    key: &[u8],
+    l: i64,
+    withscores: bool,
+    rng: &mut Rand,
+) -> CmdResult {
+    let resp = ctx.client.resp;
+    let Some(z) = read(ctx, key)? else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    let size = z.len();
+    let count = l.unsigned_abs();
+    if count == 0 {
+        return Ok(Reply::Array(Vec::new()));
+    }
+    // Packed sets are walked once into a table; skiplists answer by rank.
+    let table: Vec<(&[u8], f64)> = if z.is_skiplist() {
+        Vec::new()
+    } else {
+        z.iter().collect()
+    };
+    let get = |r: usize| {
+        if z.is_skiplist() {
+            z.get(r)
+        } else {
+            table.get(r).copied()
+        }
+    };
+    // Random elements, repeats allowed (pre-encoded: the count is the
+    // user's, not the data's).
+    if l < 0 || count == 1 {
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if count.saturating_mul(6) > MAX_SAMPLE_REPLY {
+            return Err(CmdError::msg("ERR value is out of range"));
+        }
+        let mut out = RawOut {
+            buf: Vec::with_capacity(count.saturating_mul(16).min(1 << 20)),
+            resp,
+        };
+        let pairs = withscores && resp >= 3;
+        out.header(
+            b'*',
+            if withscores && !pairs {
+                count * 2
+            } else {
+                count
+            },
+        );
+        for _ in 0..count {
+            let Some((m, s)) = get(rng.below(size)) else {
+                // Unreachable (ranks below the size exist); never send a
+                // short array.
+                return Ok(Reply::Array(Vec::new()));
+            };
+            if pairs {
+                out.header(b'*', 2);
+            }
+            out.bulk(m);
+            if withscores {
+                out.score(s);
+            }
+            if out.buf.len() > MAX_SAMPLE_REPLY {
+                return Err(CmdError::msg("ERR value is out of range"));
+            }
+        }
+        return Ok(Reply::Raw(Bytes::from(out.buf)));
+    }
+    // The whole set, walked from the highest element as Redis does.
+    if count >= size as u64 {
+        return Ok(elements_reply(z.range(size - 1, true), withscores, resp));
+    }
+    let count = count as usize;
+    let ranks: Vec<usize> = if count * 3 > size {
+        // Drop random elements until `count` remain.
+        let mut all: Vec<usize> = (0..size).collect();
+        while all.len() > count {
+            let i = rng.below(all.len());
+            all.swap_remove(i);
+        }
+        all
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(count);
+        let mut v = Vec::with_capacity(count);
+        while v.len() < count {
+            let r = rng.below(size);
+            if seen.insert(r) {
+                v.push(r);
+            }
+        }
+        v
+    };
+    Ok(elements_reply(
+        ranks.into_iter().filter_map(get),
+        withscores,
+        resp,
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// ZUNION, ZINTER, ZDIFF, their STORE forms, ZINTERCARD
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    /// Redis's `zunionInterAggregate` (SUM of +inf and -inf is 0).
+    fn apply(self, target: &mut f64, val: f64) {
+        match self {
+            Aggregate::Sum => {
+                *target += val;
+                if target.is_nan() {
+                    *target = 0.0;
+                }
+            }
+            Aggregate::Min => {
+                if val < *target {
+                    *target = val;
+                }
+            }
+            Aggregate::Max => {
+                if val > *target {
+                    *target = val;
+                }
+            }
+        }
+    }
+}
+
+/// An input of a set operation: a sorted set, a set (scores 1), or nothing.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Missing,
+    Z(&'a ZSet),
+    S(&'a Set),
+}
+
+impl Src<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Src::Missing => 0,
+            Src::Z(z) => z.len(),
+            Src::S(s) => s.len(),
+        }
+    }
+
+    /// Calls `f` on every element (sorted sets from the highest, as Redis).
+    fn for_each(&self, mut f: impl FnMut(&[u8], f64) -> bool) {
+        match self {
+            Src::Missing => {}
+            Src::Z(z) => {
+                if !z.is_empty() {
+                    for (m, s) in z.range(z.len() - 1, true) {
+                        if !f(m, s) {
+                            return;
+                        }
+                    }
+                }
+            }
+            Src::S(s) => {
+                for m in s.iter() {
+                    if !f(m, 1.0) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn find(&self, m: &[u8]) -> Option<f64> {
+        match self {
+            Src::Missing => None,
+            Src::Z(z) => z.score(m),
+            Src::S(s) => s.contains(m).then_some(1.0),
+        }
+    }
+}
+
+/// ZUNION numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]
+pub fn zunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setop(ctx, args, None, 1, SetOp::Union, false)
+}
+
+/// ZINTER numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]
+pub fn zinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setop(ctx, args, None, 1, SetOp::Inter, false)
+}
+
+/// ZDIFF numkeys key [key ...] [WITHSCORES]
+pub fn zdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setop(ctx, args, None, 1, SetOp::Diff, false)
+}
+
+/// ZINTERCARD numkeys key [key ...] [LIMIT limit]
+pub fn zintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setop(ctx, args, None, 1, SetOp::Inter, true)
+}
+
+/// ZUNIONSTORE dst numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
+pub fn zunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setop(ctx, args, Some(&args[1]), 2, SetOp::Union, false)
+}
+
+/// ZINTERSTORE dst numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
+pub fn zinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setop(ctx, args, Some(&args[1]), 2, SetOp::Inter, false)
+}
+
+/// ZDIFFSTORE dst numkeys key [key ...]
+pub fn zdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    setop(ctx, args, Some(&args[1]), 2, SetOp::Diff, false)
+}
+
+/// Redis's `zunionInterDiffGenericCommand`.
+fn setop(
+    ctx: &mut Ctx,
+    args: &[Bytes],
+    dst: Option<&Bytes>,
+    numkeys_idx: usize,
+    op: SetOp,
+    card_only: bool,
+) -> CmdResult {
+    let setnum = arg_i64(&args[numkeys_idx])?;
+    if setnum < 1 {
+        return Err(CmdError::msg(format!(
+            "ERR at least 1 input key is needed for '{}' command",
+            String::from_utf8_lossy(&args[0]).to_ascii_lowercase()
+        )));
+    }
+    if setnum > (args.len() - (numkeys_idx + 1)) as i64 {
+        return Err(CmdError::syntax());
+    }
+    let setnum = setnum as usize;
+    let keys = &args[numkeys_idx + 1..numkeys_idx + 1 + setnum];
+    // Look every input up first (statistics, expiry, types), as Redis does
+    // before it parses the options.
+    let db = ctx.client.db;
+    let opt = lookup_opt(ctx);
+    for k in keys {
+        if let Some(e) = ctx.srv.ks.lookup_read(db, k, ctx.now, opt)
+            && !matches!(e.value, Value::ZSet(_) | Value::Set(_))
+        {
+            return Err(CmdError::wrong_type());
+        }
+    }
+    let mut weights = vec![1.0f64; setnum];
+    let mut aggregate = Aggregate::Sum;
+    let mut withscores = false;
+    let mut limit = 0u64;
+    let mut j = numkeys_idx + 1 + setnum;
+    while j < args.len() {
+        let remaining = args.len() - j;
+        let a = &args[j][..];
+        if op != SetOp::Diff && !card_only && remaining > setnum && is(a, "weights") {
+            j += 1;
+            for w in weights.iter_mut() {
+                *w = parse_double(&args[j]).ok_or_else(|| CmdError::msg(ERR_WEIGHT))?;
+                j += 1;
+            }
+        } else if op != SetOp::Diff && !card_only && remaining >= 2 && is(a, "aggregate") {
+            let v = &args[j + 1][..];
+            aggregate = if is(v, "sum") {
+                Aggregate::Sum
+            } else if is(v, "min") {
+                Aggregate::Min
+            } else if is(v, "max") {
+                Aggregate::Max
+            } else {
+                return Err(CmdError::syntax());
+            };
+            j += 2;
+        } else if dst.is_none() && !card_only && is(a, "withscores") {
+            withscores = true;
+            j += 1;
+        } else if card_only && remaining >= 2 && is(a, "limit") {
+            limit = ranged(&args[j + 1], 0, "ERR LIMIT can't be negative")? as u64;
+            j += 2;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    let resp = ctx.client.resp;
+    let main = &ctx.srv.ks.dbs[db].main;
+    let mut srcs: Vec<(Src, f64)> = keys
+        .iter()
+        .zip(&weights)
+        .map(|(k, &w)| {
+            let src = match main.get(k).map(|n| &n.value.value) {
+                Some(Value::ZSet(z)) => Src::Z(z),
+                Some(Value::Set(s)) => Src::S(s),
+                _ => Src::Missing,
+            };
+            (src, w)
+        })
+        .collect();
+    if op != SetOp::Diff {
+        // Smallest first (a stable sort, like glibc's qsort on this data).
+        srcs.sort_by_key(|(s, _)| s.len());
+    }
+    let mut items: Vec<(SmallBytes, f64)> = Vec::new();
+    let mut cardinality = 0u64;
+    match op {
+        SetOp::Inter => {
+            let (first, w0) = srcs[0];
+            first.for_each(|m, s| {
+                let mut score = w0 * s;
+                if score.is_nan() {
+                    score = 0.0;
+                }
+                for &(other, w) in &srcs[1..] {
+                    match other.find(m) {
+                        Some(v) => aggregate.apply(&mut score, v * w),
+                        None => return true,
+                    }
+                }
+                if card_only {
+                    cardinality += 1;
+                    return limit == 0 || cardinality < limit;
+                }
+                items.push((SmallBytes::new(m), score));
+                true
+            });
+        }
+        SetOp::Union => {
+            let mut acc: crate::db::Dict<f64> = crate::db::Dict::new();
+            acc.reserve(srcs.last().map_or(0, |(s, _)| s.len()));
+            for &(src, w) in &srcs {
+                src.for_each(|m, s| {
+                    let mut score = w * s;
+                    if score.is_nan() {
+                        score = 0.0;
+                    }
+                    match acc.get_mut(m) {
+                        Some(t) => aggregate.apply(&mut t.value, score),
+                        None => {
+                            acc.insert_new(SmallBytes::new(m), score);
+                        }
+                    }
+                    true
+                });
+            }
+            items.reserve(acc.len());
+            acc.for_each(|n| items.push((n.key.clone(), n.value)));
+        }
+        SetOp::Diff => {
+            let first = srcs[0].0;
+            let same_key_again = keys[1..].iter().any(|k| k == &keys[0]);
+            if !same_key_again {
+                first.for_each(|m, s| {
+                    if srcs[1..].iter().all(|(o, _)| o.find(m).is_none()) {
+                        items.push((SmallBytes::new(m), s));
+                    }
+                    true
+                });
+            }
+        }
+    }
+    if card_only {
+        return Ok(Reply::Int(cardinality as i64));
+    }
+    sort_elements(&mut items);
+    match dst {
+        Some(dst) => store_result(ctx, dst, items),
+        None => Ok(elements_reply(
+            items.iter().map(|(m, s)| (m.as_slice(), *s)),
+            withscores,
+            resp,
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ZSCAN
+// ---------------------------------------------------------------------------
+
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut cursor = super::keys::parse_cursor(&args[2])?;
+    let empty = || Reply::Array(vec![Reply::bulk_static("0"), Reply::Array(Vec::new())]);
+    if read(ctx, &args[1])?.is_none() {
+        return Ok(empty());
+    }
+    let mut count: i64 = 10;
+    let mut pat: Option<&[u8]> = None;
+    let mut i = 3;
+    while i < args.len() {
+        let more = args.len() - i;
+        if is(&args[i], "count") && more >= 2 {
+            count = arg_i64(&args[i + 1])?;
+            if count < 1 {
+                return Err(CmdError::syntax());
+            }
+            i += 2;
+        } else if is(&args[i], "match") && more >= 2 {
+            pat = if &args[i + 1][..] == b"*" {
+                None
+            } else {
+                Some(&args[i + 1])
+            };
+            i += 2;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    let db = ctx.client.db;
+    let Some(Value::ZSet(z)) = ctx.srv.ks.dbs[db]
+        .main
+        .get(&args[1])
+        .map(|n| &n.value.value)
+    else {
+        return Ok(empty());
+    };
+    let mut found: Vec<(SmallBytes, f64)> = Vec::new();
+    if z.is_skiplist() {
+        // Redis counts members and scores against COUNT.
+        let mut budget = count.saturating_mul(10);
+        loop {
+            cursor = z.scan(cursor, |m, s| found.push((SmallBytes::new(m), s)));
+            budget -= 1;
+            if cursor == 0 || budget < 0 || (found.len() as i64) * 2 >= count {
+                break;
+            }
+        }
+    } else {
+        cursor = z.scan(0, |m, s| found.push((SmallBytes::new(m), s)));
+    }
+    let mut out = Vec::with_capacity(found.len() * 2);
+    for (m, s) in found {
+        if pat.is_some_and(|p| !crate::util::glob::glob_match(p, m.as_slice(), false)) {
+            continue;
+        }
+        out.push(Reply::Value(m));
+        out.push(Reply::bulk_string(score_text(s)));
+    }
+    Ok(Reply::Array(vec![
+        Reply::bulk_string(cursor.to_string()),
+        Reply::Array(out),
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_parse_like_strtod() {
+        assert_eq!(parse_double(b"1.5"), Some(1.5));
+        assert_eq!(parse_double(b"inf"), Some(f64::INFINITY));
+        assert_eq!(parse_double(b"-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_double(b"0x10"), Some(16.0));
+        assert_eq!(parse_double(b"1e400"), None);
+        assert_eq!(parse_double(b"1e-400"), None);
+        assert!(parse_double(b"4e-320").is_some());
+        assert_eq!(parse_double(b"nan"), None);
+        assert_eq!(parse_double(b" 1"), None);
+        assert_eq!(parse_double(b"1 "), None);
+        assert_eq!(parse_double(b""), None);
+        assert_eq!(parse_double(b"1\x002"), None);
+        assert_eq!(parse_bound(b"(1.5"), Some((1.5, true)));
+        assert_eq!(parse_bound(b""), Some((0.0, false)));
+        assert_eq!(parse_bound(b" 2"), Some((2.0, false)));
+        assert_eq!(parse_bound(b"1e400"), Some((f64::INFINITY, false)));
+        assert_eq!(parse_bound(b"3\x00x"), Some((3.0, false)));
+        assert_eq!(parse_bound(b"nan"), None);
+        assert_eq!(parse_bound(b"1x"), None);
+    }
+
+    #[test]
+    fn timeouts() {
+        let ms = |s: &str| parse_timeout(s.as_bytes()).map(|d| d.map(|d| d.as_millis()));
+        assert_eq!(ms("0"), Ok(None));
+        assert_eq!(ms("1"), Ok(Some(1000)));
+        assert_eq!(ms("0.0001"), Ok(Some(1)));
+        assert_eq!(ms("-0.0001"), Ok(None));
+        assert_eq!(ms(".5"), Ok(Some(500)));
+        assert_eq!(ms("-1").unwrap_err().0, ERR_TIMEOUT_NEGATIVE);
+        assert_eq!(ms("inf").unwrap_err().0, ERR_TIMEOUT_NEGATIVE);
+        assert_eq!(ms("1e16").unwrap_err().0, ERR_TIMEOUT_NEGATIVE);
+        assert_eq!(ms("abc"), Err(CmdError::timeout_not_float()));
+        assert_eq!(ms(" 1"), Err(CmdError::timeout_not_float()));
+        assert_eq!(ms("nan"), Err(CmdError::timeout_not_float()));
+    }
+
+    #[test]
+    fn limit_windows() {
+        let s = limit_window(2, 6, 1, 2, false);
+        assert_eq!((s.start, s.count), (3, 2));
+        let s = limit_window(2, 6, 1, -1, true);
+        assert_eq!((s.start, s.count), (4, 3));
+        assert_eq!(limit_window(2, 6, -1, 5, false).count, 0);
+        assert_eq!(limit_window(2, 6, 4, 5, false).count, 0);
+        assert_eq!(limit_window(2, 6, 0, 0, false).count, 0);
+    }
+}

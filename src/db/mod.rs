@@ -481,6 +481,30 @@ impl Keyspace {
             if let Some(k) = orphan {
                 return Err(format!("db {i}: deadline for missing key {k:?}"));
             }
+            // Values: no empty collection is ever stored, and each keeps its
+            // own structure consistent.
+            let mut bad = None;
+            d.main.for_each(|n| {
+                if bad.is_some() {
+                    return;
+                }
+                let r = match &n.value.value {
+                    Value::Str(_) => Ok(()),
+                    Value::List(l) if l.is_empty() => Err("empty list".to_string()),
+                    Value::List(l) => l.check_invariants(),
+                    Value::Hash(h) if h.is_empty() => Err("empty hash".to_string()),
+                    Value::Set(s) if s.is_empty() => Err("empty set".to_string()),
+                    Value::ZSet(z) if z.is_empty() => Err("empty sorted set".to_string()),
+                    Value::ZSet(z) => z.check_invariants(),
+                    Value::Hash(_) | Value::Set(_) => Ok(()),
+                };
+                if let Err(e) = r {
+                    bad = Some(format!("db {i} key {:?}: {e}", n.key));
+                }
+            });
+            if let Some(e) = bad {
+                return Err(e);
+            }
         }
         Ok(())
     }
