@@ -80,6 +80,16 @@ class Server:
             time.sleep(0.005)
         return time.monotonic() - t0
 
+    def fresh(self):
+        """Restarts with an empty dataset (no snapshot to load)."""
+        self.stop()
+        for f in ("dump.forkv", "dump.rdb"):
+            try:
+                os.remove(os.path.join(self.dir, f))
+            except FileNotFoundError:
+                pass
+        self.start()
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -305,8 +315,7 @@ def memory(rep, servers, quick, runs):
     rows = []
     for n in ([1_000_000] if quick else [1_000_000, 5_000_000]):
         def run(s):
-            s.stop()
-            s.start()
+            s.fresh()
             base_used = int(info(s.port, "memory")["used_memory"])
             base_rss = rss(s.pid())
             cmd(s.port, "DEBUG", "POPULATE", n, "key", 16)
@@ -327,8 +336,7 @@ def snapshots(rep, servers, quick, runs):
     sizes = [1_000_000] if quick else [1_000_000, 5_000_000, 10_000_000]
     for n in sizes:
         def run(s):
-            s.stop()
-            s.start()
+            s.fresh()
             cmd(s.port, "DEBUG", "POPULATE", n, "key", 16)
             time.sleep(0.3)
             rss_gb = rss(s.pid()) / 2**30
@@ -368,8 +376,7 @@ def snapshots(rep, servers, quick, runs):
 def growth(rep, servers, quick, runs):
     n = 1_000_000 if quick else 10_000_000
     def run(s):
-        s.stop()
-        s.start()
+        s.fresh()
         return loadgen("fill", "--port", s.port, "--keys", n, "--probe-ms", 1)
     res = alternate(servers, 1 if quick else min(runs, 3), run)
     f = med([r[0] for r in res["forkv"]])
