@@ -183,6 +183,9 @@ fn child_main(
         libc::signal(libc::SIGINT, libc::SIG_DFL);
         // A full disk or file-size limit must be an error, not a signal.
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        // The parent keeps serving at full speed: on a busy machine the
+        // child yields the CPU to it (the save takes a little longer).
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
     let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut last = Instant::now();
