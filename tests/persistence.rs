@@ -258,6 +258,67 @@ fn every_snapshot_is_one_consistent_instant() {
             })
         })
         .collect();
+    // A third writer moves elements between collections of every type with
+    // single commands, so each snapshot must show conserved totals.
+    let mut prep = server.client();
+    for i in 0..100 {
+        let _: () = redis::cmd("RPUSH")
+            .arg("list:a")
+            .arg(i)
+            .query(&mut prep)
+            .unwrap();
+        let _: () = redis::cmd("SADD")
+            .arg("set:a")
+            .arg(format!("m{i}"))
+            .query(&mut prep)
+            .unwrap();
+    }
+    let collections = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+            let mut c = client.get_connection().unwrap();
+            let mut v: u64 = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut p = redis::pipe();
+                for _ in 0..20 {
+                    v += 1;
+                    let (from, to) = if v.is_multiple_of(3) {
+                        ("b", "a")
+                    } else {
+                        ("a", "b")
+                    };
+                    p.cmd("LMOVE")
+                        .arg(format!("list:{from}"))
+                        .arg(format!("list:{to}"))
+                        .arg("LEFT")
+                        .arg("RIGHT")
+                        .ignore();
+                    p.cmd("SMOVE")
+                        .arg(format!("set:{from}"))
+                        .arg(format!("set:{to}"))
+                        .arg(format!("m{}", v % 100))
+                        .ignore();
+                    let i = v % 50;
+                    p.cmd("HSET")
+                        .arg("hash")
+                        .arg(format!("x{i}"))
+                        .arg(v)
+                        .arg(format!("y{i}"))
+                        .arg(v)
+                        .ignore();
+                    p.cmd("ZADD")
+                        .arg("zset")
+                        .arg(v)
+                        .arg(format!("x{i}"))
+                        .arg(v)
+                        .arg(format!("y{i}"))
+                        .ignore();
+                }
+                let _: () = p.query(&mut c).unwrap();
+            }
+        })
+    };
     let mut c = server.client();
     let mut files = Vec::new();
     for n in 0..6 {
@@ -275,6 +336,7 @@ fn every_snapshot_is_one_consistent_instant() {
     for w in writers {
         w.join().unwrap();
     }
+    collections.join().unwrap();
     // The key count at each fork, as logged by the parent.
     let log = server.log();
     let forked: Vec<u64> = log
@@ -309,12 +371,17 @@ fn every_snapshot_is_one_consistent_instant() {
             .unwrap();
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
-        let map: HashMap<Vec<u8>, Vec<u8>> = text.lines().map(json_key_value).collect();
         assert_eq!(
-            map.len() as u64,
+            text.lines().count() as u64,
             forked[n],
             "snapshot {n} holds the keys present at its fork"
         );
+        let map: HashMap<Vec<u8>, Vec<u8>> = text
+            .lines()
+            .filter(|l| l.contains("\"type\":\"string\""))
+            .map(json_key_value)
+            .collect();
+        check_collections(f, n);
         for (w, prev) in prev_last.iter_mut().enumerate() {
             let mut max_a = String::new();
             for i in 0..1000 {
@@ -337,6 +404,48 @@ fn every_snapshot_is_one_consistent_instant() {
             *prev = last;
         }
     }
+}
+
+/// The collection invariants of the consistency test, read with the shared
+/// decoder: totals conserved by LMOVE/SMOVE, and the pairs written by one
+/// HSET or ZADD equal.
+fn check_collections(path: &Path, n: usize) {
+    let data = std::fs::read(path).unwrap();
+    let checked = format::check(&data).unwrap();
+    let (mut list_total, mut set_total) = (0, 0);
+    for b in &checked.blocks {
+        for r in format::decode_records(b).unwrap() {
+            match (r.key, r.value) {
+                (b"list:a" | b"list:b", ValueRef::List(v)) => list_total += v.len(),
+                (b"set:a" | b"set:b", ValueRef::Set(v)) => set_total += v.len(),
+                (b"hash", ValueRef::Hash(pairs)) => {
+                    let m: HashMap<&[u8], &[u8]> = pairs.into_iter().collect();
+                    for i in 0..50 {
+                        let x = m.get(format!("x{i}").as_bytes());
+                        let y = m.get(format!("y{i}").as_bytes());
+                        assert_eq!(x, y, "snapshot {n}: hash fields x{i} and y{i} differ");
+                    }
+                }
+                (b"zset", ValueRef::ZSet(pairs)) => {
+                    let m: HashMap<&[u8], f64> = pairs.into_iter().collect();
+                    for i in 0..50 {
+                        let x = m.get(format!("x{i}").as_bytes());
+                        let y = m.get(format!("y{i}").as_bytes());
+                        assert_eq!(x, y, "snapshot {n}: zset scores of x{i} and y{i} differ");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(
+        list_total, 100,
+        "snapshot {n}: LMOVE lost or duplicated an element"
+    );
+    assert_eq!(
+        set_total, 100,
+        "snapshot {n}: SMOVE lost or duplicated a member"
+    );
 }
 
 #[test]
