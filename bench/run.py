@@ -182,13 +182,13 @@ def ratio(a, b):
 
 
 def throughput(rep, servers, quick, runs):
-    n = 200_000 if quick else 1_000_000
+    n = 100_000 if quick else 1_000_000
     tests = "PING_INLINE,PING_MBULK,SET,GET,INCR,MSET"
     rows = []
     for pipeline in (1, 16):
         # Unpipelined runs are syscall-bound at ~50k requests/s: fewer requests
         # give the same medians in a fifth of the time.
-        count = n // 5 if pipeline == 1 and not quick else n
+        count = n // 5 if pipeline == 1 else n
         for size in (16, 1024):
             res = alternate(servers, runs, lambda s: redis_benchmark(s.port, tests, count, 50, pipeline, size))
             for t in ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"]:
@@ -199,7 +199,7 @@ def throughput(rep, servers, quick, runs):
                 rows.append([t, f"P{pipeline}", f"{size} B", fmt(f), fmt(r_), ratio(f, r_)])
     # Random keys over a 1M-key space at P16.
     for s in servers:
-        redis_benchmark(s.port, "SET", 2_000_000 if not quick else 1_000_000, 50, 64, 16, rand=1_000_000)
+        redis_benchmark(s.port, "SET", 2_000_000 if not quick else 300_000, 50, 64, 16, rand=1_000_000)
     res = alternate(servers, runs, lambda s: redis_benchmark(s.port, "SET,GET", n, 50, 16, 16, rand=1_000_000))
     for t in ["SET", "GET"]:
         f = med([r.get(t, float("nan")) for r in res["forkv"]])
@@ -207,12 +207,12 @@ def throughput(rep, servers, quick, runs):
         rows.append([t + " -r 1000000", "P16", "16 B", fmt(f), fmt(r_), ratio(f, r_)])
     rep.table("Throughput (requests/s, redis-benchmark -c 50)",
               ["test", "pipeline", "value", "forkv", "redis", "forkv/redis"], rows,
-              f"`redis-benchmark -c 50 -n {n if quick else n // 5} (P1) / {n} (P16) -P 1|16 -d 16|1024 --csv`, "
+              f"`redis-benchmark -c 50 -n {n // 5} (P1) / {n} (P16) -P 1|16 -d 16|1024 --csv`, "
               f"median of {runs} alternating runs.")
 
 
 def throughput_types(rep, servers, quick, runs):
-    n = 200_000 if quick else 1_000_000
+    n = 50_000 if quick else 1_000_000
     tests = "LPUSH,RPUSH,LPOP,RPOP,SADD,HSET,SPOP,ZADD,ZPOPMIN,LRANGE_100,LRANGE_300,LRANGE_500,LRANGE_600"
     names = ["LPUSH", "RPUSH", "LPOP", "RPOP", "SADD", "HSET", "SPOP", "ZADD", "ZPOPMIN",
              "LPUSH (needed to benchmark LRANGE)", "LRANGE_100 (first 100 elements)",
@@ -248,8 +248,8 @@ def pipe_load(port, lines):
 
 def collection_memory(rep, servers, quick, runs):
     """Memory per element of small and large lists, hashes, sets, sorted sets."""
-    small_keys = 10_000 if quick else 50_000
-    large = 200_000 if quick else 1_000_000
+    small_keys = 2_000 if quick else 50_000
+    large = 20_000 if quick else 1_000_000
     shapes = [
         ("list", lambda k, i: ["RPUSH", k, f"element:{i:08}"]),
         ("hash", lambda k, i: ["HSET", k, f"field:{i:08}", f"value:{i:08}"]),
@@ -279,8 +279,8 @@ def collection_memory(rep, servers, quick, runs):
 
 
 def latency(rep, servers, quick, runs):
-    keys = 1_000_000 if quick else 5_000_000
-    secs = 5 if quick else 10
+    keys = 200_000 if quick else 5_000_000
+    secs = 2 if quick else 10
     rate = 20_000
     rows = []
     for s in servers:
@@ -317,7 +317,7 @@ while time.time() < end:
 
 def memory(rep, servers, quick, runs):
     rows = []
-    for n in ([1_000_000] if quick else [1_000_000, 5_000_000]):
+    for n in ([500_000] if quick else [1_000_000, 5_000_000]):
         def run(s):
             s.fresh()
             base_used = int(info(s.port, "memory")["used_memory"])
@@ -337,7 +337,7 @@ def memory(rep, servers, quick, runs):
 
 def snapshots(rep, servers, quick, runs):
     rows = []
-    sizes = [1_000_000] if quick else [1_000_000, 5_000_000, 10_000_000]
+    sizes = [300_000] if quick else [1_000_000, 5_000_000, 10_000_000]
     for n in sizes:
         def run(s):
             s.fresh()
@@ -378,7 +378,7 @@ def snapshots(rep, servers, quick, runs):
 
 
 def growth(rep, servers, quick, runs):
-    n = 1_000_000 if quick else 10_000_000
+    n = 300_000 if quick else 10_000_000
     def run(s):
         s.fresh()
         return loadgen("fill", "--port", s.port, "--keys", n, "--probe-ms", 1)
@@ -415,7 +415,8 @@ def machine():
 def main():
     global LOADGEN
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="small sizes, finishes in under 2 minutes")
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes, about 2 minutes on an idle 2-core machine")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", default="", help="comma list: throughput,types,latency,memory,collections,snapshots,growth")
