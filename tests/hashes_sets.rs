@@ -312,7 +312,9 @@ fn hrandfield_shapes_and_distribution() {
         }
         assert_eq!(hist.len(), n, "{key}: every field is drawn");
         let (lo, hi) = (*hist.values().min().unwrap(), *hist.values().max().unwrap());
-        assert!(lo > 200 / 4 && hi < 200 * 3, "{key}: counts {lo}..{hi}");
+        // Bounds leave room for the bias of bucket-then-chain sampling (as
+        // in Redis's dictGetFairRandomKey): a loose check for "not stuck".
+        assert!(lo > 200 / 10 && hi < 200 * 5, "{key}: counts {lo}..{hi}");
         // One field without a count.
         let f: String = w(&mut c, &format!("HRANDFIELD {key}"));
         assert!(f.starts_with('f'));
