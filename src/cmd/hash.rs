@@ -363,7 +363,7 @@ fn hrandfield_count(
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut cursor = parse_cursor_arg(&args[2])?;
+    let mut cursor = super::keys::parse_cursor(&args[2])?;
     let Some(h) = read_hash(ctx, &args[1])? else {
         return Ok(empty_scan());
     };
@@ -394,8 +394,4 @@ pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     Ok(scan_reply(cursor, out))
-}
-
-fn parse_cursor_arg(raw: &[u8]) -> Result<u64, CmdError> {
-    super::keys::parse_cursor(raw)
 }

@@ -1500,39 +1500,18 @@ fn setop(
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut cursor = super::keys::parse_cursor(&args[2])?;
-    let empty = || Reply::Array(vec![Reply::bulk_static("0"), Reply::Array(Vec::new())]);
     if read(ctx, &args[1])?.is_none() {
-        return Ok(empty());
+        return Ok(super::set::empty_scan());
     }
-    let mut count: i64 = 10;
-    let mut pat: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let more = args.len() - i;
-        if is(&args[i], "count") && more >= 2 {
-            count = arg_i64(&args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::syntax());
-            }
-            i += 2;
-        } else if is(&args[i], "match") && more >= 2 {
-            pat = if &args[i + 1][..] == b"*" {
-                None
-            } else {
-                Some(&args[i + 1])
-            };
-            i += 2;
-        } else {
-            return Err(CmdError::syntax());
-        }
-    }
+    let (count, pat) = super::set::parse_scan_opts(args, 3)?;
+    let count = count as i64;
     let db = ctx.client.db;
     let Some(Value::ZSet(z)) = ctx.srv.ks.dbs[db]
         .main
         .get(&args[1])
         .map(|n| &n.value.value)
     else {
-        return Ok(empty());
+        return Ok(super::set::empty_scan());
     };
     let mut found: Vec<(SmallBytes, f64)> = Vec::new();
     if z.is_skiplist() {
@@ -1550,16 +1529,13 @@ pub fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let mut out = Vec::with_capacity(found.len() * 2);
     for (m, s) in found {
-        if pat.is_some_and(|p| !crate::util::glob::glob_match(p, m.as_slice(), false)) {
+        if !super::set::matches(pat, m.as_slice()) {
             continue;
         }
         out.push(Reply::Value(m));
         out.push(Reply::bulk_string(score_text(s)));
     }
-    Ok(Reply::Array(vec![
-        Reply::bulk_string(cursor.to_string()),
-        Reply::Array(out),
-    ]))
+    Ok(super::set::scan_reply(cursor, out))
 }
 
 #[cfg(test)]
