@@ -560,15 +560,20 @@ fn park_if_blocking(srv: &mut ServerState, c: &mut Client, args: &[Bytes]) -> bo
     true
 }
 
-/// Checks the replies other clients' turns queued for each client.
+/// Checks the output other clients' turns queued for each client: a
+/// sequence of well-formed values in the client's protocol.
 fn drain_pending(clients: &[Rc<RefCell<Client>>], args: &[Bytes]) {
     for c in clients {
-        let (pending, resp) = {
+        let (bytes, resp) = {
             let mut c = c.borrow_mut();
-            (std::mem::take(&mut c.pending), c.resp)
+            let bytes: Vec<u8> = c.out.take().concat();
+            (bytes, c.resp)
         };
-        for r in &pending {
-            check_reply(r, resp, args);
+        if let Err(e) = check_resp(&bytes, resp, true) {
+            panic!(
+                "malformed RESP{resp} output queued after {args:?}: {e}\nbytes: {:?}",
+                String::from_utf8_lossy(&bytes)
+            );
         }
     }
 }
@@ -646,6 +651,7 @@ pub fn execute_commands(data: &[u8]) {
             b"__cron" => {
                 srv.ks
                     .active_expire_cycle(now, std::time::Duration::from_millis(5));
+                srv.drain_keyspace_events(None);
                 srv.ks.cron(std::time::Duration::from_millis(5), true);
                 check_keyspace(&srv, &args);
                 continue;
@@ -664,7 +670,7 @@ pub fn execute_commands(data: &[u8]) {
                     let mut c = c.borrow_mut();
                     if let Some(b) = c.blocked.take() {
                         srv.blocking.unblock(c.id, b.db, &b.keys);
-                        c.pending.push(b.on_timeout);
+                        c.send(&b.on_timeout);
                     }
                 }
                 drain_pending(&clients, &args);

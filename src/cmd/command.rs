@@ -296,6 +296,28 @@ pub fn keys_with_flags(c: &Command, args: &[Bytes]) -> Vec<(usize, Reply)> {
     out
 }
 
+/// True if a key flag set (as [`keys_with_flags`] returns it) holds `flag`.
+pub fn flags_contain(flags: &Reply, flag: &str) -> bool {
+    match flags {
+        Reply::Set(items) | Reply::Array(items) => items.iter().any(|f| match f {
+            Reply::Status(b) | Reply::Bulk(b) => b.as_ref() == flag.as_bytes(),
+            _ => false,
+        }),
+        _ => false,
+    }
+}
+
+/// True if one of the command's key specifications is read-only (`RO`),
+/// such as the source keys of SINTERSTORE.
+pub fn has_read_only_keys(c: &Command) -> bool {
+    match meta().info.get(c.name).and_then(|f| f.get(8)) {
+        Some(Reply::Array(specs) | Reply::Set(specs)) => specs
+            .iter()
+            .any(|spec| field(spec, "flags").is_some_and(|f| flags_contain(f, "RO"))),
+        _ => false,
+    }
+}
+
 /// Resolves the command of COMMAND GETKEYS[ANDFLAGS] and checks its arity.
 fn getkeys_target(sub: &[Bytes]) -> Result<&'static Command, CmdError> {
     let cmd = super::resolve(sub).map_err(|_| CmdError::msg("ERR Invalid command specified"))?;

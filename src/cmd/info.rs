@@ -212,6 +212,10 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
                 "client_query_buffer_limit_disconnections:{}",
                 s.client_qbuf_limit_disconnections
             );
+            w!(
+                "client_output_buffer_limit_disconnections:{}",
+                s.client_output_buffer_limit_disconnections
+            );
             w!("total_error_replies:{}", s.total_error_replies);
             w!("total_reads_processed:{}", s.total_reads_processed);
             w!("total_writes_processed:{}", s.total_writes_processed);

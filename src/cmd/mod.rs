@@ -44,6 +44,17 @@ impl Ctx<'_> {
         self.client.db
     }
 
+    /// Publishes the keyspace notification `event` for `key` in the
+    /// client's database if `notify-keyspace-events` enables `class` (a
+    /// [`crate::config::notify`] bit). Handlers call it where Redis calls
+    /// `notifyKeyspaceEvent`, after the change is made.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        if self.srv.config.notify_keyspace_events & class != 0 {
+            let db = self.client.db;
+            self.srv.notify(Some(self.client), class, event, db, key);
+        }
+    }
+
     /// Called by a blocking command that found nothing to serve: the client
     /// waits on `keys` until a write makes one ready (the command is then run
     /// again) or `timeout` passes (then `on_timeout` is the reply). The
@@ -423,15 +434,21 @@ pub fn execute(
             client.last_cmd = cmd.name;
             client.last_interaction_ms = now;
             client.commands += 1;
+            let dirty = srv.ks.stats.dirty;
+            // A served BLPOP/BLMOVE changes keys without counting in `dirty`
+            // (as in Redis), so it always signals its keys.
+            let served = client.blocked.is_some();
             let mut ctx = Ctx { srv, client, now };
             let r = (cmd.handler)(&mut ctx, args);
             if client.block_request.is_some() {
                 // Blocked: no reply now, and no statistics until it completes.
+                srv.drain_keyspace_events(Some(client));
                 return None;
             }
-            if cmd.has(flags::WRITE) && !srv.blocking.is_empty() {
-                signal_written_keys(srv, client.db, cmd, args);
+            if cmd.has(flags::WRITE) && (srv.ks.stats.dirty != dirty || served) {
+                signal_written_keys(srv, client, cmd, args);
             }
+            srv.drain_keyspace_events(Some(client));
             let st = &mut srv.cmd_stats[cmd.index];
             st.calls += 1;
             st.usec += crate::util::clock::micros(start, crate::util::clock::ticks());
@@ -473,17 +490,45 @@ pub fn execute(
     }
 }
 
-/// Tells the blocking machinery which keys a write command touched.
-fn signal_written_keys(srv: &mut ServerState, db: usize, cmd: &Command, args: &[Bytes]) {
+/// Tells the blocking machinery, WATCH and client-side caching which keys a
+/// write command changed (it changed something: the dirty counter moved).
+fn signal_written_keys(srv: &mut ServerState, client: &mut Client, cmd: &Command, args: &[Bytes]) {
+    let db = client.db;
     let dbs = srv.ks.db_count();
-    for p in cmd.key_positions(args.len()) {
+    for p in written_key_positions(cmd, args) {
         if matches!(cmd.name, "move" | "copy") {
             // The destination may be another database.
             srv.blocking.touched_any_db(&args[p], dbs);
+            for d in 0..dbs {
+                srv.key_modified(Some(client), d, &args[p]);
+            }
         } else {
             srv.blocking.touched(db, &args[p]);
+            srv.key_modified(Some(client), db, &args[p]);
         }
     }
+}
+
+/// Positions of the keys a write command may change: all its keys, except
+/// those its key specifications mark read-only (the sources of SINTERSTORE,
+/// ZUNIONSTORE, ...), found through the specs for commands whose keys move.
+fn written_key_positions(cmd: &Command, args: &[Bytes]) -> Vec<usize> {
+    static RO_KEYS: OnceLock<Vec<bool>> = OnceLock::new();
+    let ro = RO_KEYS.get_or_init(|| {
+        table()
+            .cmds
+            .iter()
+            .map(command::has_read_only_keys)
+            .collect()
+    });
+    if !cmd.has(flags::MOVABLEKEYS) && !ro[cmd.index] {
+        return cmd.key_positions(args.len());
+    }
+    command::keys_with_flags(cmd, args)
+        .into_iter()
+        .filter(|(_, f)| !command::flags_contain(f, "RO"))
+        .map(|(p, _)| p)
+        .collect()
 }
 
 /// Re-runs the commands of clients blocked on keys that writes made ready,
@@ -509,7 +554,7 @@ pub fn serve_blocked(srv: &mut ServerState, now: i64) {
                 srv.blocking.unblock(id, b.db, &b.keys);
             }
             if let Some(r) = reply {
-                c.pending.push(r);
+                c.send(&r);
             }
             c.wake.notify_one();
         }

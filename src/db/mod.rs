@@ -106,8 +106,21 @@ pub struct KeyspaceStats {
     pub expired_time_cap_reached_count: u64,
 }
 
+/// A deletion the keyspace made by itself, reported to the server so it can
+/// notify subscribers and invalidate WATCHes and client caches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// The key's deadline passed (lazy or active expiry).
+    Expired(usize, bytes::Bytes),
+    /// The key was evicted to stay under `maxmemory`.
+    Evicted(usize, bytes::Bytes),
+}
+
 /// All databases of the server.
 pub struct Keyspace {
+    /// Deletions made by expiry and eviction since the server last drained
+    /// this list (after every command and every cron tick).
+    pub events: Vec<KeyEvent>,
     /// The databases, indexed by number.
     pub dbs: Vec<Db>,
     /// Counters.
@@ -142,6 +155,7 @@ impl Keyspace {
             limits: EncodingLimits::default(),
             rng: seed | 1,
             expire_db: 0,
+            events: Vec::new(),
         }
     }
 
@@ -167,6 +181,8 @@ impl Keyspace {
                 d.main.remove(key);
                 self.stats.expired_keys += 1;
                 self.stats.dirty += 1;
+                self.events
+                    .push(KeyEvent::Expired(db, bytes::Bytes::copy_from_slice(key)));
                 true
             }
             _ => false,

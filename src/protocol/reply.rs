@@ -43,6 +43,9 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Bytes sent as they are (pre-encoded, protocol independent).
     Raw(Bytes),
+    /// Several replies sent one after the other (SUBSCRIBE answers once
+    /// per channel).
+    Many(Vec<Reply>),
 }
 
 impl Reply {
@@ -244,6 +247,11 @@ impl Output {
                 }
             }
             Reply::Raw(b) => self.put_shared(b.clone()),
+            Reply::Many(items) => {
+                for i in items {
+                    self.encode(i, resp);
+                }
+            }
         }
     }
 }

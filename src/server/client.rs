@@ -1,6 +1,8 @@
 //! Per-connection client state: identity, selected database, protocol
 //! version, authentication, reply mode, and what CLIENT LIST reports.
 
+use crate::config::ClientOutputBufferLimits;
+use crate::protocol::{Output, Reply};
 use bytes::Bytes;
 use std::rc::Rc;
 use tokio::sync::Notify;
@@ -26,7 +28,7 @@ pub struct BlockRequest {
     /// How long to wait (None = forever).
     pub timeout: Option<std::time::Duration>,
     /// The reply sent if the timeout passes (a null of the command's shape).
-    pub on_timeout: crate::protocol::Reply,
+    pub on_timeout: Reply,
 }
 
 /// A client parked on keys.
@@ -41,7 +43,7 @@ pub struct Blocked {
     /// When to give up (None = never).
     pub deadline: Option<tokio::time::Instant>,
     /// Reply on timeout.
-    pub on_timeout: crate::protocol::Reply,
+    pub on_timeout: Reply,
 }
 
 /// One connected client.
@@ -100,9 +102,14 @@ pub struct Client {
     pub block_request: Option<BlockRequest>,
     /// Set while the client waits on keys.
     pub blocked: Option<Blocked>,
-    /// Replies produced for this client by another client's turn (served
-    /// blocking commands), written by its own connection task.
-    pub pending: Vec<crate::protocol::Reply>,
+    /// Encoded replies and pushes waiting to be written, in order. Other
+    /// clients' turns append to it too (served blocking commands, pub/sub
+    /// messages, invalidations); the connection task writes it out.
+    pub out: Output,
+    /// Bytes taken from `out` whose write has not finished yet.
+    pub inflight: usize,
+    /// When the output buffer first went over its soft limit (Unix ms).
+    pub obuf_soft_since: Option<i64>,
 }
 
 impl Client {
@@ -143,8 +150,47 @@ impl Client {
             wake: Rc::new(Notify::new()),
             block_request: None,
             blocked: None,
-            pending: Vec::new(),
+            out: Output::default(),
+            inflight: 0,
+            obuf_soft_since: None,
         }
+    }
+
+    /// Queues `r` for this client, encoded for its protocol version.
+    pub fn send(&mut self, r: &Reply) {
+        self.out.encode(r, self.resp);
+    }
+
+    /// Bytes waiting to reach the socket (CLIENT LIST `omem`, limits).
+    pub fn output_bytes(&self) -> usize {
+        self.out.len() + self.inflight
+    }
+
+    /// True while the client is subscribed to anything (its output buffer
+    /// then falls under the `pubsub` class of `client-output-buffer-limit`).
+    pub fn is_pubsub(&self) -> bool {
+        false
+    }
+
+    /// Checks the output buffer against `client-output-buffer-limit` for
+    /// the client's class. True when the client must be disconnected: over
+    /// the hard limit, or over the soft limit for longer than allowed.
+    pub fn over_output_limit(&mut self, limits: &ClientOutputBufferLimits, now_ms: i64) -> bool {
+        let l = if self.is_pubsub() {
+            &limits.pubsub
+        } else {
+            &limits.normal
+        };
+        let used = self.output_bytes() as u64;
+        if l.hard_bytes > 0 && used >= l.hard_bytes {
+            return true;
+        }
+        if l.soft_bytes > 0 && used >= l.soft_bytes {
+            let since = *self.obuf_soft_since.get_or_insert(now_ms);
+            return now_ms - since > l.soft_seconds as i64 * 1000;
+        }
+        self.obuf_soft_since = None;
+        false
     }
 
     /// The line CLIENT LIST / CLIENT INFO prints, in Redis 7's field order.

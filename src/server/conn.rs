@@ -5,7 +5,7 @@
 use super::Shared;
 use super::client::{Blocked, Client};
 use crate::error::DENIED;
-use crate::protocol::{Decoded, Limits, Output, Reply, decode};
+use crate::protocol::{Decoded, Limits, Reply, decode};
 use bytes::BytesMut;
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;
@@ -167,7 +167,7 @@ async fn next_input(
             let mut c = client.borrow_mut();
             if let Some(b) = c.blocked.take() {
                 st.blocking.unblock(c.id, b.db, &b.keys);
-                c.pending.push(b.on_timeout);
+                c.send(&b.on_timeout);
             }
             Some(Input::Unblocked)
         }
@@ -176,6 +176,60 @@ async fn next_input(
             Ok(0) | Err(_) => None,
             Ok(_) => Some(Input::StillBlocked),
         },
+    }
+}
+
+/// Writes the client's output buffer until it is empty, including what
+/// other clients' turns append meanwhile. Returns false when the connection
+/// must close (write error, or the client was killed while its output
+/// waited, e.g. for overrunning its output buffer limit).
+async fn flush(
+    sock: &mut TcpStream,
+    client: &Rc<RefCell<Client>>,
+    shared: &Rc<Shared>,
+    wake: &tokio::sync::Notify,
+) -> bool {
+    loop {
+        let chunks = {
+            let mut c = client.borrow_mut();
+            if c.killed {
+                return false;
+            }
+            let chunks = c.out.take();
+            if chunks.is_empty() {
+                c.omem = 0;
+                return true;
+            }
+            let n: usize = chunks.iter().map(|b| b.len()).sum();
+            c.inflight = n;
+            c.net_out += n as u64;
+            let mut st = shared.state.borrow_mut();
+            st.stats.total_writes_processed += 1;
+            st.stats.total_net_output_bytes += n as u64;
+            chunks
+        };
+        for chunk in chunks {
+            let mut pos = 0;
+            while pos < chunk.len() {
+                // `write` is cancel safe: if the wake wins, nothing was sent.
+                tokio::select! {
+                    r = sock.write(&chunk[pos..]) => match r {
+                        Ok(0) | Err(_) => return false,
+                        Ok(n) => {
+                            pos += n;
+                            client.borrow_mut().inflight -= n;
+                        }
+                    },
+                    _ = wake.notified() => {
+                        // New output is picked up after this batch; an
+                        // unblocked client is resumed by the caller.
+                        if client.borrow().killed {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -193,12 +247,20 @@ fn forget_blocked(client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
 
 async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
     let mut buf = BytesMut::with_capacity(16 * 1024);
-    let mut out = Output::default();
     let wake = client.borrow().wake.clone();
     // Lower bound on the buffer length at which decoding can make progress.
     let mut need = 1usize;
+    // True when the last turn ended with the client parked on keys.
+    let mut parked = false;
     loop {
-        let Some(input) = next_input(&mut sock, &mut buf, client, shared, &wake).await else {
+        let input = if parked && client.borrow().blocked.is_none() {
+            // Served while its output was being written: the wake that said
+            // so may have been used up there, so resume at once.
+            Some(Input::Unblocked)
+        } else {
+            next_input(&mut sock, &mut buf, client, shared, &wake).await
+        };
+        let Some(input) = input else {
             forget_blocked(client, shared);
             return;
         };
@@ -212,10 +274,6 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
             if c.killed {
                 drop_client = true;
                 break 'turn;
-            }
-            let resp = c.resp;
-            for r in c.pending.drain(..) {
-                out.encode(&r, resp);
             }
             match input {
                 Input::Read(n) => {
@@ -265,7 +323,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                                 break;
                             }
                             if let Some(reply) = reply {
-                                out.encode(&reply, c.resp);
+                                c.send(&reply);
                             }
                             if !st.blocking.is_empty() {
                                 crate::cmd::serve_blocked(st, now);
@@ -291,7 +349,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                                 c.addr
                             );
                             st.count_error(&text);
-                            out.encode(&Reply::Error(text), c.resp);
+                            c.send(&Reply::Error(text));
                             close = true;
                             break;
                         }
@@ -299,23 +357,21 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                 }
             }
             c.qbuf = buf.len();
-            c.omem = out.len();
-            let written = out.len() as u64;
-            if written > 0 {
-                st.stats.total_writes_processed += 1;
+            st.enforce_output_limit(&mut c);
+            if c.killed {
+                drop_client = true;
+                break 'turn;
             }
-            c.net_out += written;
-            st.stats.total_net_output_bytes += written;
+            c.omem = c.out.len();
+            parked = c.blocked.is_some();
         }
         if drop_client {
             forget_blocked(client, shared);
             return;
         }
-        for chunk in out.take() {
-            if sock.write_all(&chunk).await.is_err() {
-                forget_blocked(client, shared);
-                return;
-            }
+        if !flush(&mut sock, client, shared, &wake).await {
+            forget_blocked(client, shared);
+            return;
         }
         if close {
             let _ = sock.shutdown().await;

@@ -7,6 +7,7 @@
 pub mod blocking;
 pub mod client;
 mod conn;
+pub mod signals;
 pub mod state;
 
 use crate::config::Config;
@@ -303,6 +304,7 @@ async fn cron(shared: Rc<Shared>) {
             let budget = Duration::from_micros(period_us / 4);
             st.ks.active_expire_cycle(crate::db::now_ms(), budget);
         }
+        st.drain_keyspace_events(None);
         persist::cron(st);
         let no_child = st.persist.child.is_none();
         st.ks.cron(Duration::from_millis(1), no_child);

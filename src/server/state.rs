@@ -55,6 +55,8 @@ pub struct Stats {
     pub ops_last_time: Option<Instant>,
     /// Clients closed for exceeding the query buffer limit.
     pub client_qbuf_limit_disconnections: u64,
+    /// Clients closed for exceeding `client-output-buffer-limit`.
+    pub client_output_buffer_limit_disconnections: u64,
 }
 
 /// How SHUTDOWN asked the server to stop.
