@@ -93,17 +93,6 @@ impl ServerState {
         }
     }
 
-    /// Sends `message` to every client subscribed to `channel` (or to a
-    /// pattern matching it) and returns how many received it.
-    pub fn publish(
-        &mut self,
-        _current: Option<&mut Client>,
-        _channel: &[u8],
-        _message: &[u8],
-    ) -> usize {
-        0
-    }
-
     /// Turns the deletions the keyspace made by itself (expired and evicted
     /// keys) into the same signals a command's writes produce.
     pub fn drain_keyspace_events(&mut self, mut current: Option<&mut Client>) {
