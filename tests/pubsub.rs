@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{RawConn, Server, cmd, escape, read_reply, send, start};
+use common::{RawConn, Server, cmd, escape, no_reply_within, read_reply, send, start};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -84,29 +84,6 @@ fn info_field(c: &mut RawConn, section: &str, name: &str) -> String {
 
 fn info_num(c: &mut RawConn, section: &str, name: &str) -> u64 {
     info_field(c, section, name).parse().unwrap()
-}
-
-/// Asserts that no reply arrives within `d`.
-fn no_reply_within(c: &mut RawConn, d: Duration) {
-    assert!(
-        c.buffered().is_empty(),
-        "unexpected {:?}",
-        escape(c.buffered())
-    );
-    c.stream.set_read_timeout(Some(d)).unwrap();
-    let mut b = [0u8; 1];
-    let got = std::io::Read::read(c, &mut b);
-    c.stream
-        .set_read_timeout(Some(common::READ_TIMEOUT))
-        .unwrap();
-    match got {
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) => {}
-        other => panic!("expected no reply, got {other:?} {:?}", b),
-    }
 }
 
 /// Polls `f` until it is true (10 s at most).

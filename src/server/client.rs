@@ -189,8 +189,9 @@ impl Client {
             return true;
         }
         if l.soft_bytes > 0 && used >= l.soft_bytes {
+            // Whole seconds, as Redis counts them (`server.unixtime`).
             let since = *self.obuf_soft_since.get_or_insert(now_ms);
-            return now_ms - since > l.soft_seconds as i64 * 1000;
+            return now_ms / 1000 - since / 1000 > l.soft_seconds as i64;
         }
         self.obuf_soft_since = None;
         false

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How long a freshly spawned server may take to answer `PING`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read timeout of the raw sockets handed out to tests.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A spawned server process. Dropping it kills the process and removes its
 /// data directory.
@@ -812,5 +812,22 @@ pub fn wait_for(what: &str, timeout: std::time::Duration, mut cond: impl FnMut()
             "timed out waiting for {what}"
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Asserts that nothing arrives on `c` within `d` (and nothing is buffered).
+pub fn no_reply_within(c: &mut RawConn, d: Duration) {
+    assert!(c.buffered().is_empty(), "unexpected {:?}", c.buffered());
+    c.stream.set_read_timeout(Some(d)).unwrap();
+    let mut b = [0u8; 1];
+    let got = c.read(&mut b);
+    c.stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    match got {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("expected no reply, got {other:?} {b:?}"),
     }
 }
