@@ -6,56 +6,11 @@
 
 mod common;
 
-use common::{RawConn, Server, cmd, start};
+use common::{Server, cmd, dirty, encoding, info_field, q, raw, raw_s, start, w};
 use redis::Connection;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&[u8]]) -> T {
-    let mut r = redis::cmd(std::str::from_utf8(args[0]).unwrap());
-    for a in &args[1..] {
-        r.arg(*a);
-    }
-    r.query(c)
-        .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(&args.concat())))
-}
-
-/// Runs a command given as space-separated words.
-fn w<T: redis::FromRedisValue>(c: &mut Connection, line: &str) -> T {
-    let args: Vec<&[u8]> = line.split(' ').map(|s| s.as_bytes()).collect();
-    q(c, &args)
-}
-
-/// Raw reply bytes of a command given as space-separated words.
-fn raw(c: &mut RawConn, line: &str) -> Vec<u8> {
-    let args: Vec<&[u8]> = line.split(' ').map(|s| s.as_bytes()).collect();
-    cmd(c, &args)
-}
-
-fn raw_s(c: &mut RawConn, line: &str) -> String {
-    String::from_utf8_lossy(&raw(c, line)).into_owned()
-}
-
-fn encoding(c: &mut Connection, key: &str) -> String {
-    w(c, &format!("OBJECT ENCODING {key}"))
-}
-
-fn info_field(server: &Server, section: &str, name: &str) -> String {
-    let mut c = server.client();
-    let text: String = redis::cmd("INFO").arg(section).query(&mut c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
-        .trim()
-        .to_string()
-}
-
-fn dirty(server: &Server) -> u64 {
-    info_field(server, "persistence", "rdb_changes_since_last_save")
-        .parse()
-        .unwrap()
-}
 
 /// Adds members with one pipelined SADD per chunk.
 fn sadd_many(c: &mut Connection, key: &str, members: impl IntoIterator<Item = String>) {

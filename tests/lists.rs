@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{RawConn, Server, cmd, escape, read_reply, send, start};
+use common::{RawConn, Server, cmd, escape, no_reply_within, read_reply, send, start};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -55,24 +55,6 @@ fn wait_blocked(c: &mut RawConn, n: usize) {
 fn send_line(c: &mut RawConn, line: &str) {
     let args: Vec<&[u8]> = line.split_whitespace().map(|a| a.as_bytes()).collect();
     send(c, &args);
-}
-
-/// Asserts that no reply arrives within `d`.
-fn no_reply_within(c: &mut RawConn, d: Duration) {
-    c.stream.set_read_timeout(Some(d)).unwrap();
-    let mut b = [0u8; 1];
-    let got = std::io::Read::read(c, &mut b);
-    c.stream
-        .set_read_timeout(Some(common::READ_TIMEOUT))
-        .unwrap();
-    match got {
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) => {}
-        other => panic!("expected no reply, got {other:?} {:?}", b),
-    }
 }
 
 fn bulk(s: &str) -> String {

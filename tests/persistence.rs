@@ -118,11 +118,14 @@ fn bgsave_round_trip_across_restart() {
         .set(b"bin\x00key".as_slice(), b"\x00\xff\r\n".as_slice())
         .unwrap();
     let _: () = c.set_ex("ttl", "t", 1000).unwrap();
+    // Long enough to be in the snapshot even on a loaded machine, expired
+    // by the time the server restarts.
+    let gone_set = std::time::Instant::now();
     let _: () = redis::cmd("SET")
         .arg("gone")
         .arg("x")
         .arg("PX")
-        .arg(300)
+        .arg(3000)
         .query(&mut c)
         .unwrap();
     let big = vec![b'z'; 200_000];
@@ -143,7 +146,7 @@ fn bgsave_round_trip_across_restart() {
         "ok"
     );
     assert_eq!(field(&server, "persistence", "rdb_saves"), "1");
-    // 0, or 1 if the 300 ms key already expired (an expiry is a change).
+    // 0, or 1 if the 3 s key already expired (an expiry is a change).
     let changes: u64 = field(&server, "persistence", "rdb_changes_since_last_save")
         .parse()
         .unwrap();
@@ -158,7 +161,7 @@ fn bgsave_round_trip_across_restart() {
     let recs = read_snapshot(&snapshot(&server));
     assert_eq!(recs.len(), 50_006);
     drop(c);
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(3100).saturating_sub(gone_set.elapsed()));
     // Restart on the same directory: everything but the expired key is back.
     let mut dead = server;
     let _ = dead.child.kill();

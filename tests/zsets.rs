@@ -7,83 +7,12 @@
 
 mod common;
 
-use common::{RawConn, Server, cmd, start};
+use common::{RawConn, Server, dirty, encoding, err, info_field, raw, raw_s, start, w, wait_for};
 use redis::Connection;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&[u8]]) -> T {
-    let mut r = redis::cmd(std::str::from_utf8(args[0]).unwrap());
-    for a in &args[1..] {
-        r.arg(*a);
-    }
-    r.query(c)
-        .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(&args.join(&b' '))))
-}
-
-/// Runs a command given as space-separated words.
-fn w<T: redis::FromRedisValue>(c: &mut Connection, line: &str) -> T {
-    let args: Vec<&[u8]> = line.split(' ').map(|s| s.as_bytes()).collect();
-    q(c, &args)
-}
-
-/// The error text of a command that must fail.
-fn err(c: &mut Connection, line: &str) -> String {
-    let args: Vec<&str> = line.split(' ').collect();
-    let mut r = redis::cmd(args[0]);
-    for a in &args[1..] {
-        r.arg(*a);
-    }
-    match r.query::<redis::Value>(c) {
-        Err(e) => {
-            // redis-rs splits "CODE detail"; put it back together.
-            let code = e.code().unwrap_or("");
-            let detail = e.detail().unwrap_or("");
-            format!("{code} {detail}")
-        }
-        Ok(v) => panic!("{line}: expected an error, got {v:?}"),
-    }
-}
-
-/// Raw reply bytes of a command given as space-separated words.
-fn raw(c: &mut RawConn, line: &str) -> Vec<u8> {
-    let args: Vec<&[u8]> = line.split(' ').map(|s| s.as_bytes()).collect();
-    cmd(c, &args)
-}
-
-fn raw_s(c: &mut RawConn, line: &str) -> String {
-    String::from_utf8_lossy(&raw(c, line)).into_owned()
-}
-
-fn encoding(c: &mut Connection, key: &str) -> String {
-    w(c, &format!("OBJECT ENCODING {key}"))
-}
-
-fn info_field(server: &Server, section: &str, name: &str) -> String {
-    let mut c = server.client();
-    let text: String = redis::cmd("INFO").arg(section).query(&mut c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
-        .trim()
-        .to_string()
-}
-
-fn dirty(server: &Server) -> u64 {
-    info_field(server, "persistence", "rdb_changes_since_last_save")
-        .parse()
-        .unwrap()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 fn blocked_clients(server: &Server) -> u64 {
     info_field(server, "clients", "blocked_clients")

@@ -259,6 +259,27 @@ impl Keyspace {
     pub fn insert_entry(&mut self, db: usize, key: &[u8], entry: Entry, expire: Option<i64>) {
         let d = &mut self.dbs[db];
         d.main.insert(SmallBytes::new(key), entry);
+        self.set_loaded_expire(db, key, expire);
+    }
+
+    /// [`Keyspace::insert_entry`] for a key whose hash came from
+    /// [`Dict::prefetch`] (bulk loading).
+    pub fn insert_entry_hashed(
+        &mut self,
+        db: usize,
+        h: usize,
+        key: SmallBytes,
+        entry: Entry,
+        expire: Option<i64>,
+    ) {
+        if expire.is_some() || !self.dbs[db].expires.is_empty() {
+            self.set_loaded_expire(db, key.as_slice(), expire);
+        }
+        self.dbs[db].main.insert_hashed(h, key, entry);
+    }
+
+    fn set_loaded_expire(&mut self, db: usize, key: &[u8], expire: Option<i64>) {
+        let d = &mut self.dbs[db];
         match expire {
             Some(t) => {
                 d.expires.insert(SmallBytes::new(key), t);

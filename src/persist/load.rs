@@ -10,6 +10,24 @@ use crate::db::zset::ZSet;
 use crate::db::{Entry, Keyspace, SmallBytes, Value};
 
 /// Redis never stores empty collections; a file that has one is damaged.
+/// Records decoded ahead of their insertion (see `load_bytes`).
+const WINDOW: usize = 16;
+
+/// A decoded key waiting for its prefetched bucket.
+struct Pending {
+    db: usize,
+    h: usize,
+    key: SmallBytes,
+    entry: Entry,
+    expire: Option<i64>,
+}
+
+fn insert_pending(ks: &mut Keyspace, window: &mut VecDeque<Pending>) {
+    if let Some(p) = window.pop_front() {
+        ks.insert_entry_hashed(p.db, p.h, p.key, p.entry, p.expire);
+    }
+}
+
 fn value_is_empty(v: &Value) -> bool {
     match v {
         Value::Str(_) => false,
@@ -19,6 +37,7 @@ fn value_is_empty(v: &Value) -> bool {
         Value::ZSet(z) => z.is_empty(),
     }
 }
+use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 
@@ -93,6 +112,10 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
     let total = checked.footer.keys.max(1);
     let mut last_log = Instant::now();
     let clock = ks.clock;
+    // Keys are inserted WINDOW records after they are decoded: their bucket
+    // (and halfway, the chain head) is prefetched meanwhile, so the cache
+    // misses of many inserts overlap instead of stalling one by one.
+    let mut window: VecDeque<Pending> = VecDeque::with_capacity(WINDOW);
     for block in &checked.blocks {
         let records = format::decode_records(block).map_err(|e| e.to_string())?;
         for r in records {
@@ -118,7 +141,21 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
                     String::from_utf8_lossy(r.key)
                 ));
             }
-            ks.insert_entry(db, r.key, Entry::new(value, clock), r.expire);
+            let h = ks.dbs[db].main.prefetch(r.key);
+            window.push_back(Pending {
+                db,
+                h,
+                key: SmallBytes::new(r.key),
+                entry: Entry::new(value, clock),
+                expire: r.expire,
+            });
+            if window.len() > WINDOW / 2 {
+                let p = &window[window.len() - 1 - WINDOW / 2];
+                ks.dbs[p.db].main.prefetch_chain(p.h);
+            }
+            if window.len() == WINDOW {
+                insert_pending(ks, &mut window);
+            }
             stats.loaded += 1;
         }
         if last_log.elapsed().as_secs() >= 1 {
@@ -129,6 +166,9 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
                 done as f64 * 100.0 / total as f64
             );
         }
+    }
+    while !window.is_empty() {
+        insert_pending(ks, &mut window);
     }
     // Loading is not a change to save again.
     ks.stats.dirty = 0;

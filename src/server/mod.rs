@@ -7,6 +7,7 @@
 pub mod blocking;
 pub mod client;
 mod conn;
+pub mod pubsub;
 pub mod signals;
 pub mod state;
 
@@ -244,7 +245,16 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         tokio::task::spawn_local(conn::accept_loop(l, shared.clone()));
     }
     tokio::task::spawn_local(cron(shared.clone()));
-    wait_for_shutdown(&shared).await
+    let code = wait_for_shutdown(&shared).await;
+    // The process ends next: freeing millions of entries one by one would
+    // only delay the exit (seconds for a large keyspace), so the data is
+    // left to the OS, as Redis does.
+    let ks = std::mem::replace(
+        &mut shared.state.borrow_mut().ks,
+        crate::db::Keyspace::new(0),
+    );
+    std::mem::forget(ks);
+    code
 }
 
 /// Runs until SHUTDOWN or a signal ends the server. On SIGTERM/SIGINT the

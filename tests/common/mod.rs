@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How long a freshly spawned server may take to answer `PING`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read timeout of the raw sockets handed out to tests.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A spawned server process. Dropping it kills the process and removes its
 /// data directory.
@@ -731,4 +731,103 @@ pub fn escape(bytes: &[u8]) -> String {
         }
     }
     s
+}
+
+// --- typed helpers over `redis::Connection` ---------------------------------
+
+/// Runs a command given as argument slices and converts its reply.
+pub fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&[u8]]) -> T {
+    let mut r = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+    for a in &args[1..] {
+        r.arg(*a);
+    }
+    r.query(c)
+        .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(&args.join(&b' '))))
+}
+
+/// Runs a command given as space-separated words.
+pub fn w<T: redis::FromRedisValue>(c: &mut redis::Connection, line: &str) -> T {
+    let args: Vec<&[u8]> = line.split(' ').map(|s| s.as_bytes()).collect();
+    q(c, &args)
+}
+
+/// The error text (`CODE detail`) of a command that must fail.
+pub fn err(c: &mut redis::Connection, line: &str) -> String {
+    let args: Vec<&str> = line.split(' ').collect();
+    let mut r = redis::cmd(args[0]);
+    for a in &args[1..] {
+        r.arg(*a);
+    }
+    match r.query::<redis::Value>(c) {
+        Err(e) => {
+            // redis-rs splits "CODE detail"; put it back together.
+            let code = e.code().unwrap_or("");
+            let detail = e.detail().unwrap_or("");
+            format!("{code} {detail}")
+        }
+        Ok(v) => panic!("{line}: expected an error, got {v:?}"),
+    }
+}
+
+/// Raw reply bytes of a command given as space-separated words.
+pub fn raw(c: &mut RawConn, line: &str) -> Vec<u8> {
+    let args: Vec<&[u8]> = line.split(' ').map(|s| s.as_bytes()).collect();
+    cmd(c, &args)
+}
+
+/// [`raw`] as (lossy) text.
+pub fn raw_s(c: &mut RawConn, line: &str) -> String {
+    String::from_utf8_lossy(&raw(c, line)).into_owned()
+}
+
+/// OBJECT ENCODING of `key`.
+pub fn encoding(c: &mut redis::Connection, key: &str) -> String {
+    w(c, &format!("OBJECT ENCODING {key}"))
+}
+
+/// One field of an INFO section, read over a new connection.
+pub fn info_field(server: &Server, section: &str, name: &str) -> String {
+    let mut c = server.client();
+    let text: String = redis::cmd("INFO").arg(section).query(&mut c).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
+        .trim()
+        .to_string()
+}
+
+/// `rdb_changes_since_last_save`.
+pub fn dirty(server: &Server) -> u64 {
+    info_field(server, "persistence", "rdb_changes_since_last_save")
+        .parse()
+        .unwrap()
+}
+
+/// Polls `cond` every few milliseconds; panics naming `what` after `timeout`.
+pub fn wait_for(what: &str, timeout: std::time::Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Asserts that nothing arrives on `c` within `d` (and nothing is buffered).
+pub fn no_reply_within(c: &mut RawConn, d: Duration) {
+    assert!(c.buffered().is_empty(), "unexpected {:?}", c.buffered());
+    c.stream.set_read_timeout(Some(d)).unwrap();
+    let mut b = [0u8; 1];
+    let got = c.read(&mut b);
+    c.stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    match got {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("expected no reply, got {other:?} {b:?}"),
+    }
 }
