@@ -16,6 +16,7 @@ const { VARIANTS, runWorker } = require('./lib/worker');
 
 // A worker that keeps dying is not re-forked forever.
 const MAX_RESTARTS = 8;
+const MAX_KEPT_ERRORS = 100;
 
 function readConfig() {
   const { values } = parseArgs({
@@ -48,7 +49,8 @@ function readConfig() {
 
 function runPrimary(config) {
   const origin = new Origin({ delayMs: config.originDelayMs });
-  const errors = [];
+  const errors = []; // the first MAX_KEPT_ERRORS of errorCount
+  let errorCount = 0;
   const workers = new Map(); // cluster worker id -> {channel, index, ready, uid, pid}
   let stopping = false;
   let announced = false;
@@ -56,7 +58,8 @@ function runPrimary(config) {
 
   // Workers print their own errors; the primary prints only what it sees itself.
   const recordError = (uid, message, print = false) => {
-    errors.push({ uid, message });
+    errorCount++;
+    if (errors.length < MAX_KEPT_ERRORS) errors.push({ uid, message });
     if (print) console.error(`[primary] ${uid}: ${message}`);
   };
 
@@ -70,6 +73,7 @@ function runPrimary(config) {
       readyWorkers: entries.filter((w) => w.ready).length,
       origin: origin.stats(),
       workers: answers.map((a, i) => (a.status === 'fulfilled' ? a.value : { uid: entries[i].uid, error: String(a.reason) })),
+      errorCount,
       errors,
     };
   };

@@ -241,6 +241,7 @@ async function main() {
   const localRatio = reads ? sources.local / reads : 0;
   const sorted = results.latencies.sort((a, b) => a - b);
   const workerErrors = cluster.errors ?? [];
+  const workerErrorCount = cluster.errorCount ?? workerErrors.length;
   const pct = (x) => `${(100 * x).toFixed(1)}%`;
 
   console.log(`variant ${cluster.variant} (RESP${cluster.protocol}), ${workers} workers, ${opt.concurrency} connections`);
@@ -251,7 +252,7 @@ async function main() {
   console.log(`updates ${updates} on ${results.completed.size} ids; origin loads ${cluster.origin.loads}, updates ${cluster.origin.updates}`);
   console.log(`requests per worker: ${[...results.perWorker.entries()].map(([w, n]) => `${w} ${n}`).join(', ')}`);
   console.log(`stale reads: ${results.stale.length} during the load, ${swept.stale.length} of ${swept.reads} in the final sweep`);
-  console.log(`errors: ${results.errors.length} client-side, ${workerErrors.length} reported by workers`);
+  console.log(`errors: ${results.errors.length} client-side, ${workerErrorCount} reported by workers`);
   for (const line of [...results.stale, ...swept.stale].slice(0, 10)) console.log(`  stale: ${line}`);
   for (const line of results.errors.slice(0, 10)) console.log(`  client error: ${line}`);
   for (const { uid, message } of workerErrors.slice(0, 10)) console.log(`  worker error (${uid}): ${message.split('\n')[0]}`);
@@ -262,7 +263,7 @@ async function main() {
     ['no stale read in the final sweep', swept.stale.length === 0],
     [`final sweep reached all ${workers} workers`, swept.workersSeen === workers],
     ['no client error', results.errors.length === 0],
-    ['no worker error', workerErrors.length === 0],
+    ['no worker error', workerErrorCount === 0],
     [`every worker served requests`, results.perWorker.size === workers],
     [`hit ratio ${pct(hitRatio)} >= ${pct(num('min-hit-ratio'))}`, hitRatio >= num('min-hit-ratio')],
     [`local hit ratio ${pct(localRatio)} >= ${pct(num('min-local-ratio'))}`, localRatio >= num('min-local-ratio')],
