@@ -110,6 +110,8 @@ pub struct Client {
     pub inflight: usize,
     /// When the output buffer first went over its soft limit (Unix ms).
     pub obuf_soft_since: Option<i64>,
+    /// Pub/sub channels, patterns and shard channels listened on.
+    pub subs: super::pubsub::Subscriptions,
 }
 
 impl Client {
@@ -153,6 +155,7 @@ impl Client {
             out: Output::default(),
             inflight: 0,
             obuf_soft_since: None,
+            subs: Default::default(),
         }
     }
 
@@ -169,7 +172,7 @@ impl Client {
     /// True while the client is subscribed to anything (its output buffer
     /// then falls under the `pubsub` class of `client-output-buffer-limit`).
     pub fn is_pubsub(&self) -> bool {
-        false
+        !self.subs.is_empty()
     }
 
     /// Checks the output buffer against `client-output-buffer-limit` for
@@ -196,6 +199,9 @@ impl Client {
     /// The line CLIENT LIST / CLIENT INFO prints, in Redis 7's field order.
     pub fn info_line(&self, now_ms: i64) -> String {
         let mut flags = String::new();
+        if self.is_pubsub() {
+            flags.push('P');
+        }
         if self.close_after_reply {
             flags.push('c');
         }
@@ -220,7 +226,7 @@ impl Client {
                 .unwrap_or_default()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -230,6 +236,9 @@ impl Client {
             (now_ms - self.last_interaction_ms).max(0) / 1000,
             flags,
             self.db,
+            self.subs.channels.len(),
+            self.subs.patterns.len(),
+            self.subs.shard.len(),
             self.qbuf,
             if self.qbuf > 0 {
                 16384usize.saturating_sub(self.qbuf)

@@ -94,7 +94,9 @@ async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>)
     };
     let id = client.borrow().id;
     serve(sock, &client, &shared).await;
-    shared.state.borrow_mut().clients.remove(&id);
+    let mut st = shared.state.borrow_mut();
+    st.clients.remove(&id);
+    st.forget_subscriptions(&mut client.borrow_mut());
 }
 
 /// What woke a connection task.

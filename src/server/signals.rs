@@ -44,6 +44,9 @@ impl ServerState {
                     return;
                 }
                 c.send(r);
+                // Its connection may be stuck writing: keep CLIENT LIST's
+                // `omem` current.
+                c.omem = c.output_bytes();
                 self.enforce_output_limit(&mut c);
                 c.wake.notify_one();
             }
@@ -114,17 +117,6 @@ impl ServerState {
         let publishing = flags & (notify::KEYSPACE | notify::KEYEVENT) != 0;
         self.ks.log_new = publishing && flags & notify::NEW != 0;
         self.ks.log_misses = publishing && flags & notify::KEY_MISS != 0;
-    }
-
-    /// Sends `message` to every client subscribed to `channel` (or to a
-    /// pattern matching it) and returns how many received it.
-    pub fn publish(
-        &mut self,
-        _current: Option<&mut Client>,
-        _channel: &[u8],
-        _message: &[u8],
-    ) -> usize {
-        0
     }
 
     /// Turns the deletions the keyspace made by itself (expired and evicted

@@ -108,6 +108,8 @@ pub struct ServerState {
     pub persist: crate::persist::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
+    /// Pub/sub subscriptions.
+    pub pubsub: super::pubsub::PubSub,
 }
 
 impl ServerState {
@@ -141,6 +143,7 @@ impl ServerState {
             active_expire_enabled: true,
             persist: Default::default(),
             blocking: Default::default(),
+            pubsub: Default::default(),
         }
     }
 
