@@ -228,9 +228,13 @@ fn confirmation(name: &'static str, topic: Option<&Bytes>, count: i64) -> Reply 
 impl ServerState {
     /// Subscribes `c` to `topic`; returns the confirmation to send.
     pub fn subscribe(&mut self, c: &mut Client, kind: Kind, topic: &Bytes) -> Reply {
-        if kind.client(&mut c.subs).insert(topic.clone()) {
+        if !kind.client(&mut c.subs).contains(&topic[..]) {
+            // A copy: `topic` shares the whole request buffer it came in,
+            // which a long-lived subscription must not keep alive.
+            let owned = Bytes::copy_from_slice(topic);
+            kind.client(&mut c.subs).insert(owned.clone());
             kind.server(&mut self.pubsub)
-                .get_or_insert_with(topic.clone(), OrderedSet::default)
+                .get_or_insert_with(owned, OrderedSet::default)
                 .insert(c.id);
         }
         confirmation(kind.subscribe_name(), Some(topic), kind.count(&c.subs))
