@@ -3,6 +3,7 @@
 //! family.
 
 use super::{Ctx, arg_i64, is};
+use crate::config::notify;
 use crate::db::{Lookup, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
@@ -12,11 +13,14 @@ use bytes::Bytes;
 /// DEL key [key ...] (and UNLINK)
 pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let db = ctx.client.db;
-    let n = args[1..]
-        .iter()
-        .filter(|k| ctx.srv.ks.delete(db, k, ctx.now))
-        .count();
-    Ok(Reply::Int(n as i64))
+    let mut n = 0;
+    for k in &args[1..] {
+        if ctx.srv.ks.delete(db, k, ctx.now) {
+            ctx.notify(notify::GENERIC, "del", k);
+            n += 1;
+        }
+    }
+    Ok(Reply::Int(n))
 }
 
 /// EXISTS key [key ...]
@@ -59,6 +63,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
     if let Some((entry, ttl)) = ctx.srv.ks.remove(db, &args[1]) {
         ctx.srv.ks.insert_entry(db, &args[2], entry, ttl);
     }
+    ctx.notify(notify::GENERIC, "rename_from", &args[1]);
+    ctx.notify(notify::GENERIC, "rename_to", &args[2]);
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
@@ -117,6 +123,7 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.srv.ks.remove(dst, &args[2]);
     }
     ctx.srv.ks.insert_entry(dst, &args[2], entry, ttl);
+    ctx.notify_in(dst, notify::GENERIC, "copy_to", &args[2]);
     Ok(Reply::Int(1))
 }
 
@@ -140,6 +147,8 @@ pub fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if let Some((entry, ttl)) = ctx.srv.ks.remove(src, &args[1]) {
         ctx.srv.ks.insert_entry(dst, &args[1], entry, ttl);
     }
+    ctx.notify_in(src, notify::GENERIC, "move_from", &args[1]);
+    ctx.notify_in(dst, notify::GENERIC, "move_to", &args[1]);
     Ok(Reply::Int(1))
 }
 
@@ -438,8 +447,10 @@ pub fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     if when <= ctx.now {
         ctx.srv.ks.remove(db, &args[1]);
+        ctx.notify(notify::GENERIC, "del", &args[1]);
     } else {
         ctx.srv.ks.set_expire(db, &args[1], when);
+        ctx.notify(notify::GENERIC, "expire", &args[1]);
     }
     Ok(Reply::Int(1))
 }
@@ -469,5 +480,9 @@ pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if ctx.srv.ks.lookup_write(db, &args[1], ctx.now).is_none() {
         return Ok(Reply::Int(0));
     }
-    Ok(Reply::Int(ctx.srv.ks.persist(db, &args[1]) as i64))
+    let removed = ctx.srv.ks.persist(db, &args[1]);
+    if removed {
+        ctx.notify(notify::GENERIC, "persist", &args[1]);
+    }
+    Ok(Reply::Int(removed as i64))
 }

@@ -50,8 +50,26 @@ impl Ctx<'_> {
     /// [`crate::config::notify`] bit). Handlers call it where Redis calls
     /// `notifyKeyspaceEvent`, after the change is made.
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.client.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    /// Notifies `event` (of `class`) on `key`, then `del` when the command
+    /// emptied the collection and so deleted the key: how every collection
+    /// write reports itself in Redis.
+    pub fn notify_then_del(&mut self, class: u32, event: &str, key: &[u8], deleted: bool) {
+        self.notify(class, event, key);
+        if deleted {
+            self.notify(crate::config::notify::GENERIC, "del", key);
+        }
+    }
+
+    /// [`Ctx::notify`] for a key of database `db` (MOVE, COPY ... DB).
+    /// What the keyspace logged so far (`expired`, `new`, `keymiss`)
+    /// happened first, so it is published first.
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
         if self.srv.config.notify_keyspace_events & class != 0 {
-            let db = self.client.db;
+            self.srv.drain_keyspace_events(Some(self.client));
             self.srv.notify(Some(self.client), class, event, db, key);
         }
     }
@@ -440,6 +458,7 @@ pub fn execute(
             // A served BLPOP/BLMOVE changes keys without counting in `dirty`
             // (as in Redis), so it always signals its keys.
             let served = client.blocked.is_some();
+            srv.sync_keyspace_logging();
             let mut ctx = Ctx { srv, client, now };
             let r = (cmd.handler)(&mut ctx, args);
             if client.block_request.is_some() {

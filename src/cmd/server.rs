@@ -214,6 +214,8 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let path = ctx.srv.config.snapshot_path();
         ctx.srv.ks.flush_all(false);
         let now = ctx.now;
+        // Loaded keys are not `new` keys (Redis's `dbAddRDBLoad`).
+        ctx.srv.ks.log_new = false;
         match crate::persist::load::load(&path, &mut ctx.srv.ks, now) {
             Ok(Some(s)) => ctx.srv.persist.last_load = s,
             Ok(None) => {}

@@ -114,13 +114,22 @@ pub enum KeyEvent {
     Expired(usize, bytes::Bytes),
     /// The key was evicted to stay under `maxmemory`.
     Evicted(usize, bytes::Bytes),
+    /// The key was created (logged only while [`Keyspace::log_new`]).
+    New(usize, bytes::Bytes),
+    /// A read found no such key (logged only while [`Keyspace::log_misses`]).
+    Miss(usize, bytes::Bytes),
 }
 
 /// All databases of the server.
 pub struct Keyspace {
-    /// Deletions made by expiry and eviction since the server last drained
-    /// this list (after every command and every cron tick).
+    /// Deletions made by expiry and eviction (and, when asked for, key
+    /// creations and read misses) since the server last drained this list
+    /// (after every command and every cron tick), in the order they happened.
     pub events: Vec<KeyEvent>,
+    /// Log key creations in `events` (keyspace notifications of class `n`).
+    pub log_new: bool,
+    /// Log read misses in `events` (keyspace notifications of class `m`).
+    pub log_misses: bool,
     /// The databases, indexed by number.
     pub dbs: Vec<Db>,
     /// Counters.
@@ -156,6 +165,8 @@ impl Keyspace {
             rng: seed | 1,
             expire_db: 0,
             events: Vec::new(),
+            log_new: false,
+            log_misses: false,
         }
     }
 
@@ -218,6 +229,10 @@ impl Keyspace {
             }
             None => {
                 self.stats.keyspace_misses += 1;
+                if self.log_misses {
+                    self.events
+                        .push(KeyEvent::Miss(db, bytes::Bytes::copy_from_slice(key)));
+                }
                 None
             }
         }
@@ -250,15 +265,28 @@ impl Keyspace {
             None => {
                 d.main
                     .insert_new(SmallBytes::new(key), Entry::new(value, clock));
+                self.log_new_key(db, key);
             }
         }
         self.stats.dirty += 1;
     }
 
+    fn log_new_key(&mut self, db: usize, key: &[u8]) {
+        if self.log_new {
+            self.events
+                .push(KeyEvent::New(db, bytes::Bytes::copy_from_slice(key)));
+        }
+    }
+
     /// Inserts a whole entry (RENAME, MOVE, COPY, snapshot load).
     pub fn insert_entry(&mut self, db: usize, key: &[u8], entry: Entry, expire: Option<i64>) {
-        let d = &mut self.dbs[db];
-        d.main.insert(SmallBytes::new(key), entry);
+        if self.dbs[db]
+            .main
+            .insert(SmallBytes::new(key), entry)
+            .is_none()
+        {
+            self.log_new_key(db, key);
+        }
         self.set_loaded_expire(db, key, expire);
     }
 
@@ -563,4 +591,64 @@ pub fn now_ms() -> i64 {
 /// The LRU clock: Unix seconds, truncated to 32 bits.
 pub fn lru_clock() -> u32 {
     (now_ms() / 1000) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn str_value(s: &[u8]) -> Value {
+        Value::Str(SmallBytes::new(s))
+    }
+
+    #[test]
+    fn creations_and_misses_are_logged_only_when_asked() {
+        let mut ks = Keyspace::new(2);
+        let now = now_ms();
+        ks.set(0, b"quiet", str_value(b"v"), false, now);
+        assert!(ks.lookup_read(0, b"nope", now, Lookup::default()).is_none());
+        assert!(ks.events.is_empty());
+
+        ks.log_new = true;
+        ks.log_misses = true;
+        ks.set(0, b"a", str_value(b"1"), false, now);
+        // Overwriting is not a creation.
+        ks.set(0, b"a", str_value(b"2"), false, now);
+        let (entry, ttl) = ks.remove(0, b"a").unwrap();
+        ks.insert_entry(1, b"a", entry.clone(), ttl);
+        ks.insert_entry(1, b"a", entry, ttl);
+        assert!(ks.lookup_read(0, b"a", now, Lookup::default()).is_none());
+        // Write lookups never count as misses.
+        assert!(ks.lookup_write(0, b"b", now).is_none());
+        assert_eq!(
+            ks.events,
+            vec![
+                KeyEvent::New(0, Bytes::from_static(b"a")),
+                KeyEvent::New(1, Bytes::from_static(b"a")),
+                KeyEvent::Miss(0, Bytes::from_static(b"a")),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_expired_key_logs_expired_then_miss_then_new() {
+        let mut ks = Keyspace::new(1);
+        let now = now_ms();
+        ks.set(0, b"k", str_value(b"v"), false, now);
+        ks.set_expire(0, b"k", now - 1);
+        ks.log_new = true;
+        ks.log_misses = true;
+        assert!(ks.lookup_read(0, b"k", now, Lookup::default()).is_none());
+        ks.set(0, b"k", str_value(b"v"), false, now);
+        let k = Bytes::from_static(b"k");
+        assert_eq!(
+            ks.events,
+            vec![
+                KeyEvent::Expired(0, k.clone()),
+                KeyEvent::Miss(0, k.clone()),
+                KeyEvent::New(0, k),
+            ]
+        );
+    }
 }
