@@ -493,6 +493,67 @@ impl<V> Dict<V> {
         Some(n)
     }
 
+    /// Calls `f` on up to `count` entries taken from consecutive buckets
+    /// starting at a random one, and returns how many it visited: Redis's
+    /// `dictGetSomeKeys`, the cheap sample eviction draws its candidates
+    /// from. Runs of empty buckets longer than `count` (at least 5) jump to
+    /// another random place, and the walk gives up after `10 * count`
+    /// buckets, so it may return fewer entries than asked.
+    pub fn sample(
+        &self,
+        count: usize,
+        mut r: impl FnMut() -> u64,
+        mut f: impl FnMut(&Node<V>),
+    ) -> usize {
+        let count = count.min(self.len());
+        if count == 0 {
+            return 0;
+        }
+        let tables = if self.is_rehashing() { 2 } else { 1 };
+        let rehash_idx = self.rehash_idx.unwrap_or(0);
+        let max_mask = self.t[..tables]
+            .iter()
+            .map(|t| t.buckets.len().saturating_sub(1))
+            .max()
+            .unwrap_or(0);
+        let mut i = r() as usize & max_mask;
+        let (mut stored, mut empty_run) = (0, 0);
+        for _ in 0..count * 10 {
+            for j in 0..tables {
+                // Buckets of t[0] below the migration cursor are empty.
+                if j == 0 && tables == 2 && i < rehash_idx {
+                    if i >= self.t[1].buckets.len() {
+                        i = rehash_idx;
+                    } else {
+                        continue;
+                    }
+                }
+                let Some(mut cur) = self.t[j].buckets.get(i).map(|b| b.as_deref()) else {
+                    continue;
+                };
+                if cur.is_none() {
+                    empty_run += 1;
+                    if empty_run >= 5 && empty_run > count {
+                        i = r() as usize & max_mask;
+                        empty_run = 0;
+                    }
+                    continue;
+                }
+                empty_run = 0;
+                while let Some(n) = cur {
+                    f(n);
+                    stored += 1;
+                    if stored == count {
+                        return stored;
+                    }
+                    cur = n.next.as_deref();
+                }
+            }
+            i = (i + 1) & max_mask;
+        }
+        stored
+    }
+
     /// Calls `f` on every entry, walking the bucket arrays in order (the
     /// snapshot writer's path: sequential through memory, no cursor logic).
     pub fn for_each(&self, mut f: impl FnMut(&Node<V>)) {
@@ -599,6 +660,39 @@ mod tests {
 
     fn k(i: usize) -> SmallBytes {
         SmallBytes::new(format!("key:{i}").as_bytes())
+    }
+
+    #[test]
+    fn sample_visits_existing_entries_even_while_rehashing() {
+        let mut d = Dict::new();
+        let mut r = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = move || crate::db::xorshift(&mut r);
+        assert_eq!(d.sample(5, &mut rng, |_| panic!("empty")), 0);
+        for i in 0..1000 {
+            d.insert(k(i), i);
+        }
+        let mut seen = HashSet::new();
+        for _ in 0..2000 {
+            if !d.is_rehashing() {
+                // Grow once more so sampling runs across both tables.
+                for i in 1000..1100 {
+                    d.insert(k(i), i);
+                }
+            }
+            let n = d.sample(5, &mut rng, |n| {
+                assert_eq!(d.get(n.key.as_slice()).map(|m| m.value), Some(n.value));
+                seen.insert(n.value);
+            });
+            assert_eq!(n, 5);
+            d.rehash(1);
+        }
+        // Samples come from everywhere in the table, not one corner.
+        assert!(seen.len() > 900, "{} distinct entries sampled", seen.len());
+        assert_eq!(d.sample(50, &mut rng, |_| {}), 50);
+        let mut small = Dict::new();
+        small.insert(k(1), 1);
+        small.insert(k(2), 2);
+        assert_eq!(small.sample(5, &mut rng, |_| {}), 2);
     }
 
     #[test]

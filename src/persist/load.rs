@@ -92,7 +92,7 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
     }
     let total = checked.footer.keys.max(1);
     let mut last_log = Instant::now();
-    let clock = ks.clock;
+    let lru = ks.initial_lru(now_ms);
     for block in &checked.blocks {
         let records = format::decode_records(block).map_err(|e| e.to_string())?;
         for r in records {
@@ -118,7 +118,7 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
                     String::from_utf8_lossy(r.key)
                 ));
             }
-            ks.insert_entry(db, r.key, Entry::new(value, clock), r.expire);
+            ks.insert_entry(db, r.key, Entry::new(value, lru), r.expire);
             stats.loaded += 1;
         }
         if last_log.elapsed().as_secs() >= 1 {

@@ -7,6 +7,7 @@
 pub mod blocking;
 pub mod client;
 mod conn;
+pub mod eviction;
 pub mod signals;
 pub mod state;
 
@@ -32,6 +33,7 @@ pub struct Shared {
 pub fn apply_config(srv: &mut ServerState) {
     crate::log::set_level(srv.config.loglevel);
     srv.ks.limits = srv.config.encoding_limits();
+    srv.ks.evict = eviction::settings(&srv.config);
 }
 
 /// File descriptors kept for things other than clients (listeners, logs,
@@ -185,6 +187,7 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         crate::cmd::connection::REDIS_COMPAT_VERSION
     );
     prepare_process(&config);
+    eviction::check_at_startup(&config);
     crate::util::clock::calibrate();
     let n = crate::cmd::table().cmds.len();
     let mut st = ServerState::new(config, n);
@@ -244,6 +247,7 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         tokio::task::spawn_local(conn::accept_loop(l, shared.clone()));
     }
     tokio::task::spawn_local(cron(shared.clone()));
+    tokio::task::spawn_local(eviction::background(shared.clone()));
     wait_for_shutdown(&shared).await
 }
 
@@ -304,6 +308,7 @@ async fn cron(shared: Rc<Shared>) {
             let budget = Duration::from_micros(period_us / 4);
             st.ks.active_expire_cycle(crate::db::now_ms(), budget);
         }
+        st.perform_evictions();
         st.drain_keyspace_events(None);
         persist::cron(st);
         let no_child = st.persist.child.is_none();

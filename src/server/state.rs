@@ -108,6 +108,8 @@ pub struct ServerState {
     pub persist: crate::persist::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
+    /// Wakes the background eviction when a pass ran out of time.
+    pub eviction_wake: Rc<tokio::sync::Notify>,
 }
 
 impl ServerState {
@@ -116,6 +118,7 @@ impl ServerState {
         let now = crate::db::now_ms();
         let mut ks = Keyspace::new(config.databases as usize);
         ks.limits = config.encoding_limits();
+        ks.evict = super::eviction::settings(&config);
         let run_id: String = (0..40)
             .map(|_| {
                 let d = (ks.rand() % 16) as u32;
@@ -139,6 +142,7 @@ impl ServerState {
             lastsave: now / 1000,
             config_file: None,
             active_expire_enabled: true,
+            eviction_wake: Rc::default(),
             persist: Default::default(),
             blocking: Default::default(),
         }
