@@ -123,6 +123,9 @@ const INITIAL_SIZE: usize = 4;
 const FORCE_RESIZE_RATIO: usize = 5;
 /// Empty buckets visited per migrated bucket before a step gives up.
 const EMPTY_VISITS: usize = 10;
+/// Load factor, in thousandths, past which a table grows even when its
+/// expand check says no (Redis's `HASHTABLE_MAX_LOAD_FACTOR`, 1.618).
+const MAX_LOAD_PERMILLE: usize = 1618;
 
 /// An incrementally rehashed hash table from byte-string keys to `V`.
 pub struct Dict<V> {
@@ -134,6 +137,9 @@ pub struct Dict<V> {
     resize_allowed: bool,
     /// Old bucket arrays still being released.
     retired: Vec<Retired<V>>,
+    /// Asked before growing at a normal load factor: may the table take
+    /// this many more bytes? (See [`Dict::set_expand_check`].)
+    expand_check: Option<fn(usize) -> bool>,
 }
 
 impl<V> Default for Dict<V> {
@@ -151,7 +157,17 @@ impl<V> Dict<V> {
             hasher: foldhash::fast::RandomState::default(),
             resize_allowed: true,
             retired: Vec::new(),
+            expand_check: None,
         }
+    }
+
+    /// Installs `check`, asked with the size of the new bucket array before
+    /// the table grows while it holds at most 1.618 entries per bucket. The keyspace uses it so that growing its tables does not
+    /// push memory over `maxmemory` (which would evict keys to pay for
+    /// empty buckets), as Redis's `dictExpandAllowed`; past that load
+    /// factor the table grows anyway, so lookups stay fast.
+    pub fn set_expand_check(&mut self, check: fn(usize) -> bool) {
+        self.expand_check = Some(check);
     }
 
     /// Number of entries.
@@ -288,9 +304,23 @@ impl<V> Dict<V> {
             return;
         }
         let used = self.t[0].used;
-        if used >= size && (self.resize_allowed || used / size > FORCE_RESIZE_RATIO) {
+        if used >= size
+            && (self.resize_allowed || used / size > FORCE_RESIZE_RATIO)
+            && self.expand_allowed(used, size)
+        {
             self.resize_to(used + 1);
         }
+    }
+
+    fn expand_allowed(&self, used: usize, size: usize) -> bool {
+        let Some(check) = self.expand_check else {
+            return true;
+        };
+        if used * 1000 > size * MAX_LOAD_PERMILLE {
+            return true;
+        }
+        let new_size = (used + 1).next_power_of_two().max(INITIAL_SIZE);
+        check(new_size * std::mem::size_of::<Link<V>>())
     }
 
     /// Shrinks a mostly empty table (called from the cron tick, like Redis's
@@ -618,7 +648,9 @@ impl<V> Dict<V> {
     /// Removes everything, returning the old contents as a separate `Dict`
     /// so the caller can free it gradually.
     pub fn take(&mut self) -> Dict<V> {
-        std::mem::take(self)
+        let mut fresh = Dict::new();
+        fresh.expand_check = self.expand_check;
+        std::mem::replace(self, fresh)
     }
 
     /// Frees up to `budget` entries of a detached table; returns true when
@@ -660,6 +692,27 @@ mod tests {
 
     fn k(i: usize) -> SmallBytes {
         SmallBytes::new(format!("key:{i}").as_bytes())
+    }
+
+    #[test]
+    fn expand_check_defers_growth_up_to_the_max_load_factor() {
+        let fill = |check: fn(usize) -> bool, n: usize| {
+            let mut d = Dict::new();
+            d.set_expand_check(check);
+            for i in 0..n {
+                d.insert(k(i), i);
+            }
+            d.check_invariants().unwrap();
+            d.buckets()
+        };
+        // 4 buckets, growth refused: the check before each insert sees at
+        // most 6 entries (1.5 per bucket) until the 8th insert sees 7, past
+        // 1.618 per bucket, and grows the table regardless.
+        assert_eq!(fill(|_| false, 7), 4);
+        assert!(fill(|_| false, 8) > 4);
+        assert!(fill(|_| true, 6) > 4);
+        // The check is asked about the new array: 8 buckets of one pointer.
+        assert!(fill(|more| more == 8 * std::mem::size_of::<usize>(), 6) > 4);
     }
 
     #[test]

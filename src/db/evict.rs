@@ -21,6 +21,7 @@
 //! keys are recorded as [`KeyEvent::Evicted`] for the server to signal.
 
 use super::{Db, KeyEvent, Keyspace, SmallBytes, xorshift};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Milliseconds per LRU clock tick.
@@ -31,6 +32,31 @@ pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 pub const LFU_INIT_VAL: u32 = 5;
 /// Candidates kept between eviction rounds.
 const EVPOOL_SIZE: usize = 16;
+
+/// `maxmemory` as the keyspace tables see it when they are about to grow
+/// (0 = no limit). Process-wide, like the allocator's count it is compared
+/// with.
+static MEMORY_LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the limit [`table_growth_fits`] checks against.
+pub fn set_memory_limit(bytes: usize) {
+    MEMORY_LIMIT.store(bytes, Ordering::Relaxed);
+}
+
+/// May a keyspace table allocate `more` bytes of buckets without pushing
+/// used memory over `maxmemory`? (Redis's `overMaxmemoryAfterAlloc`; the
+/// table grows anyway once it is crowded, see [`super::Dict::set_expand_check`].)
+pub fn table_growth_fits(more: usize) -> bool {
+    growth_fits(
+        crate::alloc::used_memory(),
+        more,
+        MEMORY_LIMIT.load(Ordering::Relaxed),
+    )
+}
+
+fn growth_fits(used: usize, more: usize, limit: usize) -> bool {
+    limit == 0 || used.saturating_add(more) <= limit
+}
 
 /// The LRU clock at Unix time `now_ms`.
 pub fn lru_clock_at(now_ms: i64) -> u32 {
@@ -798,6 +824,14 @@ mod tests {
         ev.offer(500, 0, &k);
         assert_eq!(*idles(&ev).last().expect("full"), 500);
         assert_eq!(ev.pool.len(), EVPOOL_SIZE);
+    }
+
+    #[test]
+    fn table_growth_within_the_limit() {
+        assert!(growth_fits(1000, 1 << 40, 0), "no limit");
+        assert!(growth_fits(1000, 24, 1024));
+        assert!(!growth_fits(1000, 25, 1024));
+        assert!(!growth_fits(usize::MAX, 1, usize::MAX - 1));
     }
 
     #[test]

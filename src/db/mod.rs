@@ -83,7 +83,6 @@ impl Entry {
 }
 
 /// One numbered database.
-#[derive(Default)]
 pub struct Db {
     /// Keys and values.
     pub main: Dict<Entry>,
@@ -93,6 +92,21 @@ pub struct Db {
     expires_cursor: u64,
     /// Running estimate of the average remaining TTL in ms (INFO keyspace).
     pub avg_ttl: i64,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        let mut main = Dict::new();
+        let mut expires = Dict::new();
+        main.set_expand_check(evict::table_growth_fits);
+        expires.set_expand_check(evict::table_growth_fits);
+        Db {
+            main,
+            expires,
+            expires_cursor: 0,
+            avg_ttl: 0,
+        }
+    }
 }
 
 /// Counters reported by INFO stats.

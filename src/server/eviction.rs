@@ -8,11 +8,23 @@
 use super::Shared;
 use super::state::ServerState;
 use crate::config::Config;
+use crate::db::Keyspace;
 use crate::db::evict::{EvictConfig, EvictResult, Policy};
 use std::rc::Rc;
 
+/// Applies the eviction settings of `c` to the keyspace, at startup and
+/// after CONFIG SET.
+pub fn apply(ks: &mut Keyspace, c: &Config) {
+    ks.evict = settings(c);
+    crate::db::evict::set_memory_limit(limit(c));
+}
+
+fn limit(c: &Config) -> usize {
+    usize::try_from(c.maxmemory).unwrap_or(usize::MAX)
+}
+
 /// The keyspace's eviction settings from the configuration.
-pub fn settings(c: &Config) -> EvictConfig {
+fn settings(c: &Config) -> EvictConfig {
     EvictConfig {
         policy: Policy::from_name(&c.maxmemory_policy).unwrap_or_default(),
         samples: c.maxmemory_samples.max(1) as usize,
@@ -41,7 +53,7 @@ impl ServerState {
         if self.config.maxmemory == 0 || self.loading {
             return EvictResult::Ok;
         }
-        let max = usize::try_from(self.config.maxmemory).unwrap_or(usize::MAX);
+        let max = limit(&self.config);
         let now = crate::db::now_ms();
         let r = self
             .ks

@@ -33,7 +33,7 @@ pub struct Shared {
 pub fn apply_config(srv: &mut ServerState) {
     crate::log::set_level(srv.config.loglevel);
     srv.ks.limits = srv.config.encoding_limits();
-    srv.ks.evict = eviction::settings(&srv.config);
+    eviction::apply(&mut srv.ks, &srv.config);
 }
 
 /// File descriptors kept for things other than clients (listeners, logs,

@@ -118,7 +118,7 @@ impl ServerState {
         let now = crate::db::now_ms();
         let mut ks = Keyspace::new(config.databases as usize);
         ks.limits = config.encoding_limits();
-        ks.evict = super::eviction::settings(&config);
+        super::eviction::apply(&mut ks, &config);
         let run_id: String = (0..40)
             .map(|_| {
                 let d = (ks.rand() % 16) as u32;
