@@ -470,3 +470,26 @@ fn info_reports_the_limit_and_evictions() {
     let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
     assert_eq!(info_field(&mut c, "stats", "evicted_keys"), "0");
 }
+
+#[test]
+fn eviction_carries_on_in_the_background_after_a_pass_runs_out_of_time() {
+    let server = start(&["--maxmemory-policy", "allkeys-lru"]);
+    let mut c = server.client();
+    let value = vec![b'v'; 1000];
+    for b in 0..20 {
+        set_many(
+            &mut c,
+            (b * 1000..(b + 1) * 1000).map(|i| format!("k{i}")),
+            &value,
+        );
+    }
+    // Tenacity 0: every pass stops after 16 keys. Halving the limit needs
+    // about 10000 evictions; the cron tick alone would take a minute.
+    config_set(&mut c, "maxmemory-eviction-tenacity", "0");
+    let used = used_memory(&mut c);
+    config_set(&mut c, "maxmemory", &(used / 2).to_string());
+    std::thread::sleep(Duration::from_millis(1000));
+    let evicted = info_u64(&mut c, "stats", "evicted_keys");
+    assert!(evicted > 8000, "{evicted} keys evicted");
+    assert!(used_memory(&mut c) <= used / 2);
+}
