@@ -72,11 +72,12 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// A fresh entry for `value`, accessed now.
-    pub fn new(value: Value, clock: u32) -> Self {
+    /// An entry for `value` with access data `lru` (see
+    /// [`Keyspace::initial_lru`] for a new key's).
+    pub fn new(value: Value, lru: u32) -> Self {
         Entry {
             value,
-            lru: clock,
+            lru,
             enc: StrEnc::Auto,
         }
     }
@@ -147,8 +148,6 @@ pub struct Keyspace {
     pub stats: KeyspaceStats,
     /// Flushed tables still being freed a slice at a time.
     lazy_free: Vec<Db>,
-    /// Current LRU clock (seconds), refreshed by the cron tick.
-    pub clock: u32,
     /// Collection encoding thresholds (from the configuration).
     pub limits: EncodingLimits,
     /// Eviction policy and access-tracking settings (from the configuration).
@@ -177,7 +176,6 @@ impl Keyspace {
             dbs: (0..n).map(|_| Db::default()).collect(),
             stats: KeyspaceStats::default(),
             lazy_free: Vec::new(),
-            clock: lru_clock(),
             limits: EncodingLimits::default(),
             evict: evict::EvictConfig::default(),
             evictor: evict::Evictor::default(),
@@ -473,7 +471,6 @@ impl Keyspace {
     /// snapshot child runs, so no page is touched needlessly.
     pub fn cron(&mut self, budget: std::time::Duration, resize_allowed: bool) {
         let start = std::time::Instant::now();
-        self.clock = lru_clock();
         self.child_active = !resize_allowed;
         for d in &mut self.dbs {
             d.main.set_resize_allowed(resize_allowed);
