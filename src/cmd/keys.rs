@@ -112,9 +112,11 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::same_object());
     }
     let opt = Lookup::default();
-    let Some(entry) = ctx.srv.ks.lookup_read(src, &args[1], ctx.now, opt).cloned() else {
+    let Some(mut entry) = ctx.srv.ks.lookup_read(src, &args[1], ctx.now, opt).cloned() else {
         return Ok(Reply::Int(0));
     };
+    // The copy is a new object with fresh access data, as in Redis.
+    entry.lru = ctx.srv.ks.initial_lru(ctx.now);
     let ttl = ctx.srv.ks.get_expire(src, &args[1]);
     if ctx.srv.ks.lookup_write(dst, &args[2], ctx.now).is_some() {
         if !replace {
@@ -284,7 +286,7 @@ pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn is_lfu(ctx: &Ctx) -> bool {
-    ctx.srv.config.maxmemory_policy.contains("lfu")
+    ctx.srv.ks.evict.policy.is_lfu()
 }
 
 /// Looks a key up for OBJECT without touching it or the statistics.
@@ -311,13 +313,14 @@ pub fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
     }
-    Ok(Reply::Int((e.lru & 0xff) as i64))
+    let lru = e.lru;
+    Ok(Reply::Int(ctx.srv.ks.lfu_freq(lru, ctx.now) as i64))
 }
 
 /// OBJECT IDLETIME key
 pub fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lfu = is_lfu(ctx);
-    let clock = crate::db::lru_clock();
+    let clock = crate::db::evict::lru_clock_at(ctx.now);
     let Some(e) = object_entry(ctx, &args[2]) else {
         return Ok(Reply::Nil);
     };
@@ -326,7 +329,9 @@ pub fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
     }
-    Ok(Reply::Int(clock.saturating_sub(e.lru) as i64))
+    Ok(Reply::Int(
+        (crate::db::evict::idle_ms(e.lru, clock) / 1000) as i64,
+    ))
 }
 
 /// OBJECT REFCOUNT key

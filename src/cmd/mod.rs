@@ -585,10 +585,11 @@ pub fn serve_blocked(srv: &mut ServerState, now: i64) {
     }
 }
 
-/// Checks that run before a handler: lookup, arity, authentication, loading.
+/// Checks that run before a handler: lookup, arity, authentication,
+/// memory (evicting first when `maxmemory` is set), loading.
 fn prepare(
-    srv: &ServerState,
-    client: &Client,
+    srv: &mut ServerState,
+    client: &mut Client,
     args: &[Bytes],
 ) -> Result<&'static Command, (Option<&'static Command>, CmdError)> {
     let cmd = resolve(args).map_err(|e| (None, e))?;
@@ -598,6 +599,15 @@ fn prepare(
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         return Err((Some(cmd), CmdError::noauth()));
+    }
+    // A served blocked command was admitted when it first ran.
+    if srv.config.maxmemory > 0 && client.blocked.is_none() {
+        let oom = srv.perform_evictions() == crate::db::evict::EvictResult::Fail;
+        // Invalidations for evicted keys go out before this command's replies.
+        srv.drain_keyspace_events(Some(client));
+        if oom && cmd.has(flags::DENYOOM) {
+            return Err((Some(cmd), CmdError::oom()));
+        }
     }
     if (cmd.has(flags::WRITE) || cmd.name == "ping") && crate::persist::writes_refused(srv) {
         return Err((Some(cmd), CmdError::msg(crate::persist::MISCONF)));

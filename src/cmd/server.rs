@@ -289,6 +289,7 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .map(|p| (&p[0][..], &p[1][..]))
         .collect();
     let before = ctx.srv.config.maxclients;
+    let maxmemory = ctx.srv.config.maxmemory;
     ctx.srv.config.set(&pairs).map_err(CmdError::msg)?;
     let after = ctx.srv.config.maxclients;
     if after > before
@@ -300,6 +301,9 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         )));
     }
     crate::server::apply_config(ctx.srv);
+    if ctx.srv.config.maxmemory != maxmemory {
+        ctx.srv.maxmemory_changed();
+    }
     Ok(Reply::Ok)
 }
 
@@ -315,6 +319,7 @@ pub fn config_resetstat(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     ks.keyspace_hits = 0;
     ks.keyspace_misses = 0;
     ks.expired_time_cap_reached_count = 0;
+    srv.ks.reset_eviction_stats();
     srv.peak_memory = crate::alloc::used_memory();
     Ok(Reply::Ok)
 }

@@ -6,8 +6,10 @@
 //! Expiry deadlines are absolute Unix milliseconds kept in a second table
 //! (only keys with a TTL pay for it). Keys expire lazily when touched, and
 //! [`Keyspace::active_expire_cycle`] reclaims the ones nobody touches.
+//! [`evict`] tracks key accesses and evicts keys to stay under `maxmemory`.
 
 pub mod dict;
+pub mod evict;
 pub mod hash;
 pub mod list;
 pub mod set;
@@ -61,25 +63,27 @@ impl Default for EncodingLimits {
 pub struct Entry {
     /// The value.
     pub value: Value,
-    /// Last access time in seconds (LRU clock) or the LFU counter.
+    /// Access data, 24 bits as in Redis: the LRU clock of the last access,
+    /// or under an LFU policy the minute of the last decay (16 bits) and
+    /// the logarithmic access counter (8 bits). See [`evict`].
     pub lru: u32,
     /// How Redis would have encoded a string value (OBJECT ENCODING).
     pub enc: StrEnc,
 }
 
 impl Entry {
-    /// A fresh entry for `value`, accessed now.
-    pub fn new(value: Value, clock: u32) -> Self {
+    /// An entry for `value` with access data `lru` (see
+    /// [`Keyspace::initial_lru`] for a new key's).
+    pub fn new(value: Value, lru: u32) -> Self {
         Entry {
             value,
-            lru: clock,
+            lru,
             enc: StrEnc::Auto,
         }
     }
 }
 
 /// One numbered database.
-#[derive(Default)]
 pub struct Db {
     /// Keys and values.
     pub main: Dict<Entry>,
@@ -89,6 +93,21 @@ pub struct Db {
     expires_cursor: u64,
     /// Running estimate of the average remaining TTL in ms (INFO keyspace).
     pub avg_ttl: i64,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        let mut main = Dict::new();
+        let mut expires = Dict::new();
+        main.set_expand_check(evict::table_growth_fits);
+        expires.set_expand_check(evict::table_growth_fits);
+        Db {
+            main,
+            expires,
+            expires_cursor: 0,
+            avg_ttl: 0,
+        }
+    }
 }
 
 /// Counters reported by INFO stats.
@@ -104,6 +123,8 @@ pub struct KeyspaceStats {
     pub dirty: u64,
     /// Times the active expiry cycle stopped because it ran out of time.
     pub expired_time_cap_reached_count: u64,
+    /// Keys evicted to stay under `maxmemory`.
+    pub evicted_keys: u64,
 }
 
 /// A deletion the keyspace made by itself, reported to the server so it can
@@ -136,10 +157,14 @@ pub struct Keyspace {
     pub stats: KeyspaceStats,
     /// Flushed tables still being freed a slice at a time.
     lazy_free: Vec<Db>,
-    /// Current LRU clock (seconds), refreshed by the cron tick.
-    pub clock: u32,
     /// Collection encoding thresholds (from the configuration).
     pub limits: EncodingLimits,
+    /// Eviction policy and access-tracking settings (from the configuration).
+    pub evict: evict::EvictConfig,
+    /// Eviction state kept between passes (the candidate pool).
+    evictor: evict::Evictor,
+    /// True while a snapshot child runs (see [`Keyspace::set_child_active`]).
+    child_active: bool,
     rng: u64,
     /// Which db the active expiry cycle visits next.
     expire_db: usize,
@@ -160,8 +185,10 @@ impl Keyspace {
             dbs: (0..n).map(|_| Db::default()).collect(),
             stats: KeyspaceStats::default(),
             lazy_free: Vec::new(),
-            clock: lru_clock(),
             limits: EncodingLimits::default(),
+            evict: evict::EvictConfig::default(),
+            evictor: evict::Evictor::default(),
+            child_active: false,
             rng: seed | 1,
             expire_db: 0,
             events: Vec::new(),
@@ -172,12 +199,7 @@ impl Keyspace {
 
     /// A pseudo-random number (xorshift64*), for sampling.
     pub fn rand(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        xorshift(&mut self.rng)
     }
 
     /// Deletes `key` if its deadline has passed; true if it did.
@@ -203,9 +225,9 @@ impl Keyspace {
     /// Finds a live key for writing (no statistics, refreshes the access time).
     pub fn lookup_write(&mut self, db: usize, key: &[u8], now: i64) -> Option<&mut Entry> {
         self.expire_if_needed(db, key, now);
-        let clock = self.clock;
+        let touch = self.touch_at(now);
         let n = self.dbs[db].main.get_mut(key)?;
-        n.value.lru = clock;
+        touch.apply(&mut n.value.lru);
         Some(&mut n.value)
     }
 
@@ -218,13 +240,15 @@ impl Keyspace {
         opt: Lookup,
     ) -> Option<&mut Entry> {
         self.expire_if_needed(db, key, now);
-        let clock = self.clock;
+        let touch = if opt.no_touch {
+            evict::Touch::Skip
+        } else {
+            self.touch_at(now)
+        };
         match self.dbs[db].main.get_mut(key) {
             Some(n) => {
                 self.stats.keyspace_hits += 1;
-                if !opt.no_touch {
-                    n.value.lru = clock;
-                }
+                touch.apply(&mut n.value.lru);
                 Some(&mut n.value)
             }
             None => {
@@ -253,18 +277,22 @@ impl Keyspace {
     /// unless `keep_ttl`.
     pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool, now: i64) {
         self.expire_if_needed(db, key, now);
-        let clock = self.clock;
+        let fresh = self.initial_lru(now);
+        let keep_lfu = self.evict.policy.is_lfu();
         let d = &mut self.dbs[db];
         match d.main.get_mut(key) {
             Some(n) => {
-                n.value = Entry::new(value, clock);
+                // Under LFU an overwrite keeps the key's counter (Redis's
+                // dbSetValue); otherwise the new value is fresh.
+                let lru = if keep_lfu { n.value.lru } else { fresh };
+                n.value = Entry::new(value, lru);
                 if !keep_ttl && !d.expires.is_empty() {
                     d.expires.remove(key);
                 }
             }
             None => {
                 d.main
-                    .insert_new(SmallBytes::new(key), Entry::new(value, clock));
+                    .insert_new(SmallBytes::new(key), Entry::new(value, fresh));
                 self.log_new_key(db, key);
             }
         }
@@ -406,12 +434,7 @@ impl Keyspace {
             let mut rng = self.rng;
             let key = {
                 let d = &self.dbs[db];
-                let n = d.main.random(|| {
-                    rng ^= rng >> 12;
-                    rng ^= rng << 25;
-                    rng ^= rng >> 27;
-                    rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
-                })?;
+                let n = d.main.random(|| xorshift(&mut rng))?;
                 n.key.clone()
             };
             self.rng = rng;
@@ -497,7 +520,7 @@ impl Keyspace {
     /// snapshot child runs, so no page is touched needlessly.
     pub fn cron(&mut self, budget: std::time::Duration, resize_allowed: bool) {
         let start = std::time::Instant::now();
-        self.clock = lru_clock();
+        self.child_active = !resize_allowed;
         for d in &mut self.dbs {
             d.main.set_resize_allowed(resize_allowed);
             d.expires.set_resize_allowed(resize_allowed);
@@ -588,9 +611,19 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The LRU clock: Unix seconds, truncated to 32 bits.
+/// The LRU clock now: Unix seconds, truncated to 24 bits.
 pub fn lru_clock() -> u32 {
-    (now_ms() / 1000) as u32
+    evict::lru_clock_at(now_ms())
+}
+
+/// Next number of a xorshift64* generator whose state is `s`.
+pub(crate) fn xorshift(s: &mut u64) -> u64 {
+    let mut x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
 #[cfg(test)]

@@ -110,6 +110,8 @@ pub struct ServerState {
     pub active_expire_enabled: bool,
     /// Pub/sub subscriptions.
     pub pubsub: super::pubsub::PubSub,
+    /// Wakes the background eviction when a pass ran out of time.
+    pub eviction_wake: Rc<tokio::sync::Notify>,
 }
 
 impl ServerState {
@@ -118,6 +120,7 @@ impl ServerState {
         let now = crate::db::now_ms();
         let mut ks = Keyspace::new(config.databases as usize);
         ks.limits = config.encoding_limits();
+        super::eviction::apply(&mut ks, &config);
         let run_id: String = (0..40)
             .map(|_| {
                 let d = (ks.rand() % 16) as u32;
@@ -141,6 +144,7 @@ impl ServerState {
             lastsave: now / 1000,
             config_file: None,
             active_expire_enabled: true,
+            eviction_wake: Rc::default(),
             persist: Default::default(),
             blocking: Default::default(),
             pubsub: Default::default(),
