@@ -694,6 +694,10 @@ pub fn execute_commands(data: &[u8]) {
             cmd::serve_blocked(&mut srv, now);
         }
         assert!(
+            srv.deferred.is_empty(),
+            "messages left undelivered after {args:?}"
+        );
+        assert!(
             srv.shutdown.is_none(),
             "a command asked for shutdown: {args:?}"
         );

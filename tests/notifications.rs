@@ -642,3 +642,48 @@ fn fixed_transcript() {
     ];
     assert_eq!(t, want, "{}", t.join("\n"));
 }
+
+/// The push messages a RESP3 client subscribed to key events receives when
+/// its own LPUSH serves another client's BLPOP (the served pop's events are
+/// produced while the writer is still running its command).
+fn writer_hears_the_pop_it_served(server: &Server) -> Vec<String> {
+    let mut a = server.raw_conn();
+    let mut b = server.raw_conn();
+    run(&mut a, "HELLO 3");
+    assert_eq!(
+        run(&mut a, "CONFIG SET notify-keyspace-events KEA"),
+        b"+OK\r\n"
+    );
+    run(&mut a, "PSUBSCRIBE __keyevent@0__:*");
+    send(&mut b, &[b"BLPOP", b"q", b"0"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut probe = server.raw_conn();
+    while blocked_clients(&mut probe) != 1 {
+        assert!(Instant::now() < deadline, "BLPOP did not block");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    send(&mut a, &[b"LPUSH", b"q", b"x"]);
+    send(&mut a, &[b"PING", b"end"]);
+    let mut pushes = Vec::new();
+    loop {
+        let raw = read_reply(&mut a);
+        if raw == b"$3\r\nend\r\n" {
+            break;
+        }
+        if raw.first() == Some(&b'>') {
+            pushes.push(escape(&raw));
+        }
+    }
+    assert_eq!(read_reply(&mut b), b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    pushes
+}
+
+#[test]
+fn a_writer_hears_the_events_of_the_clients_it_served() {
+    let forkv = start(ARGS);
+    let got = writer_hears_the_pop_it_served(&forkv);
+    assert_eq!(got.len(), 3, "lpush, lpop and del: {got:?}");
+    if let Some(redis) = common::start_redis(ARGS) {
+        assert_eq!(got, writer_hears_the_pop_it_served(&redis));
+    }
+}

@@ -330,6 +330,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                             if !st.blocking.is_empty() {
                                 crate::cmd::serve_blocked(st, now);
                             }
+                            st.flush_deferred(&mut c);
                             if st.shutdown.is_some() {
                                 shared.shutdown.notify_one();
                             }

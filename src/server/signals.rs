@@ -38,6 +38,10 @@ impl ServerState {
                     return;
                 };
                 let Ok(mut c) = rc.try_borrow_mut() else {
+                    // The client is running a command higher up this call
+                    // chain (a write that served a blocked client): it gets
+                    // the message when its turn resumes.
+                    self.deferred.push((id, r.clone()));
                     return;
                 };
                 if c.killed {
@@ -50,6 +54,18 @@ impl ServerState {
                 self.enforce_output_limit(&mut c);
                 c.wake.notify_one();
             }
+        }
+    }
+
+    /// Hands `current` (whose command has finished) the messages that could
+    /// not reach it while it was busy, in order; messages for other clients
+    /// are delivered now.
+    pub fn flush_deferred(&mut self, current: &mut Client) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        for (id, r) in std::mem::take(&mut self.deferred) {
+            self.deliver(Some(current), id, &r);
         }
     }
 

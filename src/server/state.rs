@@ -108,6 +108,9 @@ pub struct ServerState {
     pub persist: crate::persist::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
+    /// Messages for a client that was busy when they were sent (see
+    /// [`ServerState::flush_deferred`]).
+    pub deferred: Vec<(u64, crate::protocol::Reply)>,
     /// Pub/sub subscriptions.
     pub pubsub: super::pubsub::PubSub,
     /// Wakes the background eviction when a pass ran out of time.
@@ -148,6 +151,7 @@ impl ServerState {
             persist: Default::default(),
             blocking: Default::default(),
             pubsub: Default::default(),
+            deferred: Vec::new(),
         }
     }
 
