@@ -94,7 +94,9 @@ async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>)
     };
     let id = client.borrow().id;
     serve(sock, &client, &shared).await;
-    shared.state.borrow_mut().clients.remove(&id);
+    let mut st = shared.state.borrow_mut();
+    st.tracking_disable(&mut client.borrow_mut());
+    st.clients.remove(&id);
 }
 
 /// What woke a connection task.
@@ -325,6 +327,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                             if let Some(reply) = reply {
                                 c.send(&reply);
                             }
+                            st.tracking_after_command(&mut c);
                             if !st.blocking.is_empty() {
                                 crate::cmd::serve_blocked(st, now);
                             }
@@ -356,6 +359,8 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                     }
                 }
             }
+            // Broadcast invalidations for this turn's changes, in one batch.
+            st.tracking_end_of_turn(Some(&mut c));
             c.qbuf = buf.len();
             st.enforce_output_limit(&mut c);
             if c.killed {

@@ -9,6 +9,7 @@ pub mod client;
 mod conn;
 pub mod signals;
 pub mod state;
+pub mod tracking;
 
 use crate::config::Config;
 use crate::persist;
@@ -305,6 +306,8 @@ async fn cron(shared: Rc<Shared>) {
             st.ks.active_expire_cycle(crate::db::now_ms(), budget);
         }
         st.drain_keyspace_events(None);
+        st.tracking_limit_keys(None);
+        st.tracking_end_of_turn(None);
         persist::cron(st);
         let no_child = st.persist.child.is_none();
         st.ks.cron(Duration::from_millis(1), no_child);

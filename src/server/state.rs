@@ -108,6 +108,8 @@ pub struct ServerState {
     pub persist: crate::persist::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
+    /// Client-side caching: tracked keys, broadcast prefixes.
+    pub tracking: super::tracking::Tracking,
 }
 
 impl ServerState {
@@ -141,6 +143,7 @@ impl ServerState {
             active_expire_enabled: true,
             persist: Default::default(),
             blocking: Default::default(),
+            tracking: Default::default(),
         }
     }
 
