@@ -113,6 +113,26 @@ impl CmdError {
         .into()
     }
 
+    /// `ERR unknown subcommand or wrong number of arguments for 'x'. Try
+    /// CMD HELP.`, for a subcommand whose own arguments are wrong.
+    pub fn subcommand_syntax(sub: &[u8], cmd: &[u8]) -> CmdError {
+        format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            sanitize(sub, 128),
+            String::from_utf8_lossy(cmd).to_ascii_uppercase()
+        )
+        .into()
+    }
+
+    /// A RESP2 client in subscribe mode ran a command other than
+    /// (P|S)(UN)SUBSCRIBE, PING, QUIT or RESET.
+    pub fn subscribe_context(name: &str) -> CmdError {
+        format!(
+            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )
+        .into()
+    }
+
     /// Any other error text (must start with its code).
     pub fn msg(s: impl Into<String>) -> CmdError {
         CmdError(Cow::Owned(s.into()))

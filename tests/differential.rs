@@ -46,6 +46,8 @@ enum Step {
         line: usize,
         text: String,
         mode: Mode,
+        /// How many replies the command produces (`(N) ` prefix; 1 by default).
+        replies: usize,
         args: Vec<Vec<u8>>,
     },
     Sleep {
@@ -90,6 +92,8 @@ fn parse_script(path: &Path) -> Vec<Step> {
             steps.push(Step::Sleep { ms });
             continue;
         }
+        let (replies, rest) = reply_count(rest)
+            .unwrap_or_else(|| panic!("{}:{line}: bad (N) prefix {raw:?}", path.display()));
         let args =
             split_args(rest).unwrap_or_else(|e| panic!("{}:{line}: {e}: {raw:?}", path.display()));
         assert!(!args.is_empty(), "{}:{line}: empty command", path.display());
@@ -97,10 +101,22 @@ fn parse_script(path: &Path) -> Vec<Step> {
             line,
             text: rest.to_string(),
             mode,
+            replies,
             args,
         });
     }
     steps
+}
+
+/// Splits an optional `(N) ` prefix (a command that answers with N replies,
+/// such as `SUBSCRIBE a b`) from a line; None when N is not a positive number.
+fn reply_count(rest: &str) -> Option<(usize, &str)> {
+    let Some(after) = rest.strip_prefix('(') else {
+        return Some((1, rest));
+    };
+    let (n, tail) = after.split_once(") ")?;
+    let n: usize = n.parse().ok()?;
+    (n > 0).then_some((n, tail.trim_start()))
 }
 
 fn corpus_files() -> Vec<PathBuf> {
@@ -156,6 +172,15 @@ impl Side {
     fn read(&mut self) -> Result<Vec<u8>, String> {
         let conn = self.conn.as_mut().ok_or("not connected")?;
         try_read_reply(conn).map_err(|e| format!("read: {e}"))
+    }
+
+    /// Reads `n` replies, concatenated.
+    fn read_n(&mut self, n: usize) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.extend(self.read()?);
+        }
+        Ok(out)
     }
 
     fn call(&mut self, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
@@ -256,11 +281,22 @@ fn compare(mode: Mode, a: &[u8], b: &[u8]) -> bool {
     match mode {
         Mode::Exact => a == b,
         Mode::Type => a.first() == b.first(),
-        Mode::Shape => match (parse_reply(a), parse_reply(b)) {
-            (Ok((x, _)), Ok((y, _))) => x.same_shape(&y),
-            _ => false,
-        },
+        Mode::Shape => same_shapes(a, b),
     }
+}
+
+/// Compares the shapes of every reply in two concatenations of replies.
+fn same_shapes(mut a: &[u8], mut b: &[u8]) -> bool {
+    while !a.is_empty() || !b.is_empty() {
+        match (parse_reply(a), parse_reply(b)) {
+            (Ok((x, na)), Ok((y, nb))) if x.same_shape(&y) => {
+                a = &a[na..];
+                b = &b[nb..];
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 fn show(bytes: &[u8]) -> String {
@@ -317,7 +353,7 @@ fn run_script(
 
     let mut reply_mode = ReplyMode::On;
     for step in steps {
-        let (line, text, mode, args) = match step {
+        let (line, text, mode, replies, args) = match step {
             Step::Sleep { ms } => {
                 std::thread::sleep(Duration::from_millis(*ms));
                 continue;
@@ -326,8 +362,9 @@ fn run_script(
                 line,
                 text,
                 mode,
+                replies,
                 args,
-            } => (*line, text, *mode, args),
+            } => (*line, text, *mode, *replies, args),
         };
         rep.lines_run += 1;
         let name = upper(&args[0]);
@@ -359,7 +396,7 @@ fn run_script(
 
         let r = reference.send(args).and_then(|()| {
             if expect_reply {
-                reference.read()
+                reference.read_n(replies)
             } else {
                 Ok(Vec::new())
             }
@@ -379,7 +416,7 @@ fn run_script(
         };
         let t = tested.send(args).and_then(|()| {
             if expect_reply {
-                tested.read()
+                tested.read_n(replies)
             } else {
                 Ok(Vec::new())
             }
@@ -451,6 +488,18 @@ fn run_script(
     }
     reference.conn = None;
     tested.conn = None;
+}
+
+#[test]
+fn reply_count_prefix() {
+    assert_eq!(reply_count("GET k"), Some((1, "GET k")));
+    assert_eq!(
+        reply_count("(3) SUBSCRIBE a b c"),
+        Some((3, "SUBSCRIBE a b c"))
+    );
+    assert_eq!(reply_count("(0) PING"), None);
+    assert_eq!(reply_count("(x) PING"), None);
+    assert_eq!(reply_count("(2)PING"), None);
 }
 
 #[test]

@@ -689,3 +689,90 @@ fn client_list_and_info_report_tracking() {
         assert_eq!(info(&mut w, "stats", "tracking_total_keys"), "1");
     }
 }
+
+#[test]
+fn resp2_redirect_to_a_client_subscribed_to_the_invalidate_channel() {
+    let got = both(|s, log| {
+        let mut sub = Conn::open(s, "s", false, log);
+        let mut u = Conn::open(s, "u", false, log);
+        let mut t = Conn::open(s, "t", false, log);
+        let mut t3 = Conn::open(s, "t3", true, log);
+        let mut b = Conn::open(s, "b", false, log);
+        let mut w = Conn::open(s, "w", false, log);
+        let (sid, uid) = (sub.id.to_string(), u.id.to_string());
+        sub.call(log, &["SUBSCRIBE", "__redis__:invalidate"]);
+        t.call(log, &["CLIENT", "TRACKING", "on", "REDIRECT", &sid]);
+        t.call(log, &["MGET", "k", "k2"]);
+        w.call(log, &["MSET", "k", "1", "k2", "2"]);
+        sub.read(log);
+        sub.read(log);
+        // The null after a flush is in the tracking client's protocol.
+        t3.call(log, &["CLIENT", "TRACKING", "on", "REDIRECT", &sid]);
+        t3.call(log, &["FLUSHDB"]);
+        sub.read(log);
+        sub.read(log);
+        b.call(
+            log,
+            &["CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", &sid],
+        );
+        w.call(log, &["SET", "a", "1"]);
+        sub.read(log);
+        sub.nothing(log);
+        // A RESP2 target that is not subscribed gets nothing (s hears
+        // about k through b, whose BCAST covers every key).
+        t.call(log, &["CLIENT", "TRACKING", "on", "REDIRECT", &uid]);
+        t.call(log, &["GET", "k"]);
+        w.call(log, &["SET", "k", "x"]);
+        sub.read(log);
+        u.nothing(log);
+        sub.call(log, &["UNSUBSCRIBE"]);
+        t.call(log, &["CLIENT", "TRACKING", "on", "REDIRECT", &sid]);
+        t.call(log, &["GET", "k"]);
+        w.call(log, &["SET", "k", "y"]);
+        sub.nothing(log);
+        let ci = String::from_utf8_lossy(&cmd_str(&mut t.raw, &["CLIENT", "INFO"])).into_owned();
+        assert!(ci.contains(" flags=t "), "{ci}");
+        assert!(ci.contains(&format!(" redir={sid} ")), "{ci}");
+        let ci = String::from_utf8_lossy(&cmd_str(&mut w.raw, &["CLIENT", "LIST", "ID", &sid]))
+            .into_owned();
+        assert!(ci.contains(" flags=N ") && ci.contains(" sub=0 "), "{ci}");
+    });
+    let msg = |payload: &[u8]| {
+        let mut m = b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n".to_vec();
+        m.extend_from_slice(payload);
+        m
+    };
+    let want = vec![
+        line(
+            "s",
+            b"*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n",
+        ),
+        line("t", b"+OK\r\n"),
+        line("t", b"*2\r\n$-1\r\n$-1\r\n"),
+        line("w", b"+OK\r\n"),
+        line("s", &msg(b"*1\r\n$1\r\nk\r\n")),
+        line("s", &msg(b"*1\r\n$2\r\nk2\r\n")),
+        line("t3", b"+OK\r\n"),
+        line("t3", b"+OK\r\n"),
+        line("s", &msg(b"$-1\r\n")),
+        line("s", &msg(b"_\r\n")),
+        line("b", b"+OK\r\n"),
+        line("w", b"+OK\r\n"),
+        line("s", &msg(b"*1\r\n$1\r\na\r\n")),
+        line("s", b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"),
+        line("t", b"+OK\r\n"),
+        line("t", b"$-1\r\n"),
+        line("w", b"+OK\r\n"),
+        line("s", &msg(b"*1\r\n$1\r\nk\r\n")),
+        line("u", b"+PONG\r\n"),
+        line(
+            "s",
+            b"*3\r\n$11\r\nunsubscribe\r\n$20\r\n__redis__:invalidate\r\n:0\r\n",
+        ),
+        line("t", b"+OK\r\n"),
+        line("t", b"$1\r\nx\r\n"),
+        line("w", b"+OK\r\n"),
+        line("s", b"+PONG\r\n"),
+    ];
+    assert_eq!(got, want);
+}

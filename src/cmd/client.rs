@@ -82,22 +82,47 @@ fn for_each_client(ctx: &mut Ctx, mut f: impl FnMut(&Client)) {
     }
 }
 
+/// A `TYPE` filter of CLIENT LIST and CLIENT KILL.
+#[derive(Clone, Copy)]
+enum ClientType {
+    Normal,
+    PubSub,
+    /// master or replica: forkv has no such clients.
+    Replication,
+}
+
+impl ClientType {
+    fn parse(t: &[u8]) -> Result<ClientType, CmdError> {
+        if is(t, "normal") {
+            Ok(ClientType::Normal)
+        } else if is(t, "pubsub") {
+            Ok(ClientType::PubSub)
+        } else if is(t, "master") || is(t, "replica") || is(t, "slave") {
+            Ok(ClientType::Replication)
+        } else {
+            Err(CmdError::msg(format!(
+                "ERR Unknown client type '{}'",
+                String::from_utf8_lossy(t)
+            )))
+        }
+    }
+
+    fn matches(self, c: &Client) -> bool {
+        match self {
+            ClientType::Normal => !c.is_pubsub(),
+            ClientType::PubSub => c.is_pubsub(),
+            ClientType::Replication => false,
+        }
+    }
+}
+
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id ...]
 pub fn list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
-    let mut only_none = false;
+    let mut ty = None;
     if args.len() > 2 {
         if is(&args[2], "type") && args.len() == 4 {
-            let t = &args[3];
-            if is(t, "normal") {
-            } else if is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub") {
-                only_none = true;
-            } else {
-                return Err(CmdError::msg(format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(t)
-                )));
-            }
+            ty = Some(ClientType::parse(&args[3])?);
         } else if is(&args[2], "id") && args.len() >= 4 {
             let mut v = Vec::new();
             for a in &args[3..] {
@@ -113,14 +138,14 @@ pub fn list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let now = ctx.now;
     let mut out = String::new();
-    if !only_none {
-        for_each_client(ctx, |c| {
-            if ids.as_ref().is_none_or(|v| v.contains(&c.id)) {
-                out.push_str(&c.info_line(now));
-                out.push('\n');
-            }
-        });
-    }
+    for_each_client(ctx, |c| {
+        if ids.as_ref().is_none_or(|v| v.contains(&c.id))
+            && ty.is_none_or(|t: ClientType| t.matches(c))
+        {
+            out.push_str(&c.info_line(now));
+            out.push('\n');
+        }
+    });
     Ok(Reply::Verbatim("txt", Bytes::from(out)))
 }
 
@@ -166,7 +191,7 @@ pub fn kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut laddr = None;
     let mut skipme = true;
     let mut maxage = None;
-    let mut no_match = false;
+    let mut ty = None;
     let mut i = 2;
     while i < args.len() {
         if i + 1 >= args.len() {
@@ -183,15 +208,7 @@ pub fn kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         } else if is(opt, "laddr") {
             laddr = Some(String::from_utf8_lossy(v).into_owned());
         } else if is(opt, "type") {
-            if is(v, "normal") {
-            } else if is(v, "master") || is(v, "replica") || is(v, "slave") || is(v, "pubsub") {
-                no_match = true;
-            } else {
-                return Err(CmdError::msg(format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(v)
-                )));
-            }
+            ty = Some(ClientType::parse(v)?);
         } else if is(opt, "user") {
             if &v[..] != b"default" {
                 return Err(CmdError::msg(format!(
@@ -217,18 +234,17 @@ pub fn kill(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let me = ctx.client.id;
     let now = ctx.now;
     let mut victims = Vec::new();
-    if !no_match {
-        for_each_client(ctx, |c| {
-            let ok = id.is_none_or(|x| x == c.id)
-                && addr.as_ref().is_none_or(|a| *a == c.addr)
-                && laddr.as_ref().is_none_or(|a| *a == c.laddr)
-                && !(skipme && c.id == me)
-                && maxage.is_none_or(|m| (now - c.created_ms) / 1000 >= m);
-            if ok {
-                victims.push(c.id);
-            }
-        });
-    }
+    for_each_client(ctx, |c| {
+        let ok = id.is_none_or(|x| x == c.id)
+            && addr.as_ref().is_none_or(|a| *a == c.addr)
+            && laddr.as_ref().is_none_or(|a| *a == c.laddr)
+            && ty.is_none_or(|t: ClientType| t.matches(c))
+            && !(skipme && c.id == me)
+            && maxage.is_none_or(|m| (now - c.created_ms) / 1000 >= m);
+        if ok {
+            victims.push(c.id);
+        }
+    });
     for v in &victims {
         kill_client(ctx, *v);
     }

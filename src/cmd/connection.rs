@@ -11,11 +11,21 @@ use bytes::Bytes;
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
 /// PING [message]
-pub fn ping(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    match args.len() {
-        1 => Ok(Reply::status("PONG")),
-        2 => Ok(Reply::Bulk(args[1].clone())),
-        _ => Err(CmdError::arity("ping")),
+pub fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 2 {
+        return Err(CmdError::arity("ping"));
+    }
+    if ctx.client.resp == 2 && ctx.client.is_pubsub() {
+        // In RESP2 subscribe mode the answer looks like a message.
+        let msg = args.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![
+            Reply::bulk_static("pong"),
+            Reply::Bulk(msg),
+        ]));
+    }
+    match args.get(1) {
+        None => Ok(Reply::status("PONG")),
+        Some(m) => Ok(Reply::Bulk(m.clone())),
     }
 }
 
@@ -172,6 +182,7 @@ pub fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     c.readonly = false;
     c.authenticated = ctx.srv.config.requirepass.is_none();
     ctx.srv.tracking_disable(c);
+    ctx.srv.forget_subscriptions(c);
     Ok(Reply::status("RESET"))
 }
 

@@ -204,8 +204,9 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
             w!("evicted_clients:0");
             w!("keyspace_hits:{}", k.keyspace_hits);
             w!("keyspace_misses:{}", k.keyspace_misses);
-            w!("pubsub_channels:0");
-            w!("pubsub_patterns:0");
+            w!("pubsub_channels:{}", srv.pubsub.channels.len());
+            w!("pubsub_patterns:{}", srv.pubsub.patterns.len());
+            w!("pubsubshard_channels:{}", srv.pubsub.shard.len());
             w!("latest_fork_usec:{}", srv.persist.latest_fork_usec);
             w!("total_forks:{}", srv.persist.total_forks);
             w!("tracking_total_keys:{}", srv.tracking.total_keys());

@@ -15,6 +15,7 @@ pub mod info;
 pub mod keys;
 pub mod list;
 pub mod meta;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -342,7 +343,8 @@ impl Table {
             .chain(list::ROWS)
             .chain(hash::ROWS)
             .chain(set::ROWS)
-            .chain(zset::ROWS);
+            .chain(zset::ROWS)
+            .chain(pubsub::ROWS);
         let mut cmds: Vec<Command> = rows
             .enumerate()
             .map(
@@ -499,18 +501,21 @@ pub fn execute(
         // subcommands do not use it up, as in Redis).
         t.caching = false;
     }
-    match client.reply_mode {
-        ReplyMode::On => Some(reply),
-        ReplyMode::Off => None,
+    let send = match client.reply_mode {
+        ReplyMode::On => true,
+        ReplyMode::Off => false,
         ReplyMode::SkipNext => {
             client.reply_mode = ReplyMode::Skip;
-            None
+            false
         }
         ReplyMode::Skip => {
             client.reply_mode = ReplyMode::On;
-            None
+            false
         }
-    }
+    };
+    // Pushes (pub/sub confirmations) are sent whatever the reply mode, as
+    // in Redis.
+    (send || reply.is_push()).then_some(reply)
 }
 
 /// Tells the blocking machinery, WATCH and client-side caching which keys a
@@ -601,6 +606,9 @@ fn prepare(
     }
     if (cmd.has(flags::WRITE) || cmd.name == "ping") && crate::persist::writes_refused(srv) {
         return Err((Some(cmd), CmdError::msg(crate::persist::MISCONF)));
+    }
+    if client.resp == 2 && client.is_pubsub() && !pubsub::allowed_while_subscribed(cmd.name) {
+        return Err((Some(cmd), CmdError::subscribe_context(cmd.name)));
     }
     if srv.loading && !cmd.has(flags::LOADING) {
         return Err((Some(cmd), CmdError::loading()));

@@ -259,10 +259,7 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ],
         ))
     } else {
-        Err(CmdError::msg(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-            String::from_utf8_lossy(sub)
-        )))
+        Err(CmdError::subcommand_syntax(sub, b"debug"))
     }
 }
 

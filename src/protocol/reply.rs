@@ -83,6 +83,15 @@ impl Reply {
         Reply::Array(items.into_iter().map(|b| Reply::bulk(b.as_ref())).collect())
     }
 
+    /// True for out-of-band pushes, or several replies that are all pushes.
+    pub fn is_push(&self) -> bool {
+        match self {
+            Reply::Push(_) => true,
+            Reply::Many(items) => !items.is_empty() && items.iter().all(Reply::is_push),
+            _ => false,
+        }
+    }
+
     /// True for error replies.
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))

@@ -112,6 +112,8 @@ pub struct Client {
     pub obuf_soft_since: Option<i64>,
     /// CLIENT TRACKING state (None while off).
     pub tracking: Option<super::tracking::ClientTracking>,
+    /// Pub/sub channels, patterns and shard channels listened on.
+    pub subs: super::pubsub::Subscriptions,
 }
 
 impl Client {
@@ -156,6 +158,7 @@ impl Client {
             inflight: 0,
             obuf_soft_since: None,
             tracking: None,
+            subs: Default::default(),
         }
     }
 
@@ -172,7 +175,7 @@ impl Client {
     /// True while the client is subscribed to anything (its output buffer
     /// then falls under the `pubsub` class of `client-output-buffer-limit`).
     pub fn is_pubsub(&self) -> bool {
-        false
+        !self.subs.is_empty()
     }
 
     /// Checks the output buffer against `client-output-buffer-limit` for
@@ -198,10 +201,11 @@ impl Client {
 
     /// The line CLIENT LIST / CLIENT INFO prints, in Redis 7's field order.
     pub fn info_line(&self, now_ms: i64) -> String {
-        // Redis's order: b t R B c r e T.
+        // Redis's order: P b t R B c r e T.
         let mut flags = String::new();
         let tracking = self.tracking.as_ref();
         for (on, f) in [
+            (self.is_pubsub(), 'P'),
             (self.blocked.is_some(), 'b'),
             (tracking.is_some(), 't'),
             (tracking.is_some_and(|t| t.broken_redirect), 'R'),
@@ -224,7 +228,7 @@ impl Client {
                 .unwrap_or_default()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -234,6 +238,9 @@ impl Client {
             (now_ms - self.last_interaction_ms).max(0) / 1000,
             flags,
             self.db,
+            self.subs.channels.len(),
+            self.subs.patterns.len(),
+            self.subs.shard.len(),
             self.qbuf,
             if self.qbuf > 0 {
                 16384usize.saturating_sub(self.qbuf)

@@ -97,6 +97,7 @@ async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>)
     let mut st = shared.state.borrow_mut();
     st.tracking_disable(&mut client.borrow_mut());
     st.clients.remove(&id);
+    st.forget_subscriptions(&mut client.borrow_mut());
 }
 
 /// What woke a connection task.

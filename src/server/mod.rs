@@ -7,6 +7,7 @@
 pub mod blocking;
 pub mod client;
 mod conn;
+pub mod pubsub;
 pub mod signals;
 pub mod state;
 pub mod tracking;

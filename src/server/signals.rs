@@ -40,6 +40,9 @@ impl ServerState {
                     return;
                 }
                 c.send(r);
+                // Its connection may be stuck writing: keep CLIENT LIST's
+                // `omem` current.
+                c.omem = c.output_bytes();
                 self.enforce_output_limit(&mut c);
                 c.wake.notify_one();
             }
@@ -95,17 +98,6 @@ impl ServerState {
             #[allow(clippy::needless_return)]
             return;
         }
-    }
-
-    /// Sends `message` to every client subscribed to `channel` (or to a
-    /// pattern matching it) and returns how many received it.
-    pub fn publish(
-        &mut self,
-        _current: Option<&mut Client>,
-        _channel: &[u8],
-        _message: &[u8],
-    ) -> usize {
-        0
     }
 
     /// Turns the deletions the keyspace made by itself (expired and evicted

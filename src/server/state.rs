@@ -110,6 +110,8 @@ pub struct ServerState {
     pub active_expire_enabled: bool,
     /// Client-side caching: tracked keys, broadcast prefixes.
     pub tracking: super::tracking::Tracking,
+    /// Pub/sub subscriptions.
+    pub pubsub: super::pubsub::PubSub,
 }
 
 impl ServerState {
@@ -144,6 +146,7 @@ impl ServerState {
             persist: Default::default(),
             blocking: Default::default(),
             tracking: Default::default(),
+            pubsub: Default::default(),
         }
     }
 
