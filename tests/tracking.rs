@@ -582,32 +582,32 @@ fn writes_by_a_served_blocked_client_reach_the_writer() {
 }
 
 #[test]
-fn overlapping_prefixes_quirk_answers_twice() {
-    // Redis reports an overlap between two given prefixes (not the first
-    // one) and enables tracking anyway, answering the error and +OK.
-    let got = both(|s, log| {
-        let mut a = Conn::open(s, "a", false, log);
-        a.call(
-            log,
-            &[
-                "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a", "PREFIX", "b", "PREFIX", "bc",
-            ],
-        );
-        a.read(log);
-        a.call(log, &["CLIENT", "TRACKINGINFO"]);
-    });
+fn overlapping_given_prefixes_are_refused_once() {
+    // Redis 7.0 answers this error and then +OK (enabling tracking) when
+    // the overlapping pair does not start with the first prefix given,
+    // which leaves the client one reply behind; forkv answers once and
+    // leaves tracking off, as for the other overlaps.
+    let s = start(&[]);
+    let mut log = Log::default();
+    let mut a = Conn::open(&s, "a", false, &mut log);
+    a.call(
+        &mut log,
+        &[
+            "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a", "PREFIX", "b", "PREFIX", "bc",
+        ],
+    );
+    a.call(&mut log, &["CLIENT", "TRACKINGINFO"]);
     let want = vec![
         line(
             "a",
             b"-ERR Prefix 'b' overlaps with another provided prefix 'bc'. Prefixes for a single client must not overlap.\r\n",
         ),
-        line("a", b"+OK\r\n"),
         line(
             "a",
-            b"*6\r\n$5\r\nflags\r\n*2\r\n$2\r\non\r\n$5\r\nbcast\r\n$8\r\nredirect\r\n:0\r\n$8\r\nprefixes\r\n*3\r\n$1\r\na\r\n$1\r\nb\r\n$2\r\nbc\r\n",
+            b"*6\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n",
         ),
     ];
-    assert_eq!(got, want);
+    assert_eq!(log.lines, want);
 }
 
 #[test]
@@ -696,20 +696,24 @@ fn resp2_redirect_to_a_client_subscribed_to_the_invalidate_channel() {
         let mut sub = Conn::open(s, "s", false, log);
         let mut u = Conn::open(s, "u", false, log);
         let mut t = Conn::open(s, "t", false, log);
+        let mut t2 = Conn::open(s, "t2", false, log);
         let mut t3 = Conn::open(s, "t3", true, log);
         let mut b = Conn::open(s, "b", false, log);
         let mut w = Conn::open(s, "w", false, log);
-        let (sid, uid) = (sub.id.to_string(), u.id.to_string());
+        let (sid, uid, t3id) = (sub.id.to_string(), u.id.to_string(), t3.id.to_string());
         sub.call(log, &["SUBSCRIBE", "__redis__:invalidate"]);
         t.call(log, &["CLIENT", "TRACKING", "on", "REDIRECT", &sid]);
         t.call(log, &["MGET", "k", "k2"]);
         w.call(log, &["MSET", "k", "1", "k2", "2"]);
         sub.read(log);
         sub.read(log);
-        // The null after a flush is in the tracking client's protocol.
-        t3.call(log, &["CLIENT", "TRACKING", "on", "REDIRECT", &sid]);
-        t3.call(log, &["FLUSHDB"]);
+        // The null after a flush is in the tracking client's protocol (a
+        // RESP2 one here, so `$-1` even to a RESP3 target).
+        t.call(log, &["FLUSHDB"]);
         sub.read(log);
+        t2.call(log, &["CLIENT", "TRACKING", "on", "REDIRECT", &t3id]);
+        t2.call(log, &["FLUSHALL"]);
+        t3.read(log);
         sub.read(log);
         b.call(
             log,
@@ -752,10 +756,12 @@ fn resp2_redirect_to_a_client_subscribed_to_the_invalidate_channel() {
         line("w", b"+OK\r\n"),
         line("s", &msg(b"*1\r\n$1\r\nk\r\n")),
         line("s", &msg(b"*1\r\n$2\r\nk2\r\n")),
-        line("t3", b"+OK\r\n"),
-        line("t3", b"+OK\r\n"),
+        line("t", b"+OK\r\n"),
         line("s", &msg(b"$-1\r\n")),
-        line("s", &msg(b"_\r\n")),
+        line("t2", b"+OK\r\n"),
+        line("t2", b"+OK\r\n"),
+        line("t3", b">2\r\n$10\r\ninvalidate\r\n$-1\r\n"),
+        line("s", &msg(b"$-1\r\n")),
         line("b", b"+OK\r\n"),
         line("w", b"+OK\r\n"),
         line("s", &msg(b"*1\r\n$1\r\na\r\n")),
@@ -775,4 +781,22 @@ fn resp2_redirect_to_a_client_subscribed_to_the_invalidate_channel() {
         line("s", b"+PONG\r\n"),
     ];
     assert_eq!(got, want);
+}
+
+#[test]
+fn a_resp2_redirect_target_never_gets_a_resp3_null() {
+    // Redis sends RESP3's `_` inside the RESP2 message when a RESP3 client
+    // flushes with its invalidations redirected to a RESP2 subscriber;
+    // forkv sends `$-1`, which that connection can parse.
+    let s = start(&[]);
+    let mut log = Log::default();
+    let mut sub = Conn::open(&s, "s", false, &mut log);
+    let mut t3 = Conn::open(&s, "t3", true, &mut log);
+    let sid = sub.id.to_string();
+    sub.call(&mut log, &["SUBSCRIBE", "__redis__:invalidate"]);
+    t3.call(&mut log, &["CLIENT", "TRACKING", "on", "REDIRECT", &sid]);
+    t3.call(&mut log, &["FLUSHDB"]);
+    sub.read(&mut log);
+    let msg = b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n$-1\r\n";
+    assert_eq!(log.lines.last(), Some(&line("s", msg)));
 }

@@ -355,19 +355,11 @@ pub fn tracking(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if let Some(e) = err {
         return Err(CmdError::msg(e));
     }
-    let mut quirk = None;
     if o.bcast {
-        quirk = check_prefixes(cur, &o.prefixes).map_err(CmdError::msg)?;
+        check_prefixes(cur, &o.prefixes).map_err(CmdError::msg)?;
     }
     ctx.srv.tracking_enable(ctx.client, o);
-    Ok(match quirk {
-        // Redis sends both the error and +OK here (see `check_prefixes`).
-        Some(e) => {
-            ctx.srv.count_error(&e);
-            Reply::Many(vec![Reply::Error(e), Reply::Ok])
-        }
-        None => Reply::Ok,
-    })
+    Ok(Reply::Ok)
 }
 
 /// CLIENT CACHING YES|NO

@@ -138,9 +138,9 @@ struct Prefix {
 enum Payload {
     /// An array of key names.
     Keys(Reply),
-    /// Every key (after a flush): a null in the tracking client's protocol,
-    /// even when the message goes to a redirect client of the other one,
-    /// as Redis does.
+    /// Every key (after a flush): a null in the tracking client's protocol
+    /// as Redis sends it (`$-1` from a RESP2 client even to a RESP3 redirect
+    /// target), except that a RESP2 target never gets RESP3's `_`.
     Flush,
 }
 
@@ -149,10 +149,14 @@ impl Payload {
         Payload::Keys(Reply::Array(vec![Reply::bulk(key)]))
     }
 
-    fn reply(&self, tracking_resp: u8) -> Reply {
+    /// The payload for a message from a client speaking `tracking_resp`
+    /// to one speaking `target_resp`.
+    fn reply(&self, tracking_resp: u8, target_resp: u8) -> Reply {
         match self {
             Payload::Keys(r) => r.clone(),
-            Payload::Flush if tracking_resp >= 3 => Reply::Raw(Bytes::from_static(b"_\r\n")),
+            Payload::Flush if tracking_resp >= 3 && target_resp >= 3 => {
+                Reply::Raw(Bytes::from_static(b"_\r\n"))
+            }
             Payload::Flush => Reply::Raw(Bytes::from_static(b"$-1\r\n")),
         }
     }
@@ -216,15 +220,12 @@ fn shown(p: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(&p[..end])
 }
 
-/// Checks new broadcast prefixes against the client's and each other.
-/// `Err` is the error to send. Redis has a quirk kept here: when the
-/// overlap is between two given prefixes and the first of them is not the
-/// first one given, the error is sent and tracking is enabled anyway
-/// (then `Ok(Some(error))`).
-pub fn check_prefixes(
-    current: Option<&ClientTracking>,
-    prefixes: &[Bytes],
-) -> Result<Option<String>, String> {
+/// Checks new broadcast prefixes against the client's and each other;
+/// `Err` is the error to send. (Redis 7.0 answers both this error and +OK,
+/// and enables tracking, when two given prefixes overlap and the first of
+/// them is not the first one given; forkv answers once and changes
+/// nothing, as for every other overlap.)
+pub fn check_prefixes(current: Option<&ClientTracking>, prefixes: &[Bytes]) -> Result<(), String> {
     const TAIL: &str = "Prefixes for a single client must not overlap.";
     for (i, p) in prefixes.iter().enumerate() {
         if let Some(old) = current
@@ -239,15 +240,14 @@ pub fn check_prefixes(
             ));
         }
         if let Some(q) = prefixes[i + 1..].iter().find(|q| overlap(p, q)) {
-            let e = format!(
+            return Err(format!(
                 "ERR Prefix '{}' overlaps with another provided prefix '{}'. {TAIL}",
                 shown(p),
                 shown(q)
-            );
-            return if i == 0 { Err(e) } else { Ok(Some(e)) };
+            ));
         }
     }
-    Ok(None)
+    Ok(())
 }
 
 impl ServerState {
@@ -530,10 +530,9 @@ impl ServerState {
             Lookup::Busy => return self.tracking.deferred.push((id, p.clone())),
             _ => return,
         };
-        let payload = p.reply(resp);
         if redirect == 0 {
             if resp >= 3 {
-                self.deliver(current, id, &invalidate(payload));
+                self.deliver(current, id, &invalidate(p.reply(resp, resp)));
             }
             return;
         }
@@ -556,11 +555,11 @@ impl ServerState {
             (t.resp, t.is_pubsub())
         });
         let msg = match target {
-            Lookup::Found((r, _)) if r >= 3 => invalidate(payload),
-            Lookup::Found((_, true)) => Reply::Push(vec![
+            Lookup::Found((r, _)) if r >= 3 => invalidate(p.reply(resp, r)),
+            Lookup::Found((r, true)) => Reply::Push(vec![
                 Reply::bulk_static("message"),
                 Reply::bulk_static(CHANNEL),
-                payload,
+                p.reply(resp, r),
             ]),
             Lookup::Busy => return self.tracking.deferred.push((id, p.clone())),
             _ => return,
