@@ -458,6 +458,20 @@ fn expired_keys_are_invalidated() {
         a.call(log, &["GET", "t2"]);
         a.read(log);
         b.read(log);
+        // A blocking command that finds its key expired: the invalidation
+        // leaves while the client waits.
+        w.call(log, &["RPUSH", "tl", "x"]);
+        b.read(log);
+        a.call(log, &["LRANGE", "tl", "0", "-1"]);
+        w.call(log, &["PEXPIRE", "tl", "1000"]);
+        a.read(log);
+        b.read(log);
+        a.call(log, &["LLEN", "tl"]);
+        std::thread::sleep(Duration::from_millis(1200));
+        a.send(&["BLPOP", "tl", "0.2"]);
+        a.read(log);
+        a.read(log);
+        b.read(log);
         w.call(log, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
         a.nothing(log);
     });
@@ -480,6 +494,16 @@ fn expired_keys_are_invalidated() {
         line("a", b"_\r\n"),
         line("a", &inval(&["t2"])),
         line("b", &inval(&["t2"])),
+        line("w", b":1\r\n"),
+        line("b", &inval(&["tl"])),
+        line("a", b"*1\r\n$1\r\nx\r\n"),
+        line("w", b":1\r\n"),
+        line("a", &inval(&["tl"])),
+        line("b", &inval(&["tl"])),
+        line("a", b":1\r\n"),
+        line("a", &inval(&["tl"])),
+        line("a", b"_\r\n"),
+        line("b", &inval(&["tl"])),
         line("w", b"+OK\r\n"),
         line("a", b"+PONG\r\n"),
     ];

@@ -172,8 +172,8 @@ pub struct Tracking {
     /// Clients with tracking on (INFO `tracking_clients`).
     pub clients: usize,
     /// Invalidations for the client running a command, sent after its
-    /// reply (None = flush).
-    pending: Vec<Option<Bytes>>,
+    /// reply: (tracking client id, payload).
+    pending: Vec<(u64, Payload)>,
     /// Invalidations whose clients were busy (their turn was running a
     /// blocked client's command): (tracking client id, payload).
     deferred: Vec<(u64, Payload)>,
@@ -384,9 +384,7 @@ impl ServerState {
                         continue;
                     }
                     if executing && me == Some(id) {
-                        self.tracking
-                            .pending
-                            .push(Some(Bytes::copy_from_slice(key)));
+                        self.tracking.pending.push((id, Payload::key(key)));
                     } else {
                         self.send_tracking_message(current.as_deref_mut(), id, &Payload::key(key));
                     }
@@ -415,7 +413,7 @@ impl ServerState {
             for id in ids {
                 if me == Some(id) {
                     if current.as_ref().is_some_and(|c| c.tracking.is_some()) {
-                        self.tracking.pending.push(None);
+                        self.tracking.pending.push((id, Payload::Flush));
                     }
                     continue;
                 }
@@ -438,12 +436,7 @@ impl ServerState {
         if self.tracking.pending.is_empty() {
             return;
         }
-        let id = c.id;
-        for key in std::mem::take(&mut self.tracking.pending) {
-            let payload = match key {
-                Some(k) => Payload::key(&k),
-                None => Payload::Flush,
-            };
+        for (id, payload) in std::mem::take(&mut self.tracking.pending) {
             self.send_tracking_message(Some(c), id, &payload);
         }
     }
@@ -478,11 +471,12 @@ impl ServerState {
     /// End of a turn (or of the cron tick): sends the broadcast batches and
     /// the invalidations that had to wait for a busy client.
     pub fn tracking_end_of_turn(&mut self, mut current: Option<&mut Client>) {
-        for (id, payload) in std::mem::take(&mut self.tracking.deferred) {
-            let on = self.with_client(current.as_deref_mut(), id, |c| c.tracking.is_some());
-            if matches!(on, Lookup::Found(true)) {
-                self.send_tracking_message(current.as_deref_mut(), id, &payload);
-            }
+        // Left pending by a command that blocked (its lookups may have
+        // expired keys it tracks): nothing else of its will be sent now.
+        let mut waiting = std::mem::take(&mut self.tracking.pending);
+        waiting.append(&mut self.tracking.deferred);
+        for (id, payload) in waiting {
+            self.send_tracking_message(current.as_deref_mut(), id, &payload);
         }
         if self.tracking.clients == 0 {
             return;
