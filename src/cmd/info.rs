@@ -122,7 +122,7 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
             w!("client_recent_max_input_buffer:0");
             w!("client_recent_max_output_buffer:0");
             w!("blocked_clients:{}", srv.blocking.blocked_clients());
-            w!("tracking_clients:0");
+            w!("tracking_clients:{}", srv.tracking.clients);
             w!("clients_in_timeout_table:0");
         }
         "memory" => {
@@ -213,6 +213,9 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
             w!("pubsubshard_channels:{}", srv.pubsub.shard.len());
             w!("latest_fork_usec:{}", srv.persist.latest_fork_usec);
             w!("total_forks:{}", srv.persist.total_forks);
+            w!("tracking_total_keys:{}", srv.tracking.total_keys());
+            w!("tracking_total_items:{}", srv.tracking.total_items());
+            w!("tracking_total_prefixes:{}", srv.tracking.total_prefixes());
             w!(
                 "client_query_buffer_limit_disconnections:{}",
                 s.client_qbuf_limit_disconnections

@@ -272,6 +272,10 @@ const ROWS: &[Row] = &[
     ("client|no-evict", 3, "admin noscript loading stale", 0, 0, 0, client::no_evict),
     ("client|no-touch", 3, "noscript loading stale", 0, 0, 0, client::no_touch),
     ("client|reply", 3, "noscript loading stale", 0, 0, 0, client::reply),
+    ("client|tracking", -3, "noscript loading stale", 0, 0, 0, client::tracking),
+    ("client|caching", 3, "noscript loading stale", 0, 0, 0, client::caching),
+    ("client|getredir", 2, "noscript loading stale", 0, 0, 0, client::getredir),
+    ("client|trackinginfo", 2, "noscript loading stale", 0, 0, 0, client::trackinginfo),
     ("client|help", 2, "loading stale", 0, 0, 0, client::help),
     // server
     ("dbsize", 1, "readonly fast", 0, 0, 0, server::dbsize),
@@ -448,8 +452,11 @@ pub fn execute(
     if args.is_empty() {
         return None;
     }
+    // The command that ran or was rejected (None: unknown).
+    let resolved: Option<&'static Command>;
     let reply = match prepare(srv, client, args) {
         Ok(cmd) => {
+            resolved = Some(cmd);
             let start = crate::util::clock::ticks();
             client.last_cmd = cmd.name;
             client.last_interaction_ms = now;
@@ -459,6 +466,9 @@ pub fn execute(
             // (as in Redis), so it always signals its keys.
             let served = client.blocked.is_some();
             srv.sync_keyspace_logging();
+            if !served && srv.tracking.clients > 0 {
+                srv.tracking_limit_keys(Some(client));
+            }
             let mut ctx = Ctx { srv, client, now };
             let r = (cmd.handler)(&mut ctx, args);
             if client.block_request.is_some() {
@@ -469,7 +479,12 @@ pub fn execute(
             if cmd.has(flags::WRITE) && (srv.ks.stats.dirty != dirty || served) {
                 signal_written_keys(srv, client, cmd, args);
             }
+            // Keys the command found expired were deleted (and invalidated)
+            // before it read them, so they are remembered after.
             srv.drain_keyspace_events(Some(client));
+            if cmd.has(flags::READONLY) && client.tracking.is_some() {
+                srv.tracking_remember_keys(client, cmd, args);
+            }
             let st = &mut srv.cmd_stats[cmd.index];
             st.calls += 1;
             st.usec += crate::util::clock::micros(start, crate::util::clock::ticks());
@@ -490,6 +505,7 @@ pub fn execute(
             }
         }
         Err((cmd, e)) => {
+            resolved = cmd;
             if let Some(c) = cmd {
                 srv.cmd_stats[c.index].rejected_calls += 1;
             }
@@ -497,6 +513,13 @@ pub fn execute(
             Reply::Error(e.0.into_owned())
         }
     };
+    if let Some(t) = client.tracking.as_mut()
+        && !resolved.is_some_and(|c| c.name.starts_with("client|"))
+    {
+        // CLIENT CACHING applies to the next command only (CLIENT
+        // subcommands do not use it up, as in Redis).
+        t.caching = false;
+    }
     let send = match client.reply_mode {
         ReplyMode::On => true,
         ReplyMode::Off => false,
@@ -586,6 +609,7 @@ pub fn serve_blocked(srv: &mut ServerState, now: i64) {
             if let Some(r) = reply {
                 c.send(&r);
             }
+            srv.tracking_after_command(&mut c);
             c.wake.notify_one();
         }
     }

@@ -27,7 +27,9 @@ fn flush_mode(args: &[Bytes]) -> Result<bool, CmdError> {
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(args)?;
-    ctx.srv.ks.flush_db(ctx.client.db, lazy);
+    let db = ctx.client.db;
+    ctx.srv.ks.flush_db(db, lazy);
+    ctx.srv.db_flushed(Some(ctx.client), Some(db));
     Ok(Reply::Ok)
 }
 
@@ -36,6 +38,7 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(args)?;
     ctx.srv.ks.flush_all(lazy);
+    ctx.srv.db_flushed(Some(ctx.client), None);
     crate::persist::kill_child(ctx.srv);
     if !ctx.srv.config.save.is_empty() {
         let dirty = ctx.srv.ks.stats.dirty;
@@ -213,6 +216,7 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         crate::persist::save_now(ctx.srv).map_err(CmdError::msg)?;
         let path = ctx.srv.config.snapshot_path();
         ctx.srv.ks.flush_all(false);
+        ctx.srv.db_flushed(Some(ctx.client), None);
         let now = ctx.now;
         // Loaded keys are not `new` keys (Redis's `dbAddRDBLoad`).
         ctx.srv.ks.log_new = false;

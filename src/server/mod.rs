@@ -11,6 +11,7 @@ pub mod eviction;
 pub mod pubsub;
 pub mod signals;
 pub mod state;
+pub mod tracking;
 
 use crate::config::Config;
 use crate::persist;
@@ -320,6 +321,8 @@ async fn cron(shared: Rc<Shared>) {
         }
         st.perform_evictions();
         st.drain_keyspace_events(None);
+        st.tracking_limit_keys(None);
+        st.tracking_end_of_turn(None);
         persist::cron(st);
         let no_child = st.persist.child.is_none();
         st.ks.cron(Duration::from_millis(1), no_child);

@@ -93,11 +93,15 @@ impl ServerState {
 
     /// Called whenever `key` in `db` changed (written, deleted, expired,
     /// evicted): invalidates WATCHes on it and tells clients that cache it.
-    pub fn key_modified(&mut self, _current: Option<&mut Client>, _db: usize, _key: &[u8]) {}
+    pub fn key_modified(&mut self, current: Option<&mut Client>, _db: usize, key: &[u8]) {
+        self.tracking_key_modified(current, key);
+    }
 
     /// Called when a whole database (`Some(db)`) or all of them (`None`)
     /// were flushed.
-    pub fn db_flushed(&mut self, _current: Option<&mut Client>, _db: Option<usize>) {}
+    pub fn db_flushed(&mut self, current: Option<&mut Client>, _db: Option<usize>) {
+        self.tracking_flushed(current);
+    }
 
     /// Publishes a keyspace notification for `event` on `key` when the
     /// `notify-keyspace-events` setting enables `class` (a
@@ -143,6 +147,7 @@ impl ServerState {
             return;
         }
         let events = std::mem::take(&mut self.ks.events);
+        self.tracking.server_deletion = true;
         for ev in &events {
             let (db, key, class, name) = match ev {
                 KeyEvent::Expired(db, key) => (*db, key, notify::EXPIRED, "expired"),
@@ -157,6 +162,7 @@ impl ServerState {
             }
             self.notify(current.as_deref_mut(), class, name, db, key);
         }
+        self.tracking.server_deletion = false;
         // Keep the allocation for the next batch.
         let mut events = events;
         events.clear();

@@ -111,6 +111,8 @@ pub struct ServerState {
     /// Messages for a client that was busy when they were sent (see
     /// [`ServerState::flush_deferred`]).
     pub deferred: Vec<(u64, crate::protocol::Reply)>,
+    /// Client-side caching: tracked keys, broadcast prefixes.
+    pub tracking: super::tracking::Tracking,
     /// Pub/sub subscriptions.
     pub pubsub: super::pubsub::PubSub,
     /// Wakes the background eviction when a pass ran out of time.
@@ -150,6 +152,7 @@ impl ServerState {
             eviction_wake: Rc::default(),
             persist: Default::default(),
             blocking: Default::default(),
+            tracking: Default::default(),
             pubsub: Default::default(),
             deferred: Vec::new(),
         }
