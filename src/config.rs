@@ -302,6 +302,10 @@ pub struct Config {
     /// `busy-reply-threshold` (alias `lua-time-limit`): milliseconds before
     /// a long script makes other clients get `-BUSY`. Default 5000.
     pub busy_reply_threshold: u64,
+    /// `tracking-table-max-keys`: keys the client-side caching table may
+    /// remember before it forgets (and invalidates) some (0 = no limit).
+    /// Default 1000000.
+    pub tracking_table_max_keys: u64,
     /// `client-output-buffer-limit`. Default `normal 0 0 0 slave 256mb 64mb
     /// 60 pubsub 32mb 8mb 60`.
     pub client_output_buffer_limit: ClientOutputBufferLimits,
@@ -369,6 +373,7 @@ impl Default for Config {
             stream_node_max_entries: 100,
             hll_sparse_max_bytes: 3000,
             busy_reply_threshold: 5000,
+            tracking_table_max_keys: 1_000_000,
             client_output_buffer_limit: ClientOutputBufferLimits {
                 normal: ObufLimit {
                     hard_bytes: 0,
@@ -956,6 +961,7 @@ static PARAMS: &[Param] = &[
     Param::new("stream-node-max-entries", integer!(stream_node_max_entries, 0, LONG_MAX)),
     Param::new("hll-sparse-max-bytes", memory!(hll_sparse_max_bytes, 0, LONG_MAX)),
     Param::new("busy-reply-threshold", integer!(busy_reply_threshold, 0, LONG_MAX)).alias("lua-time-limit"),
+    Param::new("tracking-table-max-keys", integer!(tracking_table_max_keys, 0, LONG_MAX)),
     Param::new("client-output-buffer-limit", special!(get_obuf_limits, set_obuf_limits)).flags(MULTI_ARG),
 ];
 
@@ -1712,6 +1718,7 @@ mod tests {
             ("zset-max-listpack-entries", "128"),
             ("busy-reply-threshold", "5000"),
             ("lua-time-limit", "5000"),
+            ("tracking-table-max-keys", "1000000"),
             ("enable-protected-configs", "no"),
             (
                 "client-output-buffer-limit",

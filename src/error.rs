@@ -54,6 +54,9 @@ errors! {
     offset_range => "ERR offset is out of range";
     /// Command before AUTH.
     noauth => "NOAUTH Authentication required.";
+    /// A `denyoom` command while used memory is over `maxmemory` and
+    /// nothing can be evicted.
+    oom => "OOM command not allowed when used memory > 'maxmemory'.";
     /// Bad credentials.
     wrongpass => "WRONGPASS invalid username-password pair or user is disabled.";
     /// AUTH with no password configured.

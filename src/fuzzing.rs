@@ -537,6 +537,7 @@ fn reconnect(srv: &mut ServerState, slot: &mut Rc<RefCell<Client>>) {
         if let Some(b) = c.blocked.take() {
             srv.blocking.unblock(c.id, b.db, &b.keys);
         }
+        srv.tracking_disable(&mut c);
         srv.clients.remove(&c.id);
     }
     *slot = connect(srv);
@@ -652,6 +653,8 @@ pub fn execute_commands(data: &[u8]) {
                 srv.ks
                     .active_expire_cycle(now, std::time::Duration::from_millis(5));
                 srv.drain_keyspace_events(None);
+                srv.tracking_limit_keys(None);
+                srv.tracking_end_of_turn(None);
                 srv.ks.cron(std::time::Duration::from_millis(5), true);
                 check_keyspace(&srv, &args);
                 continue;
@@ -685,6 +688,7 @@ pub fn execute_commands(data: &[u8]) {
         let (reply, resp, closed, parked) = {
             let mut c = client.borrow_mut();
             let reply = cmd::execute(&mut srv, &mut c, &args, now);
+            srv.tracking_after_command(&mut c);
             let parked = park_if_blocking(&mut srv, &mut c, &args);
             (reply, c.resp, c.close_after_reply || c.killed, parked)
         };
@@ -693,6 +697,11 @@ pub fn execute_commands(data: &[u8]) {
         } else if !srv.blocking.is_empty() {
             cmd::serve_blocked(&mut srv, now);
         }
+        srv.tracking_end_of_turn(None);
+        assert!(
+            srv.deferred.is_empty(),
+            "messages left undelivered after {args:?}"
+        );
         assert!(
             srv.shutdown.is_none(),
             "a command asked for shutdown: {args:?}"

@@ -181,7 +181,7 @@ fn untouched_keys_expire_actively_and_free_memory() {
             .arg(format!("key:{i}"))
             .arg("some-value-here")
             .arg("PX")
-            .arg(1000)
+            .arg(3000)
             .ignore();
     }
     let _: () = pipe.query(&mut c).unwrap();
@@ -194,13 +194,13 @@ fn untouched_keys_expire_actively_and_free_memory() {
         full > before + 5_000_000,
         "100k keys should use memory: {before} -> {full}"
     );
-    let deadline = Instant::now() + Duration::from_secs(8);
+    let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
         if n == 1 {
             break;
         }
-        assert!(Instant::now() < deadline, "still {n} keys after 8 s");
+        assert!(Instant::now() < deadline, "still {n} keys after 15 s");
         std::thread::sleep(Duration::from_millis(200));
     }
     let after: u64 = info_field(&server, "memory", "used_memory")

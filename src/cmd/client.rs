@@ -6,6 +6,7 @@ use super::{Ctx, arg_i64, is};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::server::client::{Client, ReplyMode};
+use crate::server::tracking::{TrackingOptions, check_prefixes};
 use bytes::Bytes;
 
 /// CLIENT ID
@@ -289,6 +290,147 @@ pub fn reply(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Ok)
 }
 
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN]
+/// [OPTOUT] [NOLOOP]
+pub fn tracking(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut o = TrackingOptions::default();
+    let mut j = 3;
+    while j < args.len() {
+        let (a, more) = (&args[j], j + 1 < args.len());
+        if is(a, "redirect") && more {
+            j += 1;
+            if o.redirect != 0 {
+                return Err(CmdError::msg(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            let id = arg_i64(&args[j])?;
+            if id <= 0 || !ctx.srv.clients.contains_key(&(id as u64)) {
+                return Err(CmdError::msg(
+                    "ERR The client ID you want redirect to does not exist",
+                ));
+            }
+            o.redirect = id as u64;
+        } else if is(a, "bcast") {
+            o.bcast = true;
+        } else if is(a, "optin") {
+            o.optin = true;
+        } else if is(a, "optout") {
+            o.optout = true;
+        } else if is(a, "noloop") {
+            o.noloop = true;
+        } else if is(a, "prefix") && more {
+            j += 1;
+            o.prefixes.push(args[j].clone());
+        } else {
+            return Err(CmdError::syntax());
+        }
+        j += 1;
+    }
+    if is(&args[2], "off") {
+        ctx.srv.tracking_disable(ctx.client);
+        return Ok(Reply::Ok);
+    }
+    if !is(&args[2], "on") {
+        return Err(CmdError::syntax());
+    }
+    let cur = ctx.client.tracking.as_ref();
+    let err = if !o.bcast && !o.prefixes.is_empty() {
+        Some("ERR PREFIX option requires BCAST mode to be enabled")
+    } else if cur.is_some_and(|t| t.bcast != o.bcast) {
+        Some(
+            "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
+        )
+    } else if o.bcast && (o.optin || o.optout) {
+        Some("ERR OPTIN and OPTOUT are not compatible with BCAST")
+    } else if o.optin && o.optout {
+        Some("ERR You can't specify both OPTIN mode and OPTOUT mode")
+    } else if cur.is_some_and(|t| (o.optin && t.optout) || (o.optout && t.optin)) {
+        Some(
+            "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.",
+        )
+    } else {
+        None
+    };
+    if let Some(e) = err {
+        return Err(CmdError::msg(e));
+    }
+    if o.bcast {
+        check_prefixes(cur, &o.prefixes).map_err(CmdError::msg)?;
+    }
+    ctx.srv.tracking_enable(ctx.client, o);
+    Ok(Reply::Ok)
+}
+
+/// CLIENT CACHING YES|NO
+pub fn caching(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let Some(t) = ctx.client.tracking.as_mut() else {
+        return Err(CmdError::msg(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    };
+    if is(&args[2], "yes") {
+        if !t.optin {
+            return Err(CmdError::msg(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(&args[2], "no") {
+        if !t.optout {
+            return Err(CmdError::msg(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(CmdError::syntax());
+    }
+    t.caching = true;
+    Ok(Reply::Ok)
+}
+
+/// The redirect id CLIENT GETREDIR and TRACKINGINFO show (-1 when off).
+fn redirect_id(c: &Client) -> Reply {
+    Reply::Int(c.tracking.as_ref().map_or(-1, |t| t.redirect as i64))
+}
+
+/// CLIENT GETREDIR
+pub fn getredir(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(redirect_id(ctx.client))
+}
+
+/// CLIENT TRACKINGINFO
+pub fn trackinginfo(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    let t = ctx.client.tracking.as_ref();
+    let mut flags = vec![if t.is_some() { "on" } else { "off" }];
+    if let Some(t) = t {
+        for (on, name) in [
+            (t.bcast, "bcast"),
+            (t.optin, "optin"),
+            (t.optin && t.caching, "caching-yes"),
+            (t.optout, "optout"),
+            (t.optout && t.caching, "caching-no"),
+            (t.noloop, "noloop"),
+            (t.broken_redirect, "broken_redirect"),
+        ] {
+            if on {
+                flags.push(name);
+            }
+        }
+    }
+    let prefixes = t.map_or_else(Vec::new, |t| t.prefixes.iter().cloned().collect());
+    Ok(Reply::Map(vec![
+        (
+            Reply::bulk_static("flags"),
+            Reply::Set(flags.into_iter().map(Reply::bulk_static).collect()),
+        ),
+        (Reply::bulk_static("redirect"), redirect_id(ctx.client)),
+        (
+            Reply::bulk_static("prefixes"),
+            Reply::Array(prefixes.into_iter().map(Reply::Bulk).collect()),
+        ),
+    ]))
+}
+
 /// CLIENT HELP
 pub fn help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
     Ok(help_reply(
@@ -338,6 +480,11 @@ pub fn help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
             "    Set client meta attr. Options are:",
             "    * LIB-NAME: the client lib name.",
             "    * LIB-VER: the client lib version.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
         ],
     ))
 }

@@ -181,6 +181,7 @@ pub fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     c.no_touch = false;
     c.readonly = false;
     c.authenticated = ctx.srv.config.requirepass.is_none();
+    ctx.srv.tracking_disable(c);
     ctx.srv.forget_subscriptions(c);
     Ok(Reply::status("RESET"))
 }

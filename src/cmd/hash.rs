@@ -9,6 +9,7 @@ use super::set::{
     parse_rand_count, parse_scan_opts, resize_allowed, scan_reply, select_positions,
 };
 use super::{Ctx, Row, arg_i64, is};
+use crate::config::notify;
 use crate::db::hash::Hash;
 use crate::db::{EncodingLimits, SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
@@ -100,6 +101,7 @@ pub fn hset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             .count()
     })?;
     ctx.srv.ks.stats.dirty += (args.len() as u64 - 2) / 2;
+    ctx.notify(notify::HASH, "hset", &args[1]);
     Ok(if hmset {
         Reply::Ok
     } else {
@@ -114,6 +116,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     })?;
     if set {
         ctx.srv.ks.stats.dirty += 1;
+        ctx.notify(notify::HASH, "hset", &args[1]);
     }
     Ok(Reply::Int(set as i64))
 }
@@ -156,10 +159,14 @@ pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    if h.is_empty() {
+    let emptied = h.is_empty();
+    if emptied {
         drop_key(ctx, &args[1]);
     }
     ctx.srv.ks.stats.dirty += deleted;
+    if deleted > 0 {
+        ctx.notify_then_del(notify::HASH, "hdel", &args[1], emptied);
+    }
     Ok(Reply::Int(deleted as i64))
 }
 
@@ -231,6 +238,7 @@ pub fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Ok::<i64, CmdError>(new)
     })??;
     ctx.srv.ks.stats.dirty += 1;
+    ctx.notify(notify::HASH, "hincrby", &args[1]);
     Ok(Reply::Int(new))
 }
 
@@ -251,6 +259,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Ok::<Vec<u8>, CmdError>(out)
     })??;
     ctx.srv.ks.stats.dirty += 1;
+    ctx.notify(notify::HASH, "hincrbyfloat", &args[1]);
     Ok(Reply::Bulk(Bytes::from(out)))
 }
 

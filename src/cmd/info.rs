@@ -122,7 +122,7 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
             w!("client_recent_max_input_buffer:0");
             w!("client_recent_max_output_buffer:0");
             w!("blocked_clients:{}", srv.blocking.blocked_clients());
-            w!("tracking_clients:0");
+            w!("tracking_clients:{}", srv.tracking.clients);
             w!("clients_in_timeout_table:0");
         }
         "memory" => {
@@ -162,6 +162,7 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
                 }
             );
             w!("mem_fragmentation_bytes:{}", rss as i64 - used as i64);
+            w!("mem_not_counted_for_evict:0");
             w!("mem_allocator:mimalloc");
             w!("lazyfree_pending_objects:{}", srv.ks.lazyfree_pending());
         }
@@ -200,8 +201,11 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
                 "expired_time_cap_reached_count:{}",
                 k.expired_time_cap_reached_count
             );
-            w!("evicted_keys:0");
+            let (exceeded_total, exceeded_now) = srv.ks.eviction_exceeded_ms();
+            w!("evicted_keys:{}", k.evicted_keys);
             w!("evicted_clients:0");
+            w!("total_eviction_exceeded_time:{}", exceeded_total);
+            w!("current_eviction_exceeded_time:{}", exceeded_now);
             w!("keyspace_hits:{}", k.keyspace_hits);
             w!("keyspace_misses:{}", k.keyspace_misses);
             w!("pubsub_channels:{}", srv.pubsub.channels.len());
@@ -209,6 +213,9 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
             w!("pubsubshard_channels:{}", srv.pubsub.shard.len());
             w!("latest_fork_usec:{}", srv.persist.latest_fork_usec);
             w!("total_forks:{}", srv.persist.total_forks);
+            w!("tracking_total_keys:{}", srv.tracking.total_keys());
+            w!("tracking_total_items:{}", srv.tracking.total_items());
+            w!("tracking_total_prefixes:{}", srv.tracking.total_prefixes());
             w!(
                 "client_query_buffer_limit_disconnections:{}",
                 s.client_qbuf_limit_disconnections

@@ -3,6 +3,7 @@
 //! family.
 
 use super::{Ctx, arg_i64, is};
+use crate::config::notify;
 use crate::db::{Lookup, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
@@ -12,11 +13,14 @@ use bytes::Bytes;
 /// DEL key [key ...] (and UNLINK)
 pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let db = ctx.client.db;
-    let n = args[1..]
-        .iter()
-        .filter(|k| ctx.srv.ks.delete(db, k, ctx.now))
-        .count();
-    Ok(Reply::Int(n as i64))
+    let mut n = 0;
+    for k in &args[1..] {
+        if ctx.srv.ks.delete(db, k, ctx.now) {
+            ctx.notify(notify::GENERIC, "del", k);
+            n += 1;
+        }
+    }
+    Ok(Reply::Int(n))
 }
 
 /// EXISTS key [key ...]
@@ -59,6 +63,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
     if let Some((entry, ttl)) = ctx.srv.ks.remove(db, &args[1]) {
         ctx.srv.ks.insert_entry(db, &args[2], entry, ttl);
     }
+    ctx.notify(notify::GENERIC, "rename_from", &args[1]);
+    ctx.notify(notify::GENERIC, "rename_to", &args[2]);
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
@@ -106,9 +112,11 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::same_object());
     }
     let opt = Lookup::default();
-    let Some(entry) = ctx.srv.ks.lookup_read(src, &args[1], ctx.now, opt).cloned() else {
+    let Some(mut entry) = ctx.srv.ks.lookup_read(src, &args[1], ctx.now, opt).cloned() else {
         return Ok(Reply::Int(0));
     };
+    // The copy is a new object with fresh access data, as in Redis.
+    entry.lru = ctx.srv.ks.initial_lru(ctx.now);
     let ttl = ctx.srv.ks.get_expire(src, &args[1]);
     if ctx.srv.ks.lookup_write(dst, &args[2], ctx.now).is_some() {
         if !replace {
@@ -117,6 +125,7 @@ pub fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.srv.ks.remove(dst, &args[2]);
     }
     ctx.srv.ks.insert_entry(dst, &args[2], entry, ttl);
+    ctx.notify_in(dst, notify::GENERIC, "copy_to", &args[2]);
     Ok(Reply::Int(1))
 }
 
@@ -140,6 +149,8 @@ pub fn move_(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if let Some((entry, ttl)) = ctx.srv.ks.remove(src, &args[1]) {
         ctx.srv.ks.insert_entry(dst, &args[1], entry, ttl);
     }
+    ctx.notify_in(src, notify::GENERIC, "move_from", &args[1]);
+    ctx.notify_in(dst, notify::GENERIC, "move_to", &args[1]);
     Ok(Reply::Int(1))
 }
 
@@ -275,7 +286,7 @@ pub fn touch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn is_lfu(ctx: &Ctx) -> bool {
-    ctx.srv.config.maxmemory_policy.contains("lfu")
+    ctx.srv.ks.evict.policy.is_lfu()
 }
 
 /// Looks a key up for OBJECT without touching it or the statistics.
@@ -302,13 +313,14 @@ pub fn object_freq(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
     }
-    Ok(Reply::Int((e.lru & 0xff) as i64))
+    let lru = e.lru;
+    Ok(Reply::Int(ctx.srv.ks.lfu_freq(lru, ctx.now) as i64))
 }
 
 /// OBJECT IDLETIME key
 pub fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lfu = is_lfu(ctx);
-    let clock = crate::db::lru_clock();
+    let clock = crate::db::evict::lru_clock_at(ctx.now);
     let Some(e) = object_entry(ctx, &args[2]) else {
         return Ok(Reply::Nil);
     };
@@ -317,7 +329,9 @@ pub fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
     }
-    Ok(Reply::Int(clock.saturating_sub(e.lru) as i64))
+    Ok(Reply::Int(
+        (crate::db::evict::idle_ms(e.lru, clock) / 1000) as i64,
+    ))
 }
 
 /// OBJECT REFCOUNT key
@@ -438,8 +452,10 @@ pub fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     if when <= ctx.now {
         ctx.srv.ks.remove(db, &args[1]);
+        ctx.notify(notify::GENERIC, "del", &args[1]);
     } else {
         ctx.srv.ks.set_expire(db, &args[1], when);
+        ctx.notify(notify::GENERIC, "expire", &args[1]);
     }
     Ok(Reply::Int(1))
 }
@@ -469,5 +485,9 @@ pub fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if ctx.srv.ks.lookup_write(db, &args[1], ctx.now).is_none() {
         return Ok(Reply::Int(0));
     }
-    Ok(Reply::Int(ctx.srv.ks.persist(db, &args[1]) as i64))
+    let removed = ctx.srv.ks.persist(db, &args[1]);
+    if removed {
+        ctx.notify(notify::GENERIC, "persist", &args[1]);
+    }
+    Ok(Reply::Int(removed as i64))
 }

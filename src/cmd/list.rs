@@ -14,6 +14,7 @@
 //! served BLPOP/BRPOP/BLMOVE adds nothing to `dirty` (BLMPOP does).
 
 use super::{Ctx, arg_i64, is};
+use crate::config::notify;
 use crate::db::list::{End, Fill, List};
 use crate::db::{Lookup, SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
@@ -123,6 +124,22 @@ fn store_new(ctx: &mut Ctx, key: &[u8], l: List) -> u64 {
         .ks
         .set(db, key, Value::List(Box::new(l)), false, ctx.now);
     1
+}
+
+/// The notification of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    }
+}
+
+/// The notification of a pop at `end`.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    }
 }
 
 /// A reply element copied out of a list.
@@ -459,10 +476,12 @@ fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) ->
             let len = l.len();
             let counted = store_new(ctx, &args[1], l);
             add_dirty(ctx, n, counted);
+            ctx.notify(notify::LIST, push_event(end), &args[1]);
             return Ok(Reply::Int(len as i64));
         }
     };
     add_dirty(ctx, n, 0);
+    ctx.notify(notify::LIST, push_event(end), &args[1]);
     Ok(Reply::Int(len as i64))
 }
 
@@ -505,7 +524,7 @@ fn pop_raw(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> (Vec<SmallBytes
 }
 
 /// [`pop_raw`], counting one change per element popped (none when
-/// `count_dirty` is false: a BLPOP served after blocking).
+/// `count_dirty` is false: a BLPOP served after blocking), and notifying.
 fn pop_from(
     ctx: &mut Ctx,
     key: &[u8],
@@ -516,6 +535,9 @@ fn pop_from(
     let (vals, counted) = pop_raw(ctx, key, end, count);
     let n = if count_dirty { vals.len() as u64 } else { 0 };
     add_dirty(ctx, n, counted);
+    if !vals.is_empty() {
+        ctx.notify_then_del(notify::LIST, pop_event(end), key, counted > 0);
+    }
     vals
 }
 
@@ -731,6 +753,7 @@ pub fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     l.set(i, &args[3], f);
     add_dirty(ctx, 1, 0);
+    ctx.notify(notify::LIST, "lset", &args[1]);
     Ok(Reply::Ok)
 }
 
@@ -753,6 +776,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     l.insert(pos + after as usize, &args[4], f);
     let len = l.len();
     add_dirty(ctx, 1, 0);
+    ctx.notify(notify::LIST, "linsert", &args[1]);
     Ok(Reply::Int(len as i64))
 }
 
@@ -772,6 +796,9 @@ pub fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let empty = l.is_empty();
     let counted = delete_if_empty(ctx, &args[1], empty);
     add_dirty(ctx, removed as u64, counted);
+    if removed > 0 {
+        ctx.notify_then_del(notify::LIST, "lrem", &args[1], empty);
+    }
     Ok(Reply::Int(removed as i64))
 }
 
@@ -792,6 +819,7 @@ pub fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let empty = l.is_empty();
     let counted = delete_if_empty(ctx, &args[1], empty);
     add_dirty(ctx, (front + back) as u64, counted);
+    ctx.notify_then_del(notify::LIST, "ltrim", &args[1], empty);
     Ok(Reply::Ok)
 }
 
@@ -799,7 +827,9 @@ pub fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 // Moves
 
 /// LMOVE's core once `src` is known to hold a non-empty list: checks the
-/// destination's type, moves one element, and returns it.
+/// destination's type, moves one element, and returns it. Notifies as
+/// Redis does: the push on `dst` (after its `new`), then the pop on `src`
+/// and its `del`.
 fn move_element(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> CmdResult {
     let f = fill(ctx);
     // Redis counts one change, or none for a BLMOVE served while blocked.
@@ -813,6 +843,8 @@ fn move_element(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Cm
         };
         l.push(v.as_slice(), to, f);
         add_dirty(ctx, dirty, 0);
+        ctx.notify(notify::LIST, push_event(to), dst);
+        ctx.notify(notify::LIST, pop_event(from), src);
         return Ok(Reply::Value(v));
     }
     if let Found::Other = find_write(ctx, dst) {
@@ -835,6 +867,8 @@ fn move_element(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Cm
         }
     };
     add_dirty(ctx, dirty, counted_src + counted_dst);
+    ctx.notify(notify::LIST, push_event(to), dst);
+    ctx.notify_then_del(notify::LIST, pop_event(from), src, counted_src > 0);
     Ok(Reply::Value(v))
 }
 

@@ -50,8 +50,26 @@ impl Ctx<'_> {
     /// [`crate::config::notify`] bit). Handlers call it where Redis calls
     /// `notifyKeyspaceEvent`, after the change is made.
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.client.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    /// Notifies `event` (of `class`) on `key`, then `del` when the command
+    /// emptied the collection and so deleted the key: how every collection
+    /// write reports itself in Redis.
+    pub fn notify_then_del(&mut self, class: u32, event: &str, key: &[u8], deleted: bool) {
+        self.notify(class, event, key);
+        if deleted {
+            self.notify(crate::config::notify::GENERIC, "del", key);
+        }
+    }
+
+    /// [`Ctx::notify`] for a key of database `db` (MOVE, COPY ... DB).
+    /// What the keyspace logged so far (`expired`, `new`, `keymiss`)
+    /// happened first, so it is published first.
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
         if self.srv.config.notify_keyspace_events & class != 0 {
-            let db = self.client.db;
+            self.srv.drain_keyspace_events(Some(self.client));
             self.srv.notify(Some(self.client), class, event, db, key);
         }
     }
@@ -254,6 +272,10 @@ const ROWS: &[Row] = &[
     ("client|no-evict", 3, "admin noscript loading stale", 0, 0, 0, client::no_evict),
     ("client|no-touch", 3, "noscript loading stale", 0, 0, 0, client::no_touch),
     ("client|reply", 3, "noscript loading stale", 0, 0, 0, client::reply),
+    ("client|tracking", -3, "noscript loading stale", 0, 0, 0, client::tracking),
+    ("client|caching", 3, "noscript loading stale", 0, 0, 0, client::caching),
+    ("client|getredir", 2, "noscript loading stale", 0, 0, 0, client::getredir),
+    ("client|trackinginfo", 2, "noscript loading stale", 0, 0, 0, client::trackinginfo),
     ("client|help", 2, "loading stale", 0, 0, 0, client::help),
     // server
     ("dbsize", 1, "readonly fast", 0, 0, 0, server::dbsize),
@@ -430,8 +452,11 @@ pub fn execute(
     if args.is_empty() {
         return None;
     }
+    // The command that ran or was rejected (None: unknown).
+    let resolved: Option<&'static Command>;
     let reply = match prepare(srv, client, args) {
         Ok(cmd) => {
+            resolved = Some(cmd);
             let start = crate::util::clock::ticks();
             client.last_cmd = cmd.name;
             client.last_interaction_ms = now;
@@ -440,6 +465,10 @@ pub fn execute(
             // A served BLPOP/BLMOVE changes keys without counting in `dirty`
             // (as in Redis), so it always signals its keys.
             let served = client.blocked.is_some();
+            srv.sync_keyspace_logging();
+            if !served && srv.tracking.clients > 0 {
+                srv.tracking_limit_keys(Some(client));
+            }
             let mut ctx = Ctx { srv, client, now };
             let r = (cmd.handler)(&mut ctx, args);
             if client.block_request.is_some() {
@@ -450,7 +479,12 @@ pub fn execute(
             if cmd.has(flags::WRITE) && (srv.ks.stats.dirty != dirty || served) {
                 signal_written_keys(srv, client, cmd, args);
             }
+            // Keys the command found expired were deleted (and invalidated)
+            // before it read them, so they are remembered after.
             srv.drain_keyspace_events(Some(client));
+            if cmd.has(flags::READONLY) && client.tracking.is_some() {
+                srv.tracking_remember_keys(client, cmd, args);
+            }
             let st = &mut srv.cmd_stats[cmd.index];
             st.calls += 1;
             st.usec += crate::util::clock::micros(start, crate::util::clock::ticks());
@@ -471,6 +505,7 @@ pub fn execute(
             }
         }
         Err((cmd, e)) => {
+            resolved = cmd;
             if let Some(c) = cmd {
                 srv.cmd_stats[c.index].rejected_calls += 1;
             }
@@ -478,6 +513,13 @@ pub fn execute(
             Reply::Error(e.0.into_owned())
         }
     };
+    if let Some(t) = client.tracking.as_mut()
+        && !resolved.is_some_and(|c| c.name.starts_with("client|"))
+    {
+        // CLIENT CACHING applies to the next command only (CLIENT
+        // subcommands do not use it up, as in Redis).
+        t.caching = false;
+    }
     let send = match client.reply_mode {
         ReplyMode::On => true,
         ReplyMode::Off => false,
@@ -514,19 +556,25 @@ fn signal_written_keys(srv: &mut ServerState, client: &mut Client, cmd: &Command
     }
 }
 
+/// Write commands with a read-only key specification (the sources); a unit
+/// test checks this list against Redis's key specs, which are not parsed on
+/// the write path.
+const WRITES_WITH_READ_ONLY_KEYS: &[&str] = &[
+    "copy",
+    "sinterstore",
+    "sunionstore",
+    "sdiffstore",
+    "zrangestore",
+    "zunionstore",
+    "zinterstore",
+    "zdiffstore",
+];
+
 /// Positions of the keys a write command may change: all its keys, except
 /// those its key specifications mark read-only (the sources of SINTERSTORE,
 /// ZUNIONSTORE, ...), found through the specs for commands whose keys move.
 fn written_key_positions(cmd: &Command, args: &[Bytes]) -> Vec<usize> {
-    static RO_KEYS: OnceLock<Vec<bool>> = OnceLock::new();
-    let ro = RO_KEYS.get_or_init(|| {
-        table()
-            .cmds
-            .iter()
-            .map(command::has_read_only_keys)
-            .collect()
-    });
-    if !cmd.has(flags::MOVABLEKEYS) && !ro[cmd.index] {
+    if !cmd.has(flags::MOVABLEKEYS) && !WRITES_WITH_READ_ONLY_KEYS.contains(&cmd.name) {
         return cmd.key_positions(args.len());
     }
     command::keys_with_flags(cmd, args)
@@ -561,15 +609,17 @@ pub fn serve_blocked(srv: &mut ServerState, now: i64) {
             if let Some(r) = reply {
                 c.send(&r);
             }
+            srv.tracking_after_command(&mut c);
             c.wake.notify_one();
         }
     }
 }
 
-/// Checks that run before a handler: lookup, arity, authentication, loading.
+/// Checks that run before a handler: lookup, arity, authentication,
+/// memory (evicting first when `maxmemory` is set), loading.
 fn prepare(
-    srv: &ServerState,
-    client: &Client,
+    srv: &mut ServerState,
+    client: &mut Client,
     args: &[Bytes],
 ) -> Result<&'static Command, (Option<&'static Command>, CmdError)> {
     let cmd = resolve(args).map_err(|e| (None, e))?;
@@ -579,6 +629,15 @@ fn prepare(
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         return Err((Some(cmd), CmdError::noauth()));
+    }
+    // A served blocked command was admitted when it first ran.
+    if srv.config.maxmemory > 0 && client.blocked.is_none() {
+        let oom = srv.perform_evictions() == crate::db::evict::EvictResult::Fail;
+        // Invalidations for evicted keys go out before this command's replies.
+        srv.drain_keyspace_events(Some(client));
+        if oom && cmd.has(flags::DENYOOM) {
+            return Err((Some(cmd), CmdError::oom()));
+        }
     }
     if (cmd.has(flags::WRITE) || cmd.name == "ping") && crate::persist::writes_refused(srv) {
         return Err((Some(cmd), CmdError::msg(crate::persist::MISCONF)));
@@ -618,5 +677,16 @@ mod tests {
             resolve(&args).unwrap_err().0,
             "ERR unknown subcommand 'nope'. Try CONFIG HELP."
         );
+    }
+
+    #[test]
+    fn read_only_key_list_matches_the_key_specs() {
+        let from_specs: Vec<&str> = table()
+            .cmds
+            .iter()
+            .filter(|c| c.has(flags::WRITE) && command::has_read_only_keys(c))
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(from_specs, WRITES_WITH_READ_ONLY_KEYS);
     }
 }

@@ -27,7 +27,9 @@ fn flush_mode(args: &[Bytes]) -> Result<bool, CmdError> {
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(args)?;
-    ctx.srv.ks.flush_db(ctx.client.db, lazy);
+    let db = ctx.client.db;
+    ctx.srv.ks.flush_db(db, lazy);
+    ctx.srv.db_flushed(Some(ctx.client), Some(db));
     Ok(Reply::Ok)
 }
 
@@ -36,6 +38,7 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(args)?;
     ctx.srv.ks.flush_all(lazy);
+    ctx.srv.db_flushed(Some(ctx.client), None);
     crate::persist::kill_child(ctx.srv);
     if !ctx.srv.config.save.is_empty() {
         let dirty = ctx.srv.ks.stats.dirty;
@@ -213,7 +216,10 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         crate::persist::save_now(ctx.srv).map_err(CmdError::msg)?;
         let path = ctx.srv.config.snapshot_path();
         ctx.srv.ks.flush_all(false);
+        ctx.srv.db_flushed(Some(ctx.client), None);
         let now = ctx.now;
+        // Loaded keys are not `new` keys (Redis's `dbAddRDBLoad`).
+        ctx.srv.ks.log_new = false;
         match crate::persist::load::load(&path, &mut ctx.srv.ks, now) {
             Ok(Some(s)) => ctx.srv.persist.last_load = s,
             Ok(None) => {}
@@ -287,6 +293,7 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .map(|p| (&p[0][..], &p[1][..]))
         .collect();
     let before = ctx.srv.config.maxclients;
+    let maxmemory = ctx.srv.config.maxmemory;
     ctx.srv.config.set(&pairs).map_err(CmdError::msg)?;
     let after = ctx.srv.config.maxclients;
     if after > before
@@ -298,6 +305,9 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         )));
     }
     crate::server::apply_config(ctx.srv);
+    if ctx.srv.config.maxmemory != maxmemory {
+        ctx.srv.maxmemory_changed();
+    }
     Ok(Reply::Ok)
 }
 
@@ -313,6 +323,7 @@ pub fn config_resetstat(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     ks.keyspace_hits = 0;
     ks.keyspace_misses = 0;
     ks.expired_time_cap_reached_count = 0;
+    srv.ks.reset_eviction_stats();
     srv.peak_memory = crate::alloc::used_memory();
     Ok(Reply::Ok)
 }

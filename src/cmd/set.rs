@@ -13,6 +13,7 @@
 
 use super::keys::parse_cursor;
 use super::{Ctx, Row, arg_i64, is};
+use crate::config::notify;
 use crate::db::set::{Member, Set};
 use crate::db::{Lookup, SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
@@ -294,6 +295,9 @@ pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     };
     ctx.srv.ks.stats.dirty += added as u64;
+    if added > 0 {
+        ctx.notify(notify::SET, "sadd", &args[1]);
+    }
     Ok(Reply::Int(added as i64))
 }
 
@@ -311,10 +315,14 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         drop_key(ctx, &args[1]);
     }
     ctx.srv.ks.stats.dirty += removed;
+    if removed > 0 {
+        ctx.notify_then_del(notify::SET, "srem", &args[1], emptied);
+    }
     Ok(Reply::Int(removed as i64))
 }
 
@@ -453,10 +461,12 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Nil);
     };
     s.remove(m.as_slice());
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         drop_key(ctx, &args[1]);
     }
     ctx.srv.ks.stats.dirty += 1;
+    ctx.notify_then_del(notify::SET, "spop", &args[1], emptied);
     Ok(Reply::Value(m))
 }
 
@@ -477,6 +487,7 @@ fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let reply = set_reply(s);
         drop_key(ctx, &args[1]);
         ctx.srv.ks.stats.dirty += 1;
+        ctx.notify_then_del(notify::SET, "spop", &args[1], true);
         return Ok(reply);
     }
     let count = count as usize;
@@ -502,6 +513,7 @@ fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         picked
     };
     ctx.srv.ks.stats.dirty += popped.len() as u64;
+    ctx.notify(notify::SET, "spop", &args[1]);
     Ok(Reply::Set(popped.into_iter().map(Reply::Value).collect()))
 }
 
@@ -534,10 +546,12 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !s.remove(m) {
         return Ok(Reply::Int(0));
     }
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         drop_key(ctx, src);
     }
     ctx.srv.ks.stats.dirty += 1;
+    ctx.notify_then_del(notify::SET, "srem", src, emptied);
     let lim = ctx.srv.ks.limits;
     let added = match write_set(ctx, dst)? {
         Some(d) => d.add(m, &lim),
@@ -550,6 +564,7 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     if added {
         ctx.srv.ks.stats.dirty += 1;
+        ctx.notify(notify::SET, "sadd", dst);
     }
     Ok(Reply::Int(1))
 }
@@ -560,18 +575,14 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// Looks every key up (expiring, counting hits and misses) and checks
 /// types in order, as Redis 7: a missing key is an empty set, any other type
-/// is WRONGTYPE. Returns which keys exist.
-fn check_keys(ctx: &mut Ctx, keys: &[Bytes], write: bool) -> Result<Vec<bool>, CmdError> {
+/// is WRONGTYPE. Returns which keys exist. The STORE variants read their
+/// sources this way too in Redis 7.0 (statistics and `keymiss` included).
+fn check_keys(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Vec<bool>, CmdError> {
     let db = ctx.client.db;
     let opt = lookup_opt(ctx);
     let mut exists = Vec::with_capacity(keys.len());
     for k in keys {
-        let e = if write {
-            ctx.srv.ks.lookup_write(db, k, ctx.now)
-        } else {
-            ctx.srv.ks.lookup_read(db, k, ctx.now, opt)
-        };
-        match e {
+        match ctx.srv.ks.lookup_read(db, k, ctx.now, opt) {
             None => exists.push(false),
             Some(e) if matches!(e.value, Value::Set(_)) => exists.push(true),
             Some(_) => return Err(CmdError::wrong_type()),
@@ -618,7 +629,7 @@ fn intersect(sets: &[Option<&Set>], limit: usize, mut f: impl FnMut(Member)) {
 /// SINTER key [key ...]
 pub fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let keys = &args[1..];
-    check_keys(ctx, keys, false)?;
+    check_keys(ctx, keys)?;
     let sets = sets_of(ctx, keys);
     let mut out = Vec::new();
     intersect(&sets, 0, |m| out.push(member_reply(&m)));
@@ -653,25 +664,29 @@ pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         j += 1;
     }
     let keys = &args[2..2 + numkeys];
-    check_keys(ctx, keys, false)?;
+    check_keys(ctx, keys)?;
     let sets = sets_of(ctx, keys);
     let mut n = 0i64;
     intersect(&sets, limit, |_| n += 1);
     Ok(Reply::Int(n))
 }
 
-/// Stores a computed set at `dst` (replacing any value and TTL), or deletes
-/// `dst` when it is empty; replies with its size. `dirty` counts one change
-/// for the store, or one for deleting an existing key, as Redis.
-fn store(ctx: &mut Ctx, dst: &[u8], s: Set) -> CmdResult {
+/// Stores a computed set at `dst` (replacing any value and TTL) and
+/// notifies `event`, or deletes `dst` when it is empty (notifying `del` if
+/// it existed); replies with its size. `dirty` counts one change for the
+/// store, or one for deleting an existing key, as Redis.
+fn store(ctx: &mut Ctx, dst: &[u8], s: Set, event: &str) -> CmdResult {
     let db = ctx.client.db;
     let n = s.len();
     if n > 0 {
         ctx.srv
             .ks
             .set(db, dst, Value::Set(Box::new(s)), false, ctx.now);
-    } else {
-        ctx.srv.ks.delete(db, dst, ctx.now);
+        ctx.notify(notify::SET, event, dst);
+    } else if ctx.srv.ks.remove(db, dst).is_some() {
+        // No expiry check first, as Redis's `dbDelete`: a destination past
+        // its deadline is deleted (`del`), not expired.
+        ctx.notify(notify::GENERIC, "del", dst);
     }
     Ok(Reply::Int(n as i64))
 }
@@ -679,14 +694,14 @@ fn store(ctx: &mut Ctx, dst: &[u8], s: Set) -> CmdResult {
 /// SINTERSTORE destination key [key ...]
 pub fn sinterstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let keys = &args[2..];
-    check_keys(ctx, keys, true)?;
+    check_keys(ctx, keys)?;
     let lim = ctx.srv.ks.limits;
     let sets = sets_of(ctx, keys);
     let mut result = Set::new();
     intersect(&sets, 0, |m| {
         m.with(|b| result.add(b, &lim));
     });
-    store(ctx, &args[1], result)
+    store(ctx, &args[1], result, "sinterstore")
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -697,8 +712,8 @@ enum Op {
 
 /// SUNION / SDIFF into a new set, built member by member as Redis does (so
 /// integer results are intsets, ascending).
-fn union_diff(ctx: &mut Ctx, keys: &[Bytes], op: Op, write: bool) -> Result<Set, CmdError> {
-    check_keys(ctx, keys, write)?;
+fn union_diff(ctx: &mut Ctx, keys: &[Bytes], op: Op) -> Result<Set, CmdError> {
+    check_keys(ctx, keys)?;
     let lim = ctx.srv.ks.limits;
     let sets = sets_of(ctx, keys);
     let mut result = Set::new();
@@ -731,24 +746,24 @@ fn union_diff(ctx: &mut Ctx, keys: &[Bytes], op: Op, write: bool) -> Result<Set,
 
 /// SUNION key [key ...]
 pub fn sunion(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    Ok(set_reply(&union_diff(ctx, &args[1..], Op::Union, false)?))
+    Ok(set_reply(&union_diff(ctx, &args[1..], Op::Union)?))
 }
 
 /// SUNIONSTORE destination key [key ...]
 pub fn sunionstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let s = union_diff(ctx, &args[2..], Op::Union, true)?;
-    store(ctx, &args[1], s)
+    let s = union_diff(ctx, &args[2..], Op::Union)?;
+    store(ctx, &args[1], s, "sunionstore")
 }
 
 /// SDIFF key [key ...]
 pub fn sdiff(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    Ok(set_reply(&union_diff(ctx, &args[1..], Op::Diff, false)?))
+    Ok(set_reply(&union_diff(ctx, &args[1..], Op::Diff)?))
 }
 
 /// SDIFFSTORE destination key [key ...]
 pub fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let s = union_diff(ctx, &args[2..], Op::Diff, true)?;
-    store(ctx, &args[1], s)
+    let s = union_diff(ctx, &args[2..], Op::Diff)?;
+    store(ctx, &args[1], s, "sdiffstore")
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]

@@ -2,6 +2,7 @@
 //! counters, ranges, APPEND and LCS.
 
 use super::{Ctx, arg_i64, is};
+use crate::config::notify;
 use crate::db::{Entry, Lookup, SmallBytes, StrEnc, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
@@ -153,8 +154,10 @@ fn set_generic(
         keepttl,
         ctx.now,
     );
+    ctx.notify(notify::STRING, "set", key);
     if let Some(when) = expire {
         ctx.srv.ks.set_expire(db, key, when);
+        ctx.notify(notify::GENERIC, "expire", key);
     }
     true
 }
@@ -219,6 +222,7 @@ pub fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => return Ok(Reply::Nil),
     };
     ctx.srv.ks.delete(ctx.client.db, &args[1], ctx.now);
+    ctx.notify(notify::GENERIC, "del", &args[1]);
     Ok(old)
 }
 
@@ -234,11 +238,13 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let when = expire_ms(unit, raw, ctx.now, "getex")?;
         if matches!(unit, ExpireUnit::ExAt | ExpireUnit::PxAt) && when <= ctx.now {
             ctx.srv.ks.delete(db, &args[1], ctx.now);
+            ctx.notify(notify::GENERIC, "del", &args[1]);
         } else {
             ctx.srv.ks.set_expire(db, &args[1], when);
+            ctx.notify(notify::GENERIC, "expire", &args[1]);
         }
-    } else if o.persist {
-        ctx.srv.ks.persist(db, &args[1]);
+    } else if o.persist && ctx.srv.ks.persist(db, &args[1]) {
+        ctx.notify(notify::GENERIC, "persist", &args[1]);
     }
     Ok(Reply::Value(val))
 }
@@ -331,6 +337,7 @@ pub fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 false,
                 ctx.now,
             );
+            ctx.notify(notify::STRING, "append", &args[1]);
             Ok(Reply::Int(args[2].len() as i64))
         }
         Some(mut v) => {
@@ -338,6 +345,7 @@ pub fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             v.extend_from_slice(&args[2]);
             let n = v.len();
             store_modified(ctx, &args[1], v);
+            ctx.notify(notify::STRING, "append", &args[1]);
             Ok(Reply::Int(n as i64))
         }
     }
@@ -410,6 +418,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     v[offset as usize..end].copy_from_slice(val);
     let n = v.len();
     store_modified(ctx, &args[1], v);
+    ctx.notify(notify::STRING, "setrange", &args[1]);
     Ok(Reply::Int(n as i64))
 }
 
@@ -453,6 +462,7 @@ pub fn incr(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             ctx.now,
         ),
     }
+    ctx.notify(notify::STRING, "incrby", &args[1]);
     Ok(Reply::Int(new))
 }
 
@@ -478,6 +488,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if let Some(e) = ctx.srv.ks.lookup_write(db, &args[1], ctx.now) {
         e.enc = StrEnc::NoInt;
     }
+    ctx.notify(notify::STRING, "incrbyfloat", &args[1]);
     Ok(Reply::Bulk(Bytes::from(out)))
 }
 

@@ -6,6 +6,7 @@
 //! doubles (`%.17g`, RESP3 `,`), except `ZSCAN`, which sends them as text.
 
 use super::{Ctx, Row, arg_i64, is};
+use crate::config::notify;
 use crate::db::set::Set;
 use crate::db::zset::{LexBound, LexRange, ScoreRange, ZSet};
 use crate::db::{Lookup, SmallBytes, Value};
@@ -271,21 +272,32 @@ fn write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut ZSet>, CmdEr
     }
 }
 
-/// Deletes a key that became empty. Redis counts the removed elements as
-/// changes, not the deletion itself, so `dirty` is left as it was.
-fn delete_emptied(ctx: &mut Ctx, key: &[u8]) {
-    if ctx.srv.ks.remove(ctx.client.db, key).is_some() {
+/// Deletes a key when its sorted set became `empty`. Redis counts the
+/// removed elements as changes, not the deletion itself, so `dirty` is left
+/// as it was.
+fn delete_emptied(ctx: &mut Ctx, key: &[u8], empty: bool) {
+    if empty && ctx.srv.ks.remove(ctx.client.db, key).is_some() {
         ctx.srv.ks.stats.dirty = ctx.srv.ks.stats.dirty.saturating_sub(1);
     }
 }
 
-/// Stores a command's result at `dst` (replacing any value and TTL), or
-/// deletes `dst` when the result is empty; replies with the size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(SmallBytes, f64)>) -> CmdResult {
+/// Stores a command's result at `dst` (replacing any value and TTL) and
+/// notifies `event`, or deletes `dst` when the result is empty (notifying
+/// `del` if it existed); replies with the size.
+fn store_result(
+    ctx: &mut Ctx,
+    dst: &[u8],
+    items: Vec<(SmallBytes, f64)>,
+    event: &str,
+) -> CmdResult {
     let db = ctx.client.db;
     let n = items.len();
     if n == 0 {
-        ctx.srv.ks.delete(db, dst, ctx.now);
+        // No expiry check first, as Redis's `dbDelete`: a destination past
+        // its deadline is deleted (`del`), not expired.
+        if ctx.srv.ks.remove(db, dst).is_some() {
+            ctx.notify(notify::GENERIC, "del", dst);
+        }
         return Ok(Reply::Int(0));
     }
     let limits = ctx.srv.ks.limits;
@@ -293,6 +305,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], items: Vec<(SmallBytes, f64)>) -> Cmd
     ctx.srv
         .ks
         .set(db, dst, Value::ZSet(Box::new(z)), false, ctx.now);
+    ctx.notify(notify::ZSET, event, dst);
     Ok(Reply::Int(n as i64))
 }
 
@@ -422,13 +435,14 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> CmdResult {
         }
     }
     let empty = z.is_empty();
-    if empty {
-        delete_emptied(ctx, key);
+    delete_emptied(ctx, key, empty);
+    ctx.srv.ks.stats.dirty += added + updated;
+    if added + updated > 0 {
+        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
     }
     if nan {
         return Err(CmdError::msg(ERR_NAN));
     }
-    ctx.srv.ks.stats.dirty += added + updated;
     Ok(if incr {
         if processed > 0 {
             dbl(resp, score)
@@ -454,10 +468,12 @@ pub fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             break;
         }
     }
-    if z.is_empty() {
-        delete_emptied(ctx, &args[1]);
-    }
+    let emptied = z.is_empty();
+    delete_emptied(ctx, &args[1], emptied);
     ctx.srv.ks.stats.dirty += deleted;
+    if deleted > 0 {
+        ctx.notify_then_del(notify::ZSET, "zrem", &args[1], emptied);
+    }
     Ok(Reply::Int(deleted as i64))
 }
 
@@ -713,7 +729,7 @@ fn zrange_generic(
     let resp = ctx.client.resp;
     let Some(z) = read(ctx, &args[key_idx])? else {
         return match store {
-            Some(dst) => store_result(ctx, dst, Vec::new()),
+            Some(dst) => store_result(ctx, dst, Vec::new(), "zrangestore"),
             None => Ok(Reply::Array(Vec::new())),
         };
     };
@@ -759,7 +775,7 @@ fn zrange_generic(
             if sel.rev {
                 v.reverse();
             }
-            store_result(ctx, dst, v)
+            store_result(ctx, dst, v, "zrangestore")
         }
     }
 }
@@ -768,7 +784,7 @@ fn zrange_generic(
 pub fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = arg_i64(&args[2])?;
     let end = arg_i64(&args[3])?;
-    zremrange(ctx, &args[1], |z| {
+    zremrange(ctx, &args[1], "zremrangebyrank", |z| {
         let llen = z.len() as i64;
         let mut start = if start < 0 { start + llen } else { start };
         let end = if end < 0 { end + llen } else { end };
@@ -783,26 +799,38 @@ pub fn zremrangebyrank(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// ZREMRANGEBYSCORE key min max
 pub fn zremrangebyscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = parse_score_range(&args[2], &args[3])?;
-    zremrange(ctx, &args[1], |z| z.score_window(&range))
+    zremrange(ctx, &args[1], "zremrangebyscore", |z| {
+        z.score_window(&range)
+    })
 }
 
 /// ZREMRANGEBYLEX key min max
 pub fn zremrangebylex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = parse_lex_range(&args[2], &args[3])?;
-    zremrange(ctx, &args[1], |z| z.lex_window(&range, false))
+    zremrange(ctx, &args[1], "zremrangebylex", |z| {
+        z.lex_window(&range, false)
+    })
 }
 
-/// Removes the rank window `window` picks; replies with the count.
-fn zremrange(ctx: &mut Ctx, key: &[u8], window: impl FnOnce(&ZSet) -> (usize, usize)) -> CmdResult {
+/// Removes the rank window `window` picks and notifies `event`; replies
+/// with the count.
+fn zremrange(
+    ctx: &mut Ctx,
+    key: &[u8],
+    event: &str,
+    window: impl FnOnce(&ZSet) -> (usize, usize),
+) -> CmdResult {
     let Some(z) = write(ctx, key)? else {
         return Ok(Reply::Int(0));
     };
     let (lo, hi) = window(z);
     let deleted = z.remove_window(lo, hi);
-    if z.is_empty() {
-        delete_emptied(ctx, key);
-    }
+    let emptied = z.is_empty();
+    delete_emptied(ctx, key, emptied);
     ctx.srv.ks.stats.dirty += deleted as u64;
+    if deleted > 0 {
+        ctx.notify_then_del(notify::ZSET, event, key, emptied);
+    }
     Ok(Reply::Int(deleted as i64))
 }
 
@@ -867,10 +895,13 @@ fn pop_generic(
             None => break,
         }
     }
-    if z.is_empty() {
-        delete_emptied(ctx, key);
-    }
+    let emptied = z.is_empty();
+    delete_emptied(ctx, key, emptied);
     ctx.srv.ks.stats.dirty += popped.len() as u64;
+    if !popped.is_empty() {
+        let event = if max { "zpopmax" } else { "zpopmin" };
+        ctx.notify_then_del(notify::ZSET, event, key, emptied);
+    }
     let mut items = Vec::new();
     for (m, s) in popped {
         if shape.nested {
@@ -1484,7 +1515,14 @@ fn setop(
     }
     sort_elements(&mut items);
     match dst {
-        Some(dst) => store_result(ctx, dst, items),
+        Some(dst) => {
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store_result(ctx, dst, items, event)
+        }
         None => Ok(elements_reply(
             items.iter().map(|(m, s)| (m.as_slice(), *s)),
             withscores,

@@ -138,6 +138,9 @@ const INITIAL_SIZE: usize = 4;
 const FORCE_RESIZE_RATIO: usize = 5;
 /// Empty buckets visited per migrated bucket before a step gives up.
 const EMPTY_VISITS: usize = 10;
+/// Load factor, in thousandths, past which a table grows even when its
+/// expand check says no (Redis's `HASHTABLE_MAX_LOAD_FACTOR`, 1.618).
+const MAX_LOAD_PERMILLE: usize = 1618;
 
 /// An incrementally rehashed hash table from byte-string keys to `V`.
 pub struct Dict<V> {
@@ -149,6 +152,9 @@ pub struct Dict<V> {
     resize_allowed: bool,
     /// Old bucket arrays still being released.
     retired: Vec<Retired<V>>,
+    /// Asked before growing at a normal load factor: may the table take
+    /// this many more bytes? (See [`Dict::set_expand_check`].)
+    expand_check: Option<fn(usize) -> bool>,
 }
 
 impl<V> Default for Dict<V> {
@@ -166,7 +172,17 @@ impl<V> Dict<V> {
             hasher: foldhash::fast::RandomState::default(),
             resize_allowed: true,
             retired: Vec::new(),
+            expand_check: None,
         }
+    }
+
+    /// Installs `check`, asked with the size of the new bucket array before
+    /// the table grows while it holds at most 1.618 entries per bucket. The keyspace uses it so that growing its tables does not
+    /// push memory over `maxmemory` (which would evict keys to pay for
+    /// empty buckets), as Redis's `dictExpandAllowed`; past that load
+    /// factor the table grows anyway, so lookups stay fast.
+    pub fn set_expand_check(&mut self, check: fn(usize) -> bool) {
+        self.expand_check = Some(check);
     }
 
     /// Number of entries.
@@ -359,9 +375,23 @@ impl<V> Dict<V> {
             return;
         }
         let used = self.t[0].used;
-        if used >= size && (self.resize_allowed || used / size > FORCE_RESIZE_RATIO) {
+        if used >= size
+            && (self.resize_allowed || used / size > FORCE_RESIZE_RATIO)
+            && self.expand_allowed(used, size)
+        {
             self.resize_to(used + 1);
         }
+    }
+
+    fn expand_allowed(&self, used: usize, size: usize) -> bool {
+        let Some(check) = self.expand_check else {
+            return true;
+        };
+        if used * 1000 > size * MAX_LOAD_PERMILLE {
+            return true;
+        }
+        let new_size = (used + 1).next_power_of_two().max(INITIAL_SIZE);
+        check(new_size * std::mem::size_of::<Link<V>>())
     }
 
     /// Shrinks a mostly empty table (called from the cron tick, like Redis's
@@ -564,6 +594,67 @@ impl<V> Dict<V> {
         Some(n)
     }
 
+    /// Calls `f` on up to `count` entries taken from consecutive buckets
+    /// starting at a random one, and returns how many it visited: Redis's
+    /// `dictGetSomeKeys`, the cheap sample eviction draws its candidates
+    /// from. Runs of empty buckets longer than `count` (at least 5) jump to
+    /// another random place, and the walk gives up after `10 * count`
+    /// buckets, so it may return fewer entries than asked.
+    pub fn sample(
+        &self,
+        count: usize,
+        mut r: impl FnMut() -> u64,
+        mut f: impl FnMut(&Node<V>),
+    ) -> usize {
+        let count = count.min(self.len());
+        if count == 0 {
+            return 0;
+        }
+        let tables = if self.is_rehashing() { 2 } else { 1 };
+        let rehash_idx = self.rehash_idx.unwrap_or(0);
+        let max_mask = self.t[..tables]
+            .iter()
+            .map(|t| t.buckets.len().saturating_sub(1))
+            .max()
+            .unwrap_or(0);
+        let mut i = r() as usize & max_mask;
+        let (mut stored, mut empty_run) = (0, 0);
+        for _ in 0..count * 10 {
+            for j in 0..tables {
+                // Buckets of t[0] below the migration cursor are empty.
+                if j == 0 && tables == 2 && i < rehash_idx {
+                    if i >= self.t[1].buckets.len() {
+                        i = rehash_idx;
+                    } else {
+                        continue;
+                    }
+                }
+                let Some(mut cur) = self.t[j].buckets.get(i).map(|b| b.as_deref()) else {
+                    continue;
+                };
+                if cur.is_none() {
+                    empty_run += 1;
+                    if empty_run >= 5 && empty_run > count {
+                        i = r() as usize & max_mask;
+                        empty_run = 0;
+                    }
+                    continue;
+                }
+                empty_run = 0;
+                while let Some(n) = cur {
+                    f(n);
+                    stored += 1;
+                    if stored == count {
+                        return stored;
+                    }
+                    cur = n.next.as_deref();
+                }
+            }
+            i = (i + 1) & max_mask;
+        }
+        stored
+    }
+
     /// Calls `f` on every entry, walking the bucket arrays in order (the
     /// snapshot writer's path: sequential through memory, no cursor logic).
     pub fn for_each(&self, mut f: impl FnMut(&Node<V>)) {
@@ -637,7 +728,9 @@ impl<V> Dict<V> {
     /// Removes everything, returning the old contents as a separate `Dict`
     /// so the caller can free it gradually.
     pub fn take(&mut self) -> Dict<V> {
-        std::mem::take(self)
+        let mut fresh = Dict::new();
+        fresh.expand_check = self.expand_check;
+        std::mem::replace(self, fresh)
     }
 
     /// Frees up to `budget` entries of a detached table; returns true when
@@ -679,6 +772,60 @@ mod tests {
 
     fn k(i: usize) -> SmallBytes {
         SmallBytes::new(format!("key:{i}").as_bytes())
+    }
+
+    #[test]
+    fn expand_check_defers_growth_up_to_the_max_load_factor() {
+        let fill = |check: fn(usize) -> bool, n: usize| {
+            let mut d = Dict::new();
+            d.set_expand_check(check);
+            for i in 0..n {
+                d.insert(k(i), i);
+            }
+            d.check_invariants().unwrap();
+            d.buckets()
+        };
+        // 4 buckets, growth refused: the check before each insert sees at
+        // most 6 entries (1.5 per bucket) until the 8th insert sees 7, past
+        // 1.618 per bucket, and grows the table regardless.
+        assert_eq!(fill(|_| false, 7), 4);
+        assert!(fill(|_| false, 8) > 4);
+        assert!(fill(|_| true, 6) > 4);
+        // The check is asked about the new array: 8 buckets of one pointer.
+        assert!(fill(|more| more == 8 * std::mem::size_of::<usize>(), 6) > 4);
+    }
+
+    #[test]
+    fn sample_visits_existing_entries_even_while_rehashing() {
+        let mut d = Dict::new();
+        let mut r = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = move || crate::db::xorshift(&mut r);
+        assert_eq!(d.sample(5, &mut rng, |_| panic!("empty")), 0);
+        for i in 0..1000 {
+            d.insert(k(i), i);
+        }
+        let mut seen = HashSet::new();
+        for _ in 0..2000 {
+            if !d.is_rehashing() {
+                // Grow once more so sampling runs across both tables.
+                for i in 1000..1100 {
+                    d.insert(k(i), i);
+                }
+            }
+            let n = d.sample(5, &mut rng, |n| {
+                assert_eq!(d.get(n.key.as_slice()).map(|m| m.value), Some(n.value));
+                seen.insert(n.value);
+            });
+            assert_eq!(n, 5);
+            d.rehash(1);
+        }
+        // Samples come from everywhere in the table, not one corner.
+        assert!(seen.len() > 900, "{} distinct entries sampled", seen.len());
+        assert_eq!(d.sample(50, &mut rng, |_| {}), 50);
+        let mut small = Dict::new();
+        small.insert(k(1), 1);
+        small.insert(k(2), 2);
+        assert_eq!(small.sample(5, &mut rng, |_| {}), 2);
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! Expiry deadlines are absolute Unix milliseconds kept in a second table
 //! (only keys with a TTL pay for it). Keys expire lazily when touched, and
 //! [`Keyspace::active_expire_cycle`] reclaims the ones nobody touches.
+//! [`evict`] tracks key accesses and evicts keys to stay under `maxmemory`.
 
 pub mod dict;
+pub mod evict;
 pub mod hash;
 pub mod list;
 pub mod set;
@@ -61,25 +63,27 @@ impl Default for EncodingLimits {
 pub struct Entry {
     /// The value.
     pub value: Value,
-    /// Last access time in seconds (LRU clock) or the LFU counter.
+    /// Access data, 24 bits as in Redis: the LRU clock of the last access,
+    /// or under an LFU policy the minute of the last decay (16 bits) and
+    /// the logarithmic access counter (8 bits). See [`evict`].
     pub lru: u32,
     /// How Redis would have encoded a string value (OBJECT ENCODING).
     pub enc: StrEnc,
 }
 
 impl Entry {
-    /// A fresh entry for `value`, accessed now.
-    pub fn new(value: Value, clock: u32) -> Self {
+    /// An entry for `value` with access data `lru` (see
+    /// [`Keyspace::initial_lru`] for a new key's).
+    pub fn new(value: Value, lru: u32) -> Self {
         Entry {
             value,
-            lru: clock,
+            lru,
             enc: StrEnc::Auto,
         }
     }
 }
 
 /// One numbered database.
-#[derive(Default)]
 pub struct Db {
     /// Keys and values.
     pub main: Dict<Entry>,
@@ -89,6 +93,21 @@ pub struct Db {
     expires_cursor: u64,
     /// Running estimate of the average remaining TTL in ms (INFO keyspace).
     pub avg_ttl: i64,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        let mut main = Dict::new();
+        let mut expires = Dict::new();
+        main.set_expand_check(evict::table_growth_fits);
+        expires.set_expand_check(evict::table_growth_fits);
+        Db {
+            main,
+            expires,
+            expires_cursor: 0,
+            avg_ttl: 0,
+        }
+    }
 }
 
 /// Counters reported by INFO stats.
@@ -104,6 +123,8 @@ pub struct KeyspaceStats {
     pub dirty: u64,
     /// Times the active expiry cycle stopped because it ran out of time.
     pub expired_time_cap_reached_count: u64,
+    /// Keys evicted to stay under `maxmemory`.
+    pub evicted_keys: u64,
 }
 
 /// A deletion the keyspace made by itself, reported to the server so it can
@@ -114,23 +135,36 @@ pub enum KeyEvent {
     Expired(usize, bytes::Bytes),
     /// The key was evicted to stay under `maxmemory`.
     Evicted(usize, bytes::Bytes),
+    /// The key was created (logged only while [`Keyspace::log_new`]).
+    New(usize, bytes::Bytes),
+    /// A read found no such key (logged only while [`Keyspace::log_misses`]).
+    Miss(usize, bytes::Bytes),
 }
 
 /// All databases of the server.
 pub struct Keyspace {
-    /// Deletions made by expiry and eviction since the server last drained
-    /// this list (after every command and every cron tick).
+    /// Deletions made by expiry and eviction (and, when asked for, key
+    /// creations and read misses) since the server last drained this list
+    /// (after every command and every cron tick), in the order they happened.
     pub events: Vec<KeyEvent>,
+    /// Log key creations in `events` (keyspace notifications of class `n`).
+    pub log_new: bool,
+    /// Log read misses in `events` (keyspace notifications of class `m`).
+    pub log_misses: bool,
     /// The databases, indexed by number.
     pub dbs: Vec<Db>,
     /// Counters.
     pub stats: KeyspaceStats,
     /// Flushed tables still being freed a slice at a time.
     lazy_free: Vec<Db>,
-    /// Current LRU clock (seconds), refreshed by the cron tick.
-    pub clock: u32,
     /// Collection encoding thresholds (from the configuration).
     pub limits: EncodingLimits,
+    /// Eviction policy and access-tracking settings (from the configuration).
+    pub evict: evict::EvictConfig,
+    /// Eviction state kept between passes (the candidate pool).
+    evictor: evict::Evictor,
+    /// True while a snapshot child runs (see [`Keyspace::set_child_active`]).
+    child_active: bool,
     rng: u64,
     /// Which db the active expiry cycle visits next.
     expire_db: usize,
@@ -151,22 +185,21 @@ impl Keyspace {
             dbs: (0..n).map(|_| Db::default()).collect(),
             stats: KeyspaceStats::default(),
             lazy_free: Vec::new(),
-            clock: lru_clock(),
             limits: EncodingLimits::default(),
+            evict: evict::EvictConfig::default(),
+            evictor: evict::Evictor::default(),
+            child_active: false,
             rng: seed | 1,
             expire_db: 0,
             events: Vec::new(),
+            log_new: false,
+            log_misses: false,
         }
     }
 
     /// A pseudo-random number (xorshift64*), for sampling.
     pub fn rand(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        xorshift(&mut self.rng)
     }
 
     /// Deletes `key` if its deadline has passed; true if it did.
@@ -192,9 +225,9 @@ impl Keyspace {
     /// Finds a live key for writing (no statistics, refreshes the access time).
     pub fn lookup_write(&mut self, db: usize, key: &[u8], now: i64) -> Option<&mut Entry> {
         self.expire_if_needed(db, key, now);
-        let clock = self.clock;
+        let touch = self.touch_at(now);
         let n = self.dbs[db].main.get_mut(key)?;
-        n.value.lru = clock;
+        touch.apply(&mut n.value.lru);
         Some(&mut n.value)
     }
 
@@ -207,17 +240,23 @@ impl Keyspace {
         opt: Lookup,
     ) -> Option<&mut Entry> {
         self.expire_if_needed(db, key, now);
-        let clock = self.clock;
+        let touch = if opt.no_touch {
+            evict::Touch::Skip
+        } else {
+            self.touch_at(now)
+        };
         match self.dbs[db].main.get_mut(key) {
             Some(n) => {
                 self.stats.keyspace_hits += 1;
-                if !opt.no_touch {
-                    n.value.lru = clock;
-                }
+                touch.apply(&mut n.value.lru);
                 Some(&mut n.value)
             }
             None => {
                 self.stats.keyspace_misses += 1;
+                if self.log_misses {
+                    self.events
+                        .push(KeyEvent::Miss(db, bytes::Bytes::copy_from_slice(key)));
+                }
                 None
             }
         }
@@ -238,27 +277,44 @@ impl Keyspace {
     /// unless `keep_ttl`.
     pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool, now: i64) {
         self.expire_if_needed(db, key, now);
-        let clock = self.clock;
+        let fresh = self.initial_lru(now);
+        let keep_lfu = self.evict.policy.is_lfu();
         let d = &mut self.dbs[db];
         match d.main.get_mut(key) {
             Some(n) => {
-                n.value = Entry::new(value, clock);
+                // Under LFU an overwrite keeps the key's counter (Redis's
+                // dbSetValue); otherwise the new value is fresh.
+                let lru = if keep_lfu { n.value.lru } else { fresh };
+                n.value = Entry::new(value, lru);
                 if !keep_ttl && !d.expires.is_empty() {
                     d.expires.remove(key);
                 }
             }
             None => {
                 d.main
-                    .insert_new(SmallBytes::new(key), Entry::new(value, clock));
+                    .insert_new(SmallBytes::new(key), Entry::new(value, fresh));
+                self.log_new_key(db, key);
             }
         }
         self.stats.dirty += 1;
     }
 
+    fn log_new_key(&mut self, db: usize, key: &[u8]) {
+        if self.log_new {
+            self.events
+                .push(KeyEvent::New(db, bytes::Bytes::copy_from_slice(key)));
+        }
+    }
+
     /// Inserts a whole entry (RENAME, MOVE, COPY, snapshot load).
     pub fn insert_entry(&mut self, db: usize, key: &[u8], entry: Entry, expire: Option<i64>) {
-        let d = &mut self.dbs[db];
-        d.main.insert(SmallBytes::new(key), entry);
+        if self.dbs[db]
+            .main
+            .insert(SmallBytes::new(key), entry)
+            .is_none()
+        {
+            self.log_new_key(db, key);
+        }
         self.set_loaded_expire(db, key, expire);
     }
 
@@ -378,12 +434,7 @@ impl Keyspace {
             let mut rng = self.rng;
             let key = {
                 let d = &self.dbs[db];
-                let n = d.main.random(|| {
-                    rng ^= rng >> 12;
-                    rng ^= rng << 25;
-                    rng ^= rng >> 27;
-                    rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
-                })?;
+                let n = d.main.random(|| xorshift(&mut rng))?;
                 n.key.clone()
             };
             self.rng = rng;
@@ -469,7 +520,7 @@ impl Keyspace {
     /// snapshot child runs, so no page is touched needlessly.
     pub fn cron(&mut self, budget: std::time::Duration, resize_allowed: bool) {
         let start = std::time::Instant::now();
-        self.clock = lru_clock();
+        self.child_active = !resize_allowed;
         for d in &mut self.dbs {
             d.main.set_resize_allowed(resize_allowed);
             d.expires.set_resize_allowed(resize_allowed);
@@ -560,7 +611,77 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The LRU clock: Unix seconds, truncated to 32 bits.
+/// The LRU clock now: Unix seconds, truncated to 24 bits.
 pub fn lru_clock() -> u32 {
-    (now_ms() / 1000) as u32
+    evict::lru_clock_at(now_ms())
+}
+
+/// Next number of a xorshift64* generator whose state is `s`.
+pub(crate) fn xorshift(s: &mut u64) -> u64 {
+    let mut x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn str_value(s: &[u8]) -> Value {
+        Value::Str(SmallBytes::new(s))
+    }
+
+    #[test]
+    fn creations_and_misses_are_logged_only_when_asked() {
+        let mut ks = Keyspace::new(2);
+        let now = now_ms();
+        ks.set(0, b"quiet", str_value(b"v"), false, now);
+        assert!(ks.lookup_read(0, b"nope", now, Lookup::default()).is_none());
+        assert!(ks.events.is_empty());
+
+        ks.log_new = true;
+        ks.log_misses = true;
+        ks.set(0, b"a", str_value(b"1"), false, now);
+        // Overwriting is not a creation.
+        ks.set(0, b"a", str_value(b"2"), false, now);
+        let (entry, ttl) = ks.remove(0, b"a").unwrap();
+        ks.insert_entry(1, b"a", entry.clone(), ttl);
+        ks.insert_entry(1, b"a", entry, ttl);
+        assert!(ks.lookup_read(0, b"a", now, Lookup::default()).is_none());
+        // Write lookups never count as misses.
+        assert!(ks.lookup_write(0, b"b", now).is_none());
+        assert_eq!(
+            ks.events,
+            vec![
+                KeyEvent::New(0, Bytes::from_static(b"a")),
+                KeyEvent::New(1, Bytes::from_static(b"a")),
+                KeyEvent::Miss(0, Bytes::from_static(b"a")),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_expired_key_logs_expired_then_miss_then_new() {
+        let mut ks = Keyspace::new(1);
+        let now = now_ms();
+        ks.set(0, b"k", str_value(b"v"), false, now);
+        ks.set_expire(0, b"k", now - 1);
+        ks.log_new = true;
+        ks.log_misses = true;
+        assert!(ks.lookup_read(0, b"k", now, Lookup::default()).is_none());
+        ks.set(0, b"k", str_value(b"v"), false, now);
+        let k = Bytes::from_static(b"k");
+        assert_eq!(
+            ks.events,
+            vec![
+                KeyEvent::Expired(0, k.clone()),
+                KeyEvent::Miss(0, k.clone()),
+                KeyEvent::New(0, k),
+            ]
+        );
+    }
 }

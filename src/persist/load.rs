@@ -111,7 +111,7 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
     }
     let total = checked.footer.keys.max(1);
     let mut last_log = Instant::now();
-    let clock = ks.clock;
+    let lru = ks.initial_lru(now_ms);
     // Keys are inserted WINDOW records after they are decoded: their bucket
     // (and halfway, the chain head) is prefetched meanwhile, so the cache
     // misses of many inserts overlap instead of stalling one by one.
@@ -146,7 +146,7 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
                 db,
                 h,
                 key: SmallBytes::new(r.key),
-                entry: Entry::new(value, clock),
+                entry: Entry::new(value, lru),
                 expire: r.expire,
             });
             if window.len() > WINDOW / 2 {

@@ -70,10 +70,7 @@ fn now_unix() -> i64 {
 }
 
 fn set_resize_allowed(st: &mut ServerState, allowed: bool) {
-    for d in &mut st.ks.dbs {
-        d.main.set_resize_allowed(allowed);
-        d.expires.set_resize_allowed(allowed);
-    }
+    st.ks.set_child_active(!allowed);
 }
 
 /// Starts a background save. Errors are Redis-style reply texts.

@@ -110,6 +110,8 @@ pub struct Client {
     pub inflight: usize,
     /// When the output buffer first went over its soft limit (Unix ms).
     pub obuf_soft_since: Option<i64>,
+    /// CLIENT TRACKING state (None while off).
+    pub tracking: Option<super::tracking::ClientTracking>,
     /// Pub/sub channels, patterns and shard channels listened on.
     pub subs: super::pubsub::Subscriptions,
 }
@@ -155,6 +157,7 @@ impl Client {
             out: Output::default(),
             inflight: 0,
             obuf_soft_since: None,
+            tracking: None,
             subs: Default::default(),
         }
     }
@@ -199,24 +202,23 @@ impl Client {
 
     /// The line CLIENT LIST / CLIENT INFO prints, in Redis 7's field order.
     pub fn info_line(&self, now_ms: i64) -> String {
+        // Redis's order: P b t R B c r e T.
         let mut flags = String::new();
-        if self.is_pubsub() {
-            flags.push('P');
-        }
-        if self.close_after_reply {
-            flags.push('c');
-        }
-        if self.no_evict {
-            flags.push('e');
-        }
-        if self.no_touch {
-            flags.push('T');
-        }
-        if self.readonly {
-            flags.push('r');
-        }
-        if self.blocked.is_some() {
-            flags.push('b');
+        let tracking = self.tracking.as_ref();
+        for (on, f) in [
+            (self.is_pubsub(), 'P'),
+            (self.blocked.is_some(), 'b'),
+            (tracking.is_some(), 't'),
+            (tracking.is_some_and(|t| t.broken_redirect), 'R'),
+            (tracking.is_some_and(|t| t.bcast), 'B'),
+            (self.close_after_reply, 'c'),
+            (self.readonly, 'r'),
+            (self.no_evict, 'e'),
+            (self.no_touch, 'T'),
+        ] {
+            if on {
+                flags.push(f);
+            }
         }
         if flags.is_empty() {
             flags.push('N');
@@ -227,7 +229,7 @@ impl Client {
                 .unwrap_or_default()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -249,6 +251,7 @@ impl Client {
             self.omem,
             self.qbuf + self.omem + 16384 + std::mem::size_of::<Client>(),
             self.last_cmd,
+            tracking.map_or(-1, |t| t.redirect as i64),
             self.resp,
             lossy(&self.lib_name),
             lossy(&self.lib_ver),

@@ -95,6 +95,7 @@ async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>)
     let id = client.borrow().id;
     serve(sock, &client, &shared).await;
     let mut st = shared.state.borrow_mut();
+    st.tracking_disable(&mut client.borrow_mut());
     st.clients.remove(&id);
     st.forget_subscriptions(&mut client.borrow_mut());
 }
@@ -327,9 +328,11 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                             if let Some(reply) = reply {
                                 c.send(&reply);
                             }
+                            st.tracking_after_command(&mut c);
                             if !st.blocking.is_empty() {
                                 crate::cmd::serve_blocked(st, now);
                             }
+                            st.flush_deferred(&mut c);
                             if st.shutdown.is_some() {
                                 shared.shutdown.notify_one();
                             }
@@ -358,6 +361,8 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                     }
                 }
             }
+            // Broadcast invalidations for this turn's changes, in one batch.
+            st.tracking_end_of_turn(Some(&mut c));
             c.qbuf = buf.len();
             st.enforce_output_limit(&mut c);
             if c.killed {

@@ -7,9 +7,11 @@
 pub mod blocking;
 pub mod client;
 mod conn;
+pub mod eviction;
 pub mod pubsub;
 pub mod signals;
 pub mod state;
+pub mod tracking;
 
 use crate::config::Config;
 use crate::persist;
@@ -33,6 +35,7 @@ pub struct Shared {
 pub fn apply_config(srv: &mut ServerState) {
     crate::log::set_level(srv.config.loglevel);
     srv.ks.limits = srv.config.encoding_limits();
+    eviction::apply(&mut srv.ks, &srv.config);
 }
 
 /// File descriptors kept for things other than clients (listeners, logs,
@@ -186,6 +189,7 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         crate::cmd::connection::REDIS_COMPAT_VERSION
     );
     prepare_process(&config);
+    eviction::check_at_startup(&config);
     crate::util::clock::calibrate();
     let n = crate::cmd::table().cmds.len();
     let mut st = ServerState::new(config, n);
@@ -245,6 +249,7 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         tokio::task::spawn_local(conn::accept_loop(l, shared.clone()));
     }
     tokio::task::spawn_local(cron(shared.clone()));
+    tokio::task::spawn_local(eviction::background(shared.clone()));
     let code = wait_for_shutdown(&shared).await;
     // The process ends next: freeing millions of entries one by one would
     // only delay the exit (seconds for a large keyspace), so the data is
@@ -314,7 +319,10 @@ async fn cron(shared: Rc<Shared>) {
             let budget = Duration::from_micros(period_us / 4);
             st.ks.active_expire_cycle(crate::db::now_ms(), budget);
         }
+        st.perform_evictions();
         st.drain_keyspace_events(None);
+        st.tracking_limit_keys(None);
+        st.tracking_end_of_turn(None);
         persist::cron(st);
         let no_child = st.persist.child.is_none();
         st.ks.cron(Duration::from_millis(1), no_child);

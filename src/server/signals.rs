@@ -7,7 +7,10 @@
 //! Deletions the keyspace makes on its own (expiry, eviction) are logged by
 //! [`crate::db::Keyspace`] and turned into the same signals by
 //! [`ServerState::drain_keyspace_events`], so the keyspace itself stays free
-//! of I/O.
+//! of I/O; so are key creations and read misses while the `n` and `m`
+//! notification classes are on. A command's own notifications drain that
+//! log first (see [`crate::cmd::Ctx::notify`]), so subscribers hear events
+//! in the order Redis sends them: `expired`, `new`, then the command's.
 //!
 //! [`ServerState::deliver`] appends an out-of-band message (pub/sub message,
 //! invalidation, served blocking reply, MONITOR line) to a client's output
@@ -16,6 +19,7 @@
 
 use super::client::Client;
 use super::state::ServerState;
+use crate::config::notify;
 use crate::db::KeyEvent;
 use crate::protocol::{Output, Reply};
 
@@ -34,6 +38,10 @@ impl ServerState {
                     return;
                 };
                 let Ok(mut c) = rc.try_borrow_mut() else {
+                    // The client is running a command higher up this call
+                    // chain (a write that served a blocked client): it gets
+                    // the message when its turn resumes.
+                    self.deferred.push((id, r.clone()));
                     return;
                 };
                 if c.killed {
@@ -46,6 +54,18 @@ impl ServerState {
                 self.enforce_output_limit(&mut c);
                 c.wake.notify_one();
             }
+        }
+    }
+
+    /// Hands `current` (whose command has finished) the messages that could
+    /// not reach it while it was busy, in order; messages for other clients
+    /// are delivered now.
+    pub fn flush_deferred(&mut self, current: &mut Client) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        for (id, r) in std::mem::take(&mut self.deferred) {
+            self.deliver(Some(current), id, &r);
         }
     }
 
@@ -73,44 +93,76 @@ impl ServerState {
 
     /// Called whenever `key` in `db` changed (written, deleted, expired,
     /// evicted): invalidates WATCHes on it and tells clients that cache it.
-    pub fn key_modified(&mut self, _current: Option<&mut Client>, _db: usize, _key: &[u8]) {}
+    pub fn key_modified(&mut self, current: Option<&mut Client>, _db: usize, key: &[u8]) {
+        self.tracking_key_modified(current, key);
+    }
 
     /// Called when a whole database (`Some(db)`) or all of them (`None`)
     /// were flushed.
-    pub fn db_flushed(&mut self, _current: Option<&mut Client>, _db: Option<usize>) {}
+    pub fn db_flushed(&mut self, current: Option<&mut Client>, _db: Option<usize>) {
+        self.tracking_flushed(current);
+    }
 
     /// Publishes a keyspace notification for `event` on `key` when the
     /// `notify-keyspace-events` setting enables `class` (a
-    /// [`crate::config::notify`] bit).
+    /// [`crate::config::notify`] bit): `event` on `__keyspace@<db>__:<key>`
+    /// (flag `K`), then `key` on `__keyevent@<db>__:<event>` (flag `E`), as
+    /// Redis's `notifyKeyspaceEvent`.
     pub fn notify(
         &mut self,
-        _current: Option<&mut Client>,
+        mut current: Option<&mut Client>,
         class: u32,
-        _event: &str,
-        _db: usize,
-        _key: &[u8],
+        event: &str,
+        db: usize,
+        key: &[u8],
     ) {
-        if self.config.notify_keyspace_events & class == 0 {
-            #[allow(clippy::needless_return)]
+        let flags = self.config.notify_keyspace_events;
+        if flags & class == 0 {
             return;
+        }
+        if flags & notify::KEYSPACE != 0 {
+            let channel = notify_channel("keyspace", db, key);
+            self.publish(current.as_deref_mut(), &channel, event.as_bytes());
+        }
+        if flags & notify::KEYEVENT != 0 {
+            let channel = notify_channel("keyevent", db, event.as_bytes());
+            self.publish(current, &channel, key);
         }
     }
 
+    /// Makes the keyspace log what notifications of the `n` (new key) and
+    /// `m` (key miss) classes need, only while they can be published.
+    pub fn sync_keyspace_logging(&mut self) {
+        let flags = self.config.notify_keyspace_events;
+        let publishing = flags & (notify::KEYSPACE | notify::KEYEVENT) != 0;
+        self.ks.log_new = publishing && flags & notify::NEW != 0;
+        self.ks.log_misses = publishing && flags & notify::KEY_MISS != 0;
+    }
+
     /// Turns the deletions the keyspace made by itself (expired and evicted
-    /// keys) into the same signals a command's writes produce.
+    /// keys) into the same signals a command's writes produce, and publishes
+    /// the logged key creations and misses.
     pub fn drain_keyspace_events(&mut self, mut current: Option<&mut Client>) {
         if self.ks.events.is_empty() {
             return;
         }
         let events = std::mem::take(&mut self.ks.events);
+        self.tracking.server_deletion = true;
         for ev in &events {
             let (db, key, class, name) = match ev {
-                KeyEvent::Expired(db, key) => (*db, key, crate::config::notify::EXPIRED, "expired"),
-                KeyEvent::Evicted(db, key) => (*db, key, crate::config::notify::EVICTED, "evicted"),
+                KeyEvent::Expired(db, key) => (*db, key, notify::EXPIRED, "expired"),
+                KeyEvent::Evicted(db, key) => (*db, key, notify::EVICTED, "evicted"),
+                // Not changes of their own: the command that created the
+                // key signals it.
+                KeyEvent::New(db, key) => (*db, key, notify::NEW, "new"),
+                KeyEvent::Miss(db, key) => (*db, key, notify::KEY_MISS, "keymiss"),
             };
-            self.key_modified(current.as_deref_mut(), db, key);
+            if matches!(ev, KeyEvent::Expired(..) | KeyEvent::Evicted(..)) {
+                self.key_modified(current.as_deref_mut(), db, key);
+            }
             self.notify(current.as_deref_mut(), class, name, db, key);
         }
+        self.tracking.server_deletion = false;
         // Keep the allocation for the next batch.
         let mut events = events;
         events.clear();
@@ -120,6 +172,55 @@ impl ServerState {
     }
 }
 
+/// `__<kind>@<db>__:<suffix>`, the channel of a keyspace notification.
+fn notify_channel(kind: &str, db: usize, suffix: &[u8]) -> Vec<u8> {
+    let mut ch = Vec::with_capacity(kind.len() + suffix.len() + 16);
+    ch.extend_from_slice(b"__");
+    ch.extend_from_slice(kind.as_bytes());
+    ch.push(b'@');
+    ch.extend_from_slice(db.to_string().as_bytes());
+    ch.extend_from_slice(b"__:");
+    ch.extend_from_slice(suffix);
+    ch
+}
+
 fn now_ms() -> i64 {
     crate::db::now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn channels_are_named_as_in_redis() {
+        assert_eq!(notify_channel("keyspace", 0, b"k:1"), b"__keyspace@0__:k:1");
+        assert_eq!(
+            notify_channel("keyevent", 15, b"del"),
+            b"__keyevent@15__:del"
+        );
+        assert_eq!(notify_channel("keyspace", 3, b""), b"__keyspace@3__:");
+    }
+
+    #[test]
+    fn the_keyspace_logs_new_keys_and_misses_only_when_they_are_published() {
+        let mut st = ServerState::new(Config::default(), 1);
+        for (flags, new, miss) in [
+            (0, false, false),
+            (notify::NEW | notify::KEY_MISS, false, false),
+            (notify::KEYSPACE | notify::ALL, false, false),
+            (notify::KEYSPACE | notify::NEW, true, false),
+            (notify::KEYEVENT | notify::KEY_MISS, false, true),
+            (
+                notify::KEYEVENT | notify::NEW | notify::KEY_MISS,
+                true,
+                true,
+            ),
+        ] {
+            st.config.notify_keyspace_events = flags;
+            st.sync_keyspace_logging();
+            assert_eq!((st.ks.log_new, st.ks.log_misses), (new, miss), "{flags:#x}");
+        }
+    }
 }

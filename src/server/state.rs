@@ -108,8 +108,15 @@ pub struct ServerState {
     pub persist: crate::persist::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
+    /// Messages for a client that was busy when they were sent (see
+    /// [`ServerState::flush_deferred`]).
+    pub deferred: Vec<(u64, crate::protocol::Reply)>,
+    /// Client-side caching: tracked keys, broadcast prefixes.
+    pub tracking: super::tracking::Tracking,
     /// Pub/sub subscriptions.
     pub pubsub: super::pubsub::PubSub,
+    /// Wakes the background eviction when a pass ran out of time.
+    pub eviction_wake: Rc<tokio::sync::Notify>,
 }
 
 impl ServerState {
@@ -118,6 +125,7 @@ impl ServerState {
         let now = crate::db::now_ms();
         let mut ks = Keyspace::new(config.databases as usize);
         ks.limits = config.encoding_limits();
+        super::eviction::apply(&mut ks, &config);
         let run_id: String = (0..40)
             .map(|_| {
                 let d = (ks.rand() % 16) as u32;
@@ -141,9 +149,12 @@ impl ServerState {
             lastsave: now / 1000,
             config_file: None,
             active_expire_enabled: true,
+            eviction_wake: Rc::default(),
             persist: Default::default(),
             blocking: Default::default(),
+            tracking: Default::default(),
             pubsub: Default::default(),
+            deferred: Vec::new(),
         }
     }
 
