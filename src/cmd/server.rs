@@ -27,7 +27,9 @@ fn flush_mode(args: &[Bytes]) -> Result<bool, CmdError> {
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(args)?;
-    ctx.srv.ks.flush_db(ctx.client.db, lazy);
+    let db = ctx.client.db;
+    ctx.srv.db_flushed(Some(ctx.client), Some(db));
+    ctx.srv.ks.flush_db(db, lazy);
     Ok(Reply::Ok)
 }
 
@@ -35,6 +37,7 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// stopped and, with save points configured, the empty dataset is saved.
 pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(args)?;
+    ctx.srv.db_flushed(Some(ctx.client), None);
     ctx.srv.ks.flush_all(lazy);
     crate::persist::kill_child(ctx.srv);
     if !ctx.srv.config.save.is_empty() {
@@ -212,6 +215,7 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // Save, empty the keyspace, load the file back: a round trip test.
         crate::persist::save_now(ctx.srv).map_err(CmdError::msg)?;
         let path = ctx.srv.config.snapshot_path();
+        ctx.srv.db_flushed(Some(ctx.client), None);
         ctx.srv.ks.flush_all(false);
         let now = ctx.now;
         match crate::persist::load::load(&path, &mut ctx.srv.ks, now) {

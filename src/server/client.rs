@@ -110,6 +110,20 @@ pub struct Client {
     pub inflight: usize,
     /// When the output buffer first went over its soft limit (Unix ms).
     pub obuf_soft_since: Option<i64>,
+    /// The open transaction (after MULTI).
+    pub multi: Option<crate::cmd::multi::MultiState>,
+    /// A watched key changed: the next EXEC fails.
+    pub dirty_cas: bool,
+    /// Watched keys as (database, key), in WATCH order.
+    pub watched: Vec<(usize, Bytes)>,
+    /// Set while EXEC runs the queue: blocking commands must not block.
+    pub deny_blocking: bool,
+    /// In MONITOR mode.
+    pub monitor: bool,
+    /// The current command waits for a CLIENT PAUSE to end.
+    pub postponed: bool,
+    /// MONITOR lines of this client's own commands, sent after its reply.
+    pub echo: Vec<Reply>,
 }
 
 impl Client {
@@ -153,6 +167,13 @@ impl Client {
             out: Output::default(),
             inflight: 0,
             obuf_soft_since: None,
+            multi: None,
+            dirty_cas: false,
+            watched: Vec::new(),
+            deny_blocking: false,
+            monitor: false,
+            postponed: false,
+            echo: Vec::new(),
         }
     }
 
@@ -195,21 +216,31 @@ impl Client {
 
     /// The line CLIENT LIST / CLIENT INFO prints, in Redis 7's field order.
     pub fn info_line(&self, now_ms: i64) -> String {
+        // Redis's order: O x b d c r e T.
         let mut flags = String::new();
+        if self.monitor {
+            flags.push('O');
+        }
+        if self.multi.is_some() {
+            flags.push('x');
+        }
+        if self.blocked.is_some() || self.postponed {
+            flags.push('b');
+        }
+        if self.dirty_cas {
+            flags.push('d');
+        }
         if self.close_after_reply {
             flags.push('c');
+        }
+        if self.readonly {
+            flags.push('r');
         }
         if self.no_evict {
             flags.push('e');
         }
         if self.no_touch {
             flags.push('T');
-        }
-        if self.readonly {
-            flags.push('r');
-        }
-        if self.blocked.is_some() {
-            flags.push('b');
         }
         if flags.is_empty() {
             flags.push('N');
@@ -220,7 +251,7 @@ impl Client {
                 .unwrap_or_default()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -230,12 +261,16 @@ impl Client {
             (now_ms - self.last_interaction_ms).max(0) / 1000,
             flags,
             self.db,
+            self.multi.as_ref().map_or(-1, |m| m.commands.len() as i64),
             self.qbuf,
             if self.qbuf > 0 {
                 16384usize.saturating_sub(self.qbuf)
             } else {
                 0
             },
+            self.multi.as_ref().map_or(0, |m| m.arg_bytes
+                + m.commands.capacity()
+                    * std::mem::size_of::<(&crate::cmd::Command, Vec<Bytes>)>()),
             self.omem,
             self.qbuf + self.omem + 16384 + std::mem::size_of::<Client>(),
             self.last_cmd,

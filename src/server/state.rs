@@ -108,6 +108,16 @@ pub struct ServerState {
     pub persist: crate::persist::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
+    /// Keys watched by clients (WATCH).
+    pub watches: super::watch::Watches,
+    /// CLIENT PAUSE state.
+    pub pause: super::pause::Pause,
+    /// The slow log.
+    pub slowlog: crate::cmd::slowlog::SlowLog,
+    /// The latency monitor's events.
+    pub latency: crate::cmd::latency::Latency,
+    /// Ids of the clients in MONITOR mode, in the order they started.
+    pub monitors: Vec<u64>,
 }
 
 impl ServerState {
@@ -141,6 +151,11 @@ impl ServerState {
             active_expire_enabled: true,
             persist: Default::default(),
             blocking: Default::default(),
+            watches: Default::default(),
+            pause: Default::default(),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            monitors: Vec::new(),
         }
     }
 
@@ -151,6 +166,16 @@ impl ServerState {
         if self.stats.errors.len() < 128 || self.stats.errors.contains_key(code) {
             *self.stats.errors.entry(code.to_string()).or_default() += 1;
         }
+    }
+
+    /// Forgets what the server keeps about a client that disconnected or
+    /// was killed: its transaction and watched keys, MONITOR mode, and a
+    /// command postponed by CLIENT PAUSE.
+    pub fn client_closed(&mut self, c: &mut Client) {
+        crate::cmd::multi::discard(self, c);
+        crate::cmd::monitor::stop(self, c);
+        self.pause.release(c.id);
+        self.watches.take_deferred(c.id);
     }
 
     /// `instantaneous_ops_per_sec`: mean of the recent samples.
