@@ -650,9 +650,10 @@ fn paused(srv: &ServerState, client: &Client, cmd: &Command, now: i64) -> bool {
     }
 }
 
-/// Counts a blocking command whose timeout passed (it completed with its
-/// timeout reply), as Redis counts it when it unblocks the client.
-pub fn blocked_timed_out(srv: &mut ServerState, args: &[Bytes]) {
+/// Counts a blocking command that ended without being served (its timeout
+/// passed, or its client went away), as Redis counts it when it unblocks
+/// the client.
+pub fn count_unserved(srv: &mut ServerState, args: &[Bytes]) {
     if let Ok(cmd) = resolve(args) {
         srv.cmd_stats[cmd.index].calls += 1;
         srv.stats.total_commands_processed += 1;

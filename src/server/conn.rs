@@ -174,7 +174,7 @@ async fn next_input(
             let mut c = client.borrow_mut();
             if let Some(b) = c.blocked.take() {
                 st.blocking.unblock(c.id, b.db, &b.keys);
-                crate::cmd::blocked_timed_out(&mut st, &b.args);
+                crate::cmd::count_unserved(&mut st, &b.args);
                 c.send(&b.on_timeout);
             }
             Some(Input::Unblocked)
@@ -273,11 +273,9 @@ async fn flush(
 fn forget_blocked(client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
     let mut c = client.borrow_mut();
     if let Some(b) = c.blocked.take() {
-        shared
-            .state
-            .borrow_mut()
-            .blocking
-            .unblock(c.id, b.db, &b.keys);
+        let mut st = shared.state.borrow_mut();
+        st.blocking.unblock(c.id, b.db, &b.keys);
+        crate::cmd::count_unserved(&mut st, &b.args);
     }
 }
 
