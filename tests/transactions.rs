@@ -472,3 +472,27 @@ fn pipelined_transactions_interleave_with_other_clients_atomically() {
         is(&mut c, "GET shared", "$3\r\n200\r\n");
     });
 }
+
+#[test]
+fn a_write_served_to_a_blocked_client_invalidates_the_writers_watch() {
+    on_both(|s| {
+        let mut a = s.raw_conn();
+        let mut b = s.raw_conn();
+        let mut obs = s.raw_conn();
+        // B's BLMOVE runs inside A's turn, when A pushes to `src`; the key
+        // it writes, `dst`, is watched by A itself.
+        is(&mut a, "WATCH dst", "+OK\r\n");
+        send(&mut b, &[b"BLMOVE", b"src", b"dst", b"LEFT", b"LEFT", b"0"]);
+        wait_blocked(&mut obs, 1);
+        is(&mut a, "LPUSH src x", ":1\r\n");
+        assert_eq!(read_reply(&mut b), b"$1\r\nx\r\n");
+        exec_aborts(&mut a);
+        // And another client's watch on it likewise.
+        is(&mut obs, "WATCH dst", "+OK\r\n");
+        send(&mut b, &[b"BLMOVE", b"src", b"dst", b"LEFT", b"LEFT", b"0"]);
+        wait_blocked(&mut a, 1);
+        is(&mut a, "RPUSH src y", ":1\r\n");
+        assert_eq!(read_reply(&mut b), b"$1\r\ny\r\n");
+        exec_aborts(&mut obs);
+    });
+}
