@@ -606,8 +606,8 @@ fn log_slow(srv: &mut ServerState, client: &Client, cmd: &Command, args: &[Bytes
     }
 }
 
-/// Administrative commands (and EXEC's own kind, `skip_monitor`) are not
-/// shown to MONITOR.
+/// Administrative commands and those flagged `skip_monitor` are not shown
+/// to MONITOR.
 fn shows_in_monitor(cmd: &Command) -> bool {
     !cmd.has(flags::ADMIN | flags::SKIP_MONITOR)
 }
