@@ -496,3 +496,19 @@ fn a_write_served_to_a_blocked_client_invalidates_the_writers_watch() {
         exec_aborts(&mut obs);
     });
 }
+
+#[test]
+fn deleting_several_keys_invalidates_only_those_that_existed() {
+    on_both(|s| {
+        let mut c = s.raw_conn();
+        let mut other = s.raw_conn();
+        is(&mut c, "SET present 1", "+OK\r\n");
+        is(&mut c, "WATCH absent", "+OK\r\n");
+        is(&mut other, "DEL present absent", ":1\r\n");
+        exec_runs(&mut c);
+        is(&mut c, "SET present 1", "+OK\r\n");
+        is(&mut c, "WATCH present", "+OK\r\n");
+        is(&mut other, "UNLINK absent present", ":1\r\n");
+        exec_aborts(&mut c);
+    });
+}

@@ -743,10 +743,17 @@ const WRITES_WITH_READ_ONLY_KEYS: &[&str] = &[
     "zdiffstore",
 ];
 
+/// Write commands whose handlers signal exactly the keys they changed
+/// (DEL of several keys changes only those that existed).
+const SIGNALS_OWN_KEYS: &[&str] = &["del", "unlink"];
+
 /// Positions of the keys a write command may change: all its keys, except
 /// those its key specifications mark read-only (the sources of SINTERSTORE,
 /// ZUNIONSTORE, ...), found through the specs for commands whose keys move.
 fn written_key_positions(cmd: &Command, args: &[Bytes]) -> Vec<usize> {
+    if SIGNALS_OWN_KEYS.contains(&cmd.name) {
+        return Vec::new();
+    }
     if !cmd.has(flags::MOVABLEKEYS) && !WRITES_WITH_READ_ONLY_KEYS.contains(&cmd.name) {
         return cmd.key_positions(args.len());
     }
