@@ -458,7 +458,7 @@ impl Config {
                     handled_last_config_arg = true;
                 }
             } else {
-                options.extend_from_slice(repr(arg.as_bytes()).as_bytes());
+                options.extend_from_slice(crate::util::split::repr(arg.as_bytes()).as_bytes());
                 options.push(b' ');
                 handled_last_config_arg = true;
             }
@@ -1532,28 +1532,6 @@ fn split_spaces(v: &[u8]) -> Vec<&[u8]> {
     }
 }
 
-/// Quotes bytes so that `split_args` reads them back unchanged (Redis's
-/// `sdscatrepr`); used to turn command-line values into directive lines.
-fn repr(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for &b in s {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(char::from(b)),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// The files a config path names: itself, or when its last component holds
 /// `*`, `?` or `[`, the matching entries of its directory in sorted order
 /// (hidden files only when the pattern starts with `.`, as glob(3) does).
@@ -1830,7 +1808,7 @@ mod tests {
             b"\x00\x01\xff\x7f'",
         ];
         for s in samples {
-            let quoted = repr(s);
+            let quoted = crate::util::split::repr(s);
             assert_eq!(
                 split_args(quoted.as_bytes()),
                 Some(vec![s.to_vec()]),

@@ -301,6 +301,7 @@ const SKIPPED_COMMANDS: &[&str] = &[
     "module",
     "wait",
     "waitaof",
+    "client|pause",
     "config|rewrite",
     "subscribe",
     "psubscribe",
@@ -537,7 +538,7 @@ fn reconnect(srv: &mut ServerState, slot: &mut Rc<RefCell<Client>>) {
         if let Some(b) = c.blocked.take() {
             srv.blocking.unblock(c.id, b.db, &b.keys);
         }
-        srv.tracking_disable(&mut c);
+        srv.client_closed(&mut c);
         srv.clients.remove(&c.id);
     }
     *slot = connect(srv);

@@ -431,6 +431,39 @@ pub fn trackinginfo(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     ]))
 }
 
+/// CLIENT PAUSE timeout [WRITE|ALL]
+pub fn pause(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    use crate::server::pause::PauseMode;
+    if args.len() > 4 {
+        return Err(CmdError::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
+    }
+    // Redis checks the mode before the timeout.
+    let mode = match args.get(3) {
+        None => PauseMode::All,
+        Some(m) if is(m, "write") => PauseMode::Write,
+        Some(m) if is(m, "all") => PauseMode::All,
+        Some(_) => return Err(CmdError::msg("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let end = super::ms_timeout_arg(&args[2], ctx.now)?;
+    ctx.srv.pause.start(mode, end, ctx.now);
+    Ok(Reply::Ok)
+}
+
+/// CLIENT UNPAUSE: ends the pause and wakes the clients it held.
+pub fn unpause(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    for id in ctx.srv.pause.stop() {
+        if let Some(c) = ctx.srv.clients.get(&id)
+            && let Ok(c) = c.try_borrow()
+        {
+            c.wake.notify_one();
+        }
+    }
+    Ok(Reply::Ok)
+}
+
 /// CLIENT HELP
 pub fn help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
     Ok(help_reply(
@@ -468,6 +501,10 @@ pub fn help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
             "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
             "NO-TOUCH (ON|OFF)",

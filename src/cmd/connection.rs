@@ -172,6 +172,8 @@ pub fn quit(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
 
 /// RESET: back to a fresh connection's state.
 pub fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    super::monitor::stop(ctx.srv, ctx.client);
+    super::multi::discard(ctx.srv, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
     c.resp = 2;

@@ -121,7 +121,10 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
             w!("maxclients:{}", srv.config.maxclients);
             w!("client_recent_max_input_buffer:0");
             w!("client_recent_max_output_buffer:0");
-            w!("blocked_clients:{}", srv.blocking.blocked_clients());
+            w!(
+                "blocked_clients:{}",
+                srv.blocking.blocked_clients() + srv.pause.postponed()
+            );
             w!("tracking_clients:{}", srv.tracking.clients);
             w!("clients_in_timeout_table:0");
         }

@@ -16,6 +16,8 @@ pub fn del(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut n = 0;
     for k in &args[1..] {
         if ctx.srv.ks.delete(db, k, ctx.now) {
+            // Only the keys that existed changed (WATCH, tracking).
+            ctx.srv.key_modified(Some(ctx.client), db, k);
             ctx.notify(notify::GENERIC, "del", k);
             n += 1;
         }
@@ -383,7 +385,7 @@ pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
     ))];
     out.extend(lines.iter().map(|l| Reply::status_owned(l.to_string())));
     out.push(Reply::status("HELP"));
-    out.push(Reply::status("    Print this help."));
+    out.push(Reply::status("    Prints this help."));
     Reply::Array(out)
 }
 

@@ -1008,6 +1008,8 @@ fn blmove_generic(
     let rerun = ctx.client.blocked.is_some();
     match first_list(ctx, &args[1..2], rerun)? {
         Some(_) => move_element(ctx, &args[1], &args[2], from, to),
+        // Inside EXEC Redis answers a null bulk here, not its timeout reply.
+        None if ctx.client.deny_blocking => Ok(Reply::Nil),
         None => ctx.block(vec![args[1].clone()], timeout, Reply::NilArray),
     }
 }

@@ -13,11 +13,16 @@ pub mod connection;
 pub mod hash;
 pub mod info;
 pub mod keys;
+pub mod latency;
 pub mod list;
 pub mod meta;
+pub mod monitor;
+pub mod multi;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod set;
+pub mod slowlog;
 pub mod string;
 pub mod zset;
 
@@ -27,6 +32,7 @@ use crate::server::client::{Client, ReplyMode};
 use crate::server::state::ServerState;
 use bytes::Bytes;
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// What a handler sees: the server, the calling client, and the time.
@@ -277,6 +283,8 @@ const ROWS: &[Row] = &[
     ("client|getredir", 2, "noscript loading stale", 0, 0, 0, client::getredir),
     ("client|trackinginfo", 2, "noscript loading stale", 0, 0, 0, client::trackinginfo),
     ("client|help", 2, "loading stale", 0, 0, 0, client::help),
+    ("client|pause", -3, "admin noscript loading stale", 0, 0, 0, client::pause),
+    ("client|unpause", 2, "admin noscript loading stale", 0, 0, 0, client::unpause),
     // server
     ("dbsize", 1, "readonly fast", 0, 0, 0, server::dbsize),
     ("flushdb", -1, "write", 0, 0, 0, server::flushdb),
@@ -354,6 +362,30 @@ const ROWS: &[Row] = &[
     ("lcs", -3, "readonly", 1, 2, 1, string::lcs),
 ];
 
+/// Transactions, the slow log, the latency monitor, MONITOR and WAIT.
+#[rustfmt::skip]
+const ADMIN_ROWS: &[Row] = &[
+    ("multi", 1, "noscript loading stale fast allow_busy", 0, 0, 0, multi::multi),
+    ("exec", 1, "noscript loading stale skip_slowlog", 0, 0, 0, multi::exec),
+    ("discard", 1, "noscript loading stale fast allow_busy", 0, 0, 0, multi::discard_cmd),
+    ("watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1, multi::watch),
+    ("unwatch", 1, "noscript loading stale fast allow_busy", 0, 0, 0, multi::unwatch),
+    ("wait", 3, "noscript", 0, 0, 0, replication::wait),
+    ("monitor", 1, "admin noscript loading stale", 0, 0, 0, monitor::monitor),
+    ("slowlog", -2, "", 0, 0, 0, container),
+    ("slowlog|get", -2, "admin loading stale", 0, 0, 0, slowlog::get),
+    ("slowlog|len", 2, "admin loading stale", 0, 0, 0, slowlog::len),
+    ("slowlog|reset", 2, "admin loading stale", 0, 0, 0, slowlog::reset),
+    ("slowlog|help", 2, "loading stale", 0, 0, 0, slowlog::help),
+    ("latency", -2, "", 0, 0, 0, container),
+    ("latency|latest", 2, "admin noscript loading stale", 0, 0, 0, latency::latest),
+    ("latency|history", 3, "admin noscript loading stale", 0, 0, 0, latency::history),
+    ("latency|reset", -2, "admin noscript loading stale", 0, 0, 0, latency::reset),
+    ("latency|graph", 3, "admin noscript loading stale", 0, 0, 0, latency::graph),
+    ("latency|doctor", 2, "admin noscript loading stale", 0, 0, 0, latency::doctor),
+    ("latency|help", 2, "loading stale", 0, 0, 0, latency::help),
+];
+
 impl Table {
     fn build() -> Table {
         let rows = ROWS
@@ -362,7 +394,8 @@ impl Table {
             .chain(hash::ROWS)
             .chain(set::ROWS)
             .chain(zset::ROWS)
-            .chain(pubsub::ROWS);
+            .chain(pubsub::ROWS)
+            .chain(ADMIN_ROWS);
         let mut cmds: Vec<Command> = rows
             .enumerate()
             .map(
@@ -439,7 +472,9 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static Command, CmdError> {
 }
 
 /// Runs one request for `client` and returns its reply, or None when the
-/// client asked not to get one (CLIENT REPLY OFF/SKIP) or sent nothing.
+/// client asked not to get one (CLIENT REPLY OFF/SKIP), sent nothing, was
+/// parked on keys (`block_request`) or must wait for a CLIENT PAUSE to end
+/// (`postponed`: the caller keeps the request and runs it again later).
 ///
 /// `now` is the Unix time in ms the command runs at (the caller reads the
 /// clock once per batch of pipelined requests).
@@ -449,75 +484,56 @@ pub fn execute(
     args: &[Bytes],
     now: i64,
 ) -> Option<Reply> {
+    run(srv, client, args, now, true)
+}
+
+/// `execute`, or with `fresh` false the re-run of a served blocking
+/// command (never paused or queued: it already passed those gates).
+fn run(
+    srv: &mut ServerState,
+    client: &mut Client,
+    args: &[Bytes],
+    now: i64,
+    fresh: bool,
+) -> Option<Reply> {
     if args.is_empty() {
         return None;
     }
-    // The command that ran or was rejected (None: unknown).
-    let resolved: Option<&'static Command>;
-    let reply = match prepare(srv, client, args) {
-        Ok(cmd) => {
-            resolved = Some(cmd);
-            let start = crate::util::clock::ticks();
+    if client.postponed {
+        client.postponed = false;
+        srv.pause.release(client.id);
+    }
+    multi::apply_deferred(srv, client);
+    let prepared = prepare(srv, client, args);
+    // The command that ran or was refused (None: unknown).
+    let resolved = match &prepared {
+        Ok(cmd) => Some(*cmd),
+        Err((cmd, _)) => *cmd,
+    };
+    let reply = match prepared {
+        Ok(cmd) if fresh && paused(srv, client, cmd, now) => {
+            client.last_cmd = cmd.name;
+            client.postponed = true;
+            srv.pause.postpone(client.id);
+            return None;
+        }
+        Ok(cmd) if fresh && multi::queues(client, cmd) => {
             client.last_cmd = cmd.name;
             client.last_interaction_ms = now;
-            client.commands += 1;
-            let dirty = srv.ks.stats.dirty;
-            // A served BLPOP/BLMOVE changes keys without counting in `dirty`
-            // (as in Redis), so it always signals its keys.
-            let served = client.blocked.is_some();
-            srv.sync_keyspace_logging();
-            if !served && srv.tracking.clients > 0 {
-                srv.tracking_limit_keys(Some(client));
-            }
-            let mut ctx = Ctx { srv, client, now };
-            let r = (cmd.handler)(&mut ctx, args);
-            if client.block_request.is_some() {
-                // Blocked: no reply now, and no statistics until it completes.
-                srv.drain_keyspace_events(Some(client));
-                return None;
-            }
-            if cmd.has(flags::WRITE) && (srv.ks.stats.dirty != dirty || served) {
-                signal_written_keys(srv, client, cmd, args);
-            }
-            // Keys the command found expired were deleted (and invalidated)
-            // before it read them, so they are remembered after.
-            srv.drain_keyspace_events(Some(client));
-            if cmd.has(flags::READONLY) && client.tracking.is_some() {
-                srv.tracking_remember_keys(client, cmd, args);
-            }
-            let st = &mut srv.cmd_stats[cmd.index];
-            st.calls += 1;
-            st.usec += crate::util::clock::micros(start, crate::util::clock::ticks());
-            srv.stats.total_commands_processed += 1;
-            match r {
-                Ok(reply) => {
-                    if let Reply::Error(e) = &reply {
-                        srv.cmd_stats[cmd.index].failed_calls += 1;
-                        srv.count_error(e);
-                    }
-                    reply
-                }
-                Err(e) => {
-                    srv.cmd_stats[cmd.index].failed_calls += 1;
-                    srv.count_error(&e.0);
-                    Reply::Error(e.0.into_owned())
-                }
-            }
+            multi::queue(client, cmd, args)
         }
-        Err((cmd, e)) => {
-            resolved = cmd;
-            if let Some(c) = cmd {
-                srv.cmd_stats[c.index].rejected_calls += 1;
-            }
-            srv.count_error(&e.0);
-            Reply::Error(e.0.into_owned())
+        Ok(cmd) => {
+            client.last_cmd = cmd.name;
+            call(srv, client, cmd, args, now)?
         }
+        Err((cmd, e)) => reject(srv, client, cmd, args, e),
     };
     if let Some(t) = client.tracking.as_mut()
+        && client.multi.is_none()
         && !resolved.is_some_and(|c| c.name.starts_with("client|"))
     {
-        // CLIENT CACHING applies to the next command only (CLIENT
-        // subcommands do not use it up, as in Redis).
+        // CLIENT CACHING applies to the next command (or transaction)
+        // only; CLIENT subcommands do not use it up, as in Redis.
         t.caching = false;
     }
     let send = match client.reply_mode {
@@ -534,7 +550,164 @@ pub fn execute(
     };
     // Pushes (pub/sub confirmations) are sent whatever the reply mode, as
     // in Redis.
-    (send || reply.is_push()).then_some(reply)
+    let reply = (send || reply.is_push()).then_some(reply);
+    if client.echo.is_empty() {
+        return reply;
+    }
+    // A monitoring client sees its own command after the reply.
+    let mut all: Vec<Reply> = reply.into_iter().collect();
+    all.append(&mut client.echo);
+    Some(Reply::Many(all))
+}
+
+/// Runs a resolved command that passed the gates: the handler, then the
+/// statistics, key signals, slow log, latency monitor and MONITOR feed.
+/// None when the command blocked the client (outside EXEC).
+pub fn call(
+    srv: &mut ServerState,
+    client: &mut Client,
+    cmd: &'static Command,
+    args: &[Bytes],
+    now: i64,
+) -> Option<Reply> {
+    let start = crate::util::clock::ticks();
+    client.last_interaction_ms = now;
+    client.commands += 1;
+    let dirty = srv.ks.stats.dirty;
+    // A served BLPOP/BLMOVE changes keys without counting in `dirty`
+    // (as in Redis), so it always signals its keys; and it was shown to
+    // MONITOR when it first ran.
+    let reprocess = client.blocked.is_some();
+    srv.sync_keyspace_logging();
+    if !reprocess && srv.tracking.clients > 0 {
+        srv.tracking_limit_keys(Some(client));
+    }
+    let mut ctx = Ctx { srv, client, now };
+    let mut r = (cmd.handler)(&mut ctx, args);
+    if let Some(req) = client.block_request.take() {
+        if client.deny_blocking {
+            // Inside EXEC nothing blocks: the command times out at once.
+            r = Ok(req.on_timeout);
+        } else {
+            // Blocked: no reply now, and no statistics until it completes.
+            client.block_request = Some(req);
+            srv.drain_keyspace_events(Some(client));
+            if !reprocess && shows_in_monitor(cmd) {
+                monitor::feed(srv, client, cmd, args);
+            }
+            return None;
+        }
+    }
+    // Keys deleted by expiry signal before the write's own keys, as in Redis.
+    srv.drain_keyspace_events(Some(client));
+    if cmd.has(flags::WRITE) && (srv.ks.stats.dirty != dirty || reprocess) {
+        signal_written_keys(srv, client, cmd, args);
+    }
+    // Keys the command found expired were deleted (and invalidated) before
+    // it read them, so they are remembered after.
+    if cmd.has(flags::READONLY) && client.tracking.is_some() {
+        srv.tracking_remember_keys(client, cmd, args);
+    }
+    let usec = crate::util::clock::micros(start, crate::util::clock::ticks());
+    let st = &mut srv.cmd_stats[cmd.index];
+    st.calls += 1;
+    st.usec += usec;
+    srv.stats.total_commands_processed += 1;
+    let reply = match r {
+        Ok(reply) => {
+            if let Reply::Error(e) = &reply {
+                srv.cmd_stats[cmd.index].failed_calls += 1;
+                srv.count_error(e);
+            }
+            reply
+        }
+        Err(e) => {
+            srv.cmd_stats[cmd.index].failed_calls += 1;
+            srv.count_error(&e.0);
+            Reply::Error(e.0.into_owned())
+        }
+    };
+    log_slow(srv, client, cmd, args, usec);
+    if !reprocess && shows_in_monitor(cmd) {
+        monitor::feed(srv, client, cmd, args);
+    }
+    Some(reply)
+}
+
+/// Records the command in the slow log and the latency monitor.
+fn log_slow(srv: &mut ServerState, client: &Client, cmd: &Command, args: &[Bytes], usec: u64) {
+    let threshold = srv.config.slowlog_log_slower_than;
+    if threshold >= 0 && !cmd.has(flags::SKIP_SLOWLOG) {
+        let shown = if usec as i64 >= threshold {
+            monitor::shown_args(cmd, args)
+        } else {
+            Cow::Borrowed(args)
+        };
+        let max = srv.config.slowlog_max_len;
+        srv.slowlog.record(threshold, max, client, &shown, usec);
+    }
+    if srv.config.latency_monitor_threshold > 0 {
+        let event = if cmd.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        srv.latency_sample(event, usec / 1000);
+    }
+}
+
+/// Administrative commands and those flagged `skip_monitor` are not shown
+/// to MONITOR.
+fn shows_in_monitor(cmd: &Command) -> bool {
+    !cmd.has(flags::ADMIN | flags::SKIP_MONITOR)
+}
+
+/// The reply to a request the gates refused. Inside MULTI the transaction
+/// is marked failed; a refused EXEC discards it.
+fn reject(
+    srv: &mut ServerState,
+    client: &mut Client,
+    cmd: Option<&'static Command>,
+    args: &[Bytes],
+    e: CmdError,
+) -> Reply {
+    multi::flag_error(client);
+    let mut text = e.0.clone().into_owned();
+    if let Some(c) = cmd {
+        srv.cmd_stats[c.index].rejected_calls += 1;
+        if c.name == "exec" {
+            text = multi::exec_refused(srv, client, &e);
+            monitor::feed(srv, client, c, args);
+        }
+    }
+    srv.count_error(&text);
+    Reply::Error(text)
+}
+
+/// True if CLIENT PAUSE holds `cmd` back: everything in ALL mode; in WRITE
+/// mode what may write or replicate, including an EXEC that would. MONITOR
+/// clients count as replicas, which are never paused.
+fn paused(srv: &ServerState, client: &Client, cmd: &Command, now: i64) -> bool {
+    use crate::server::pause::PauseMode;
+    match srv.pause.mode(now) {
+        None => false,
+        _ if client.monitor => false,
+        Some(PauseMode::All) => true,
+        Some(PauseMode::Write) => {
+            cmd.has(flags::WRITE | flags::MAY_REPLICATE)
+                || (cmd.name == "exec" && client.multi.as_ref().is_some_and(|m| m.writes()))
+        }
+    }
+}
+
+/// Counts a blocking command that ended without being served (its timeout
+/// passed, or its client went away), as Redis counts it when it unblocks
+/// the client.
+pub fn count_unserved(srv: &mut ServerState, args: &[Bytes]) {
+    if let Ok(cmd) = resolve(args) {
+        srv.cmd_stats[cmd.index].calls += 1;
+        srv.stats.total_commands_processed += 1;
+    }
 }
 
 /// Tells the blocking machinery, WATCH and client-side caching which keys a
@@ -570,10 +743,17 @@ const WRITES_WITH_READ_ONLY_KEYS: &[&str] = &[
     "zdiffstore",
 ];
 
+/// Write commands whose handlers signal exactly the keys they changed
+/// (DEL of several keys changes only those that existed).
+const SIGNALS_OWN_KEYS: &[&str] = &["del", "unlink"];
+
 /// Positions of the keys a write command may change: all its keys, except
 /// those its key specifications mark read-only (the sources of SINTERSTORE,
 /// ZUNIONSTORE, ...), found through the specs for commands whose keys move.
 fn written_key_positions(cmd: &Command, args: &[Bytes]) -> Vec<usize> {
+    if SIGNALS_OWN_KEYS.contains(&cmd.name) {
+        return Vec::new();
+    }
     if !cmd.has(flags::MOVABLEKEYS) && !WRITES_WITH_READ_ONLY_KEYS.contains(&cmd.name) {
         return cmd.key_positions(args.len());
     }
@@ -599,7 +779,7 @@ pub fn serve_blocked(srv: &mut ServerState, now: i64) {
             let Some(args) = c.blocked.as_ref().map(|b| b.args.clone()) else {
                 continue;
             };
-            let reply = execute(srv, &mut c, &args, now);
+            let reply = run(srv, &mut c, &args, now, false);
             if c.block_request.take().is_some() {
                 continue; // still nothing for this client
             }
@@ -630,16 +810,34 @@ fn prepare(
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         return Err((Some(cmd), CmdError::noauth()));
     }
+    if client.multi.is_some() && cmd.has(flags::NO_MULTI) {
+        return Err((
+            Some(cmd),
+            CmdError::msg("ERR Command not allowed inside a transaction"),
+        ));
+    }
+    // EXEC counts as the kind of commands it queued.
+    let queued = match &client.multi {
+        Some(m) if cmd.name == "exec" => m.flags,
+        _ => 0,
+    };
     // A served blocked command was admitted when it first ran.
     if srv.config.maxmemory > 0 && client.blocked.is_none() {
         let oom = srv.perform_evictions() == crate::db::evict::EvictResult::Fail;
         // Invalidations for evicted keys go out before this command's replies.
         srv.drain_keyspace_events(Some(client));
-        if oom && cmd.has(flags::DENYOOM) {
+        // Queueing inside MULTI takes memory too: refused as well, except
+        // the commands that end the transaction (Redis's rule).
+        let denyoom = cmd.has(flags::DENYOOM)
+            || queued & flags::DENYOOM != 0
+            || (client.multi.is_some()
+                && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset"));
+        if oom && denyoom {
             return Err((Some(cmd), CmdError::oom()));
         }
     }
-    if (cmd.has(flags::WRITE) || cmd.name == "ping") && crate::persist::writes_refused(srv) {
+    let writes = cmd.has(flags::WRITE) || queued & flags::WRITE != 0;
+    if (writes || cmd.name == "ping") && crate::persist::writes_refused(srv) {
         return Err((Some(cmd), CmdError::msg(crate::persist::MISCONF)));
     }
     if client.resp == 2 && client.is_pubsub() && !pubsub::allowed_while_subscribed(cmd.name) {
@@ -648,12 +846,29 @@ fn prepare(
     if srv.loading && !cmd.has(flags::LOADING) {
         return Err((Some(cmd), CmdError::loading()));
     }
+    let keyspace = flags::READONLY | flags::WRITE | flags::MAY_REPLICATE;
+    if client.monitor && (cmd.has(keyspace) || queued & keyspace != 0) {
+        return Err((Some(cmd), CmdError::msg(monitor::REPLICA_KEYSPACE)));
+    }
     Ok(cmd)
 }
 
 /// Parses an integer argument.
 pub fn arg_i64(b: &[u8]) -> Result<i64, CmdError> {
     crate::util::num::parse_i64(b).ok_or_else(CmdError::not_integer)
+}
+
+/// Parses a timeout in milliseconds (WAIT, CLIENT PAUSE) into a Unix ms
+/// deadline; 0 stays 0 (no deadline). Like Redis 7.0 the addition is not
+/// checked for overflow (a huge timeout wraps into the past).
+pub fn ms_timeout_arg(b: &[u8], now: i64) -> Result<i64, CmdError> {
+    let t = crate::util::num::parse_i64(b)
+        .ok_or_else(|| CmdError::msg("ERR timeout is not an integer or out of range"))?;
+    match t {
+        t if t < 0 => Err(CmdError::msg("ERR timeout is negative")),
+        0 => Ok(0),
+        t => Ok(t.wrapping_add(now)),
+    }
 }
 
 /// Case-insensitive comparison of an argument with an option name.

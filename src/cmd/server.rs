@@ -28,8 +28,8 @@ fn flush_mode(args: &[Bytes]) -> Result<bool, CmdError> {
 pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(args)?;
     let db = ctx.client.db;
-    ctx.srv.ks.flush_db(db, lazy);
     ctx.srv.db_flushed(Some(ctx.client), Some(db));
+    ctx.srv.ks.flush_db(db, lazy);
     Ok(Reply::Ok)
 }
 
@@ -37,8 +37,8 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// stopped and, with save points configured, the empty dataset is saved.
 pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(args)?;
-    ctx.srv.ks.flush_all(lazy);
     ctx.srv.db_flushed(Some(ctx.client), None);
+    ctx.srv.ks.flush_all(lazy);
     crate::persist::kill_child(ctx.srv);
     if !ctx.srv.config.save.is_empty() {
         let dirty = ctx.srv.ks.stats.dirty;
@@ -215,8 +215,8 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // Save, empty the keyspace, load the file back: a round trip test.
         crate::persist::save_now(ctx.srv).map_err(CmdError::msg)?;
         let path = ctx.srv.config.snapshot_path();
-        ctx.srv.ks.flush_all(false);
         ctx.srv.db_flushed(Some(ctx.client), None);
+        ctx.srv.ks.flush_all(false);
         let now = ctx.now;
         // Loaded keys are not `new` keys (Redis's `dbAddRDBLoad`).
         ctx.srv.ks.log_new = false;

@@ -95,6 +95,7 @@ pub fn bgsave(st: &mut ServerState) -> Result<(), String> {
         Ok((child, took)) => {
             st.persist.latest_fork_usec = took.as_micros() as u64;
             st.persist.total_forks += 1;
+            st.latency_sample("fork", st.persist.latest_fork_usec / 1000);
             tracing::info!(
                 "Background saving started by pid {} (fork took {} us, {} keys)",
                 child.pid,

@@ -114,6 +114,20 @@ pub struct Client {
     pub tracking: Option<super::tracking::ClientTracking>,
     /// Pub/sub channels, patterns and shard channels listened on.
     pub subs: super::pubsub::Subscriptions,
+    /// The open transaction (after MULTI).
+    pub multi: Option<crate::cmd::multi::MultiState>,
+    /// A watched key changed: the next EXEC fails.
+    pub dirty_cas: bool,
+    /// Watched keys as (database, key), in WATCH order.
+    pub watched: Vec<(usize, Bytes)>,
+    /// Set while EXEC runs the queue: blocking commands must not block.
+    pub deny_blocking: bool,
+    /// In MONITOR mode.
+    pub monitor: bool,
+    /// The current command waits for a CLIENT PAUSE to end.
+    pub postponed: bool,
+    /// MONITOR lines of this client's own commands, sent after its reply.
+    pub echo: Vec<Reply>,
 }
 
 impl Client {
@@ -159,6 +173,13 @@ impl Client {
             obuf_soft_since: None,
             tracking: None,
             subs: Default::default(),
+            multi: None,
+            dirty_cas: false,
+            watched: Vec::new(),
+            deny_blocking: false,
+            monitor: false,
+            postponed: false,
+            echo: Vec::new(),
         }
     }
 
@@ -202,15 +223,18 @@ impl Client {
 
     /// The line CLIENT LIST / CLIENT INFO prints, in Redis 7's field order.
     pub fn info_line(&self, now_ms: i64) -> String {
-        // Redis's order: P b t R B c r e T.
+        // Redis's order: O P x b t R B d c r e T.
         let mut flags = String::new();
         let tracking = self.tracking.as_ref();
         for (on, f) in [
+            (self.monitor, 'O'),
             (self.is_pubsub(), 'P'),
-            (self.blocked.is_some(), 'b'),
+            (self.multi.is_some(), 'x'),
+            (self.blocked.is_some() || self.postponed, 'b'),
             (tracking.is_some(), 't'),
             (tracking.is_some_and(|t| t.broken_redirect), 'R'),
             (tracking.is_some_and(|t| t.bcast), 'B'),
+            (self.dirty_cas, 'd'),
             (self.close_after_reply, 'c'),
             (self.readonly, 'r'),
             (self.no_evict, 'e'),
@@ -229,7 +253,7 @@ impl Client {
                 .unwrap_or_default()
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -242,12 +266,16 @@ impl Client {
             self.subs.channels.len(),
             self.subs.patterns.len(),
             self.subs.shard.len(),
+            self.multi.as_ref().map_or(-1, |m| m.commands.len() as i64),
             self.qbuf,
             if self.qbuf > 0 {
                 16384usize.saturating_sub(self.qbuf)
             } else {
                 0
             },
+            self.multi.as_ref().map_or(0, |m| m.arg_bytes
+                + m.commands.capacity()
+                    * std::mem::size_of::<(&crate::cmd::Command, Vec<Bytes>)>()),
             self.omem,
             self.qbuf + self.omem + 16384 + std::mem::size_of::<Client>(),
             self.last_cmd,

@@ -95,9 +95,8 @@ async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>)
     let id = client.borrow().id;
     serve(sock, &client, &shared).await;
     let mut st = shared.state.borrow_mut();
-    st.tracking_disable(&mut client.borrow_mut());
+    st.client_closed(&mut client.borrow_mut());
     st.clients.remove(&id);
-    st.forget_subscriptions(&mut client.borrow_mut());
 }
 
 /// What woke a connection task.
@@ -112,7 +111,8 @@ enum Input {
 }
 
 /// Waits for input, or, while the client is blocked on keys, for its
-/// command to be served, to time out, or for the client to go away.
+/// command to be served, to time out, or for the client to go away; or,
+/// while its command is `postponed` by CLIENT PAUSE, for the pause to end.
 /// Returns None when the connection must close.
 async fn next_input(
     sock: &mut TcpStream,
@@ -120,9 +120,13 @@ async fn next_input(
     client: &Rc<RefCell<Client>>,
     shared: &Rc<Shared>,
     wake: &tokio::sync::Notify,
+    postponed: bool,
 ) -> Option<Input> {
     if buf.capacity() - buf.len() < 4096 {
         buf.reserve(16 * 1024);
+    }
+    if postponed {
+        return pause_ended(sock, buf, client, shared, wake).await;
     }
     let blocked = client.borrow().blocked.as_ref().map(|b| b.deadline);
     let Some(deadline) = blocked else {
@@ -170,11 +174,40 @@ async fn next_input(
             let mut c = client.borrow_mut();
             if let Some(b) = c.blocked.take() {
                 st.blocking.unblock(c.id, b.db, &b.keys);
+                crate::cmd::count_unserved(&mut st, &b.args);
                 c.send(&b.on_timeout);
             }
             Some(Input::Unblocked)
         }
         // While blocked, input is only buffered (and EOF noticed).
+        r = sock.read_buf(buf) => match r {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(Input::StillBlocked),
+        },
+    }
+}
+
+/// Waits until the CLIENT PAUSE holding the client's command may have
+/// ended: CLIENT UNPAUSE woke it, or the pause's end passed (the command
+/// is then tried again and waits anew if a pause still holds it). Input is
+/// only buffered meanwhile.
+async fn pause_ended(
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    client: &Rc<RefCell<Client>>,
+    shared: &Rc<Shared>,
+    wake: &tokio::sync::Notify,
+) -> Option<Input> {
+    let end = shared.state.borrow().pause.end_ms();
+    let until_end = async {
+        if let Some(end) = end {
+            let ms = (end - crate::db::now_ms()).max(0) as u64 + 1;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    };
+    tokio::select! {
+        _ = wake.notified() => if client.borrow().killed { None } else { Some(Input::Unblocked) },
+        _ = until_end => Some(Input::Unblocked),
         r = sock.read_buf(buf) => match r {
             Ok(0) | Err(_) => None,
             Ok(_) => Some(Input::StillBlocked),
@@ -240,11 +273,9 @@ async fn flush(
 fn forget_blocked(client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
     let mut c = client.borrow_mut();
     if let Some(b) = c.blocked.take() {
-        shared
-            .state
-            .borrow_mut()
-            .blocking
-            .unblock(c.id, b.db, &b.keys);
+        let mut st = shared.state.borrow_mut();
+        st.blocking.unblock(c.id, b.db, &b.keys);
+        crate::cmd::count_unserved(&mut st, &b.args);
     }
 }
 
@@ -255,13 +286,16 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
     let mut need = 1usize;
     // True when the last turn ended with the client parked on keys.
     let mut parked = false;
+    // A request CLIENT PAUSE holds back; it runs before anything after it.
+    let mut pending: Option<Vec<bytes::Bytes>> = None;
     loop {
         let input = if parked && client.borrow().blocked.is_none() {
             // Served while its output was being written: the wake that said
             // so may have been used up there, so resume at once.
             Some(Input::Unblocked)
         } else {
-            next_input(&mut sock, &mut buf, client, shared, &wake).await
+            let postponed = pending.is_some();
+            next_input(&mut sock, &mut buf, client, shared, &wake, postponed).await
         };
         let Some(input) = input else {
             forget_blocked(client, shared);
@@ -298,7 +332,11 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                 drop_client = true;
                 break 'turn;
             }
-            if c.blocked.is_none() && buf.len() >= need {
+            let runnable = match pending {
+                Some(_) => matches!(input, Input::Unblocked),
+                None => buf.len() >= need,
+            };
+            if c.blocked.is_none() && runnable {
                 // One clock read per batch: pipelined commands share it.
                 let now = crate::db::now_ms();
                 loop {
@@ -306,10 +344,20 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                         max_bulk_len: st.config.proto_max_bulk_len.min(i64::MAX as u64) as i64,
                         unauthenticated: !c.authenticated,
                     };
-                    match decode(&mut buf, limits) {
+                    let decoded = match pending.take() {
+                        Some(args) => Ok(Decoded::Request(args)),
+                        None => decode(&mut buf, limits),
+                    };
+                    match decoded {
                         Ok(Decoded::Request(args)) => {
                             need = 1;
                             let reply = crate::cmd::execute(st, &mut c, &args, now);
+                            if c.postponed {
+                                // Held by CLIENT PAUSE: it and the rest of the
+                                // pipeline wait for the pause to end.
+                                pending = Some(args);
+                                break;
+                            }
                             if let Some(req) = c.block_request.take() {
                                 // Park the client; the rest of its pipeline
                                 // waits until it is served.

@@ -8,10 +8,12 @@ pub mod blocking;
 pub mod client;
 mod conn;
 pub mod eviction;
+pub mod pause;
 pub mod pubsub;
 pub mod signals;
 pub mod state;
 pub mod tracking;
+pub mod watch;
 
 use crate::config::Config;
 use crate::persist;
@@ -314,10 +316,14 @@ async fn cron(shared: Rc<Shared>) {
             return;
         }
         let period_us = 1_000_000 / hz as u64;
-        if st.active_expire_enabled {
+        let now = crate::db::now_ms();
+        // While clients are paused the dataset stays still, expiry included.
+        if st.active_expire_enabled && st.pause.mode(now).is_none() {
             // Redis's slow cycle: at most 25% of the tick period.
             let budget = Duration::from_micros(period_us / 4);
-            st.ks.active_expire_cycle(crate::db::now_ms(), budget);
+            let started = std::time::Instant::now();
+            st.ks.active_expire_cycle(now, budget);
+            st.latency_sample("expire-cycle", started.elapsed().as_millis() as u64);
         }
         st.perform_evictions();
         st.drain_keyspace_events(None);

@@ -93,13 +93,44 @@ impl ServerState {
 
     /// Called whenever `key` in `db` changed (written, deleted, expired,
     /// evicted): invalidates WATCHes on it and tells clients that cache it.
-    pub fn key_modified(&mut self, current: Option<&mut Client>, _db: usize, key: &[u8]) {
+    pub fn key_modified(&mut self, current: Option<&mut Client>, db: usize, key: &[u8]) {
+        let exists = self.ks.dbs[db].main.get(key).is_some();
+        self.key_changed(current, db, key, exists);
+    }
+
+    /// [`Self::key_modified`] with the key's existence right after the
+    /// change given: a deletion the keyspace made on its own is signalled
+    /// after the command, when the command may have stored the key again.
+    fn key_changed(
+        &mut self,
+        mut current: Option<&mut Client>,
+        db: usize,
+        key: &[u8],
+        exists: bool,
+    ) {
+        if !self.watches.is_empty() {
+            for id in self.watches.touched(db, key, exists) {
+                self.mark_dirty_cas(current.as_deref_mut(), id, true);
+            }
+        }
         self.tracking_key_modified(current, key);
     }
 
     /// Called when a whole database (`Some(db)`) or all of them (`None`)
-    /// were flushed.
-    pub fn db_flushed(&mut self, current: Option<&mut Client>, _db: Option<usize>) {
+    /// are about to be flushed, while their keys are still there: WATCHes
+    /// on keys that exist are invalidated (watching a missing key survives
+    /// a flush, as in Redis).
+    pub fn db_flushed(&mut self, mut current: Option<&mut Client>, db: Option<usize>) {
+        let dbs = match db {
+            Some(d) => d..d + 1,
+            None => 0..self.ks.db_count(),
+        };
+        for d in dbs {
+            let main = &self.ks.dbs[d].main;
+            for id in self.watches.flushed(d, |k| main.get(k).is_some()) {
+                self.mark_dirty_cas(current.as_deref_mut(), id, false);
+            }
+        }
         self.tracking_flushed(current);
     }
 
@@ -158,7 +189,7 @@ impl ServerState {
                 KeyEvent::Miss(db, key) => (*db, key, notify::KEY_MISS, "keymiss"),
             };
             if matches!(ev, KeyEvent::Expired(..) | KeyEvent::Evicted(..)) {
-                self.key_modified(current.as_deref_mut(), db, key);
+                self.key_changed(current.as_deref_mut(), db, key, false);
             }
             self.notify(current.as_deref_mut(), class, name, db, key);
         }

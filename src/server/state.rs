@@ -117,6 +117,16 @@ pub struct ServerState {
     pub pubsub: super::pubsub::PubSub,
     /// Wakes the background eviction when a pass ran out of time.
     pub eviction_wake: Rc<tokio::sync::Notify>,
+    /// Keys watched by clients (WATCH).
+    pub watches: super::watch::Watches,
+    /// CLIENT PAUSE state.
+    pub pause: super::pause::Pause,
+    /// The slow log.
+    pub slowlog: crate::cmd::slowlog::SlowLog,
+    /// The latency monitor's events.
+    pub latency: crate::cmd::latency::Latency,
+    /// Ids of the clients in MONITOR mode, in the order they started.
+    pub monitors: Vec<u64>,
 }
 
 impl ServerState {
@@ -155,6 +165,11 @@ impl ServerState {
             tracking: Default::default(),
             pubsub: Default::default(),
             deferred: Vec::new(),
+            watches: Default::default(),
+            pause: Default::default(),
+            slowlog: Default::default(),
+            latency: Default::default(),
+            monitors: Vec::new(),
         }
     }
 
@@ -165,6 +180,18 @@ impl ServerState {
         if self.stats.errors.len() < 128 || self.stats.errors.contains_key(code) {
             *self.stats.errors.entry(code.to_string()).or_default() += 1;
         }
+    }
+
+    /// Forgets what the server keeps about a client that disconnected or
+    /// was killed: its transaction and watched keys, MONITOR mode, a
+    /// command postponed by CLIENT PAUSE, tracking and subscriptions.
+    pub fn client_closed(&mut self, c: &mut Client) {
+        crate::cmd::multi::discard(self, c);
+        crate::cmd::monitor::stop(self, c);
+        self.pause.release(c.id);
+        self.watches.take_deferred(c.id);
+        self.tracking_disable(c);
+        self.forget_subscriptions(c);
     }
 
     /// `instantaneous_ops_per_sec`: mean of the recent samples.

@@ -1,5 +1,6 @@
 //! Redis's `sdssplitargs`: splits a line into arguments with its quoting
-//! rules. Used for inline commands and configuration files.
+//! rules, used for inline commands and configuration files; and its
+//! inverse, `sdscatrepr`.
 
 /// C's `isspace` for the ASCII range.
 pub fn is_c_space(b: u8) -> bool {
@@ -82,6 +83,28 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         }
         out.push(current);
     }
+}
+
+/// Quotes bytes so that `split_args` reads them back unchanged (Redis's
+/// `sdscatrepr`): configuration directive lines and MONITOR output.
+pub fn repr(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for &b in s {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]

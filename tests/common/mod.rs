@@ -831,3 +831,48 @@ pub fn no_reply_within(c: &mut RawConn, d: Duration) {
         other => panic!("expected no reply, got {other:?} {b:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------
+// Scenarios checked against forkv and Redis
+// ---------------------------------------------------------------------------
+
+/// Runs `scenario` on forkv, then on real Redis when it is installed (with
+/// the same extra arguments), so the replies a scenario expects are checked
+/// to be Redis's own.
+pub fn on_forkv_and_redis(args: &[&str], scenario: impl Fn(&Server)) {
+    eprintln!("scenario on forkv");
+    let forkv = start(args);
+    scenario(&forkv);
+    drop(forkv);
+    match start_redis(args) {
+        Some(redis) => {
+            eprintln!("scenario on redis-server");
+            scenario(&redis);
+        }
+        None => eprintln!("redis-server not found: scenario checked on forkv only"),
+    }
+}
+
+/// Sends a command written as space-separated words and reads its reply.
+pub fn line<S: Read + Write>(conn: &mut S, words: &str) -> Vec<u8> {
+    let args: Vec<&[u8]> = words.split_whitespace().map(|a| a.as_bytes()).collect();
+    cmd(conn, &args)
+}
+
+/// Asserts the exact reply to a command written as space-separated words.
+#[track_caller]
+pub fn expect<S: Read + Write>(conn: &mut S, words: &str, want: &str) {
+    let got = line(conn, words);
+    assert_eq!(escape(&got), escape(want.as_bytes()), "{words}");
+}
+
+/// A field of `INFO section`.
+pub fn info_value<S: Read + Write>(conn: &mut S, section: &str, name: &str) -> String {
+    let raw = line(conn, &format!("INFO {section}"));
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
+        .trim()
+        .to_string()
+}
