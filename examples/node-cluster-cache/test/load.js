@@ -250,6 +250,9 @@ async function main() {
   console.log(`reads ${reads}: local ${sources.local}, shared ${sources.shared}, origin ${sources.origin}; ` +
     `hit ratio ${pct(hitRatio)}, local hit ratio ${pct(localRatio)}`);
   console.log(`updates ${updates} on ${results.completed.size} ids; origin loads ${cluster.origin.loads}, updates ${cluster.origin.updates}`);
+  const total = (field) => cluster.workers.reduce((sum, w) => sum + (w.cache?.[field] ?? 0), 0);
+  console.log(`WATCH transactions: ${total('fillAborts')} read fills and ${total('writeRetries')} writes aborted by a concurrent write; ` +
+    `invalidations applied ${total('invalidationsReceived')}`);
   console.log(`requests per worker: ${[...results.perWorker.entries()].map(([w, n]) => `${w} ${n}`).join(', ')}`);
   console.log(`stale reads: ${results.stale.length} during the load, ${swept.stale.length} of ${swept.reads} in the final sweep`);
   console.log(`errors: ${results.errors.length} client-side, ${workerErrorCount} reported by workers`);
