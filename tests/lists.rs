@@ -7,33 +7,12 @@
 
 mod common;
 
-use common::{RawConn, Server, cmd, escape, no_reply_within, read_reply, send, start};
+use common::{
+    RawConn, Server, cmd, escape, expect as is, info_value as info_field, line as r,
+    no_reply_within, read_reply, send, start,
+};
 use std::io::Write;
 use std::time::{Duration, Instant};
-
-/// Runs a command given as whitespace-separated words; returns raw bytes.
-fn r(c: &mut RawConn, line: &str) -> Vec<u8> {
-    let args: Vec<&[u8]> = line.split_whitespace().map(|a| a.as_bytes()).collect();
-    cmd(c, &args)
-}
-
-/// Asserts a reply, printing both sides escaped on mismatch.
-#[track_caller]
-fn is(c: &mut RawConn, line: &str, want: &str) {
-    let got = r(c, line);
-    assert_eq!(escape(&got), escape(want.as_bytes()), "{line}");
-}
-
-/// A field of INFO `section`.
-fn info_field(c: &mut RawConn, section: &str, name: &str) -> String {
-    let raw = r(c, &format!("INFO {section}"));
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
-        .trim()
-        .to_string()
-}
 
 /// Waits until INFO reports `n` blocked clients.
 fn wait_blocked(c: &mut RawConn, n: usize) {

@@ -9,22 +9,12 @@
 
 mod common;
 
-use common::{RawConn, Server, cmd, escape, no_reply_within, read_reply, send, start};
+use common::{
+    RawConn, Server, cmd, escape, expect as is, info_value as info_field, line as r,
+    no_reply_within, read_reply, send, start,
+};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-
-/// Runs a command given as whitespace-separated words; returns raw bytes.
-fn r(c: &mut RawConn, line: &str) -> Vec<u8> {
-    let args: Vec<&[u8]> = line.split_whitespace().map(|a| a.as_bytes()).collect();
-    cmd(c, &args)
-}
-
-/// Asserts a reply, printing both sides escaped on mismatch.
-#[track_caller]
-fn is(c: &mut RawConn, line: &str, want: &str) {
-    let got = r(c, line);
-    assert_eq!(escape(&got), escape(want.as_bytes()), "{line}");
-}
 
 /// Sends a command without reading its reply.
 fn send_line(c: &mut RawConn, line: &str) {
@@ -69,17 +59,6 @@ fn msg(resp: u8, ch: &str, m: &str) -> String {
 
 fn pmsg(resp: u8, pat: &str, ch: &str, m: &str) -> String {
     agg(if resp == 3 { '>' } else { '*' }, &["pmessage", pat, ch, m])
-}
-
-/// A field of INFO `section`.
-fn info_field(c: &mut RawConn, section: &str, name: &str) -> String {
-    let raw = r(c, &format!("INFO {section}"));
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
-        .trim()
-        .to_string()
 }
 
 fn info_num(c: &mut RawConn, section: &str, name: &str) -> u64 {

@@ -258,9 +258,14 @@ impl<V> Dict<V> {
 
     /// Inserts a key known to be absent (the caller has just looked it up).
     pub fn insert_new(&mut self, key: SmallBytes, value: V) -> &mut Node<V> {
+        let h = self.hash(key.as_slice());
+        self.insert_absent(h, key, value)
+    }
+
+    /// Links a new entry for a key known to be absent, whose hash is `h`.
+    fn insert_absent(&mut self, h: usize, key: SmallBytes, value: V) -> &mut Node<V> {
         self.rehash_step();
         self.expand_if_needed();
-        let h = self.hash(key.as_slice());
         let t = &mut self.t[if self.rehash_idx.is_some() { 1 } else { 0 }];
         let idx = h & t.mask();
         let node = Box::new(Node {
@@ -314,17 +319,7 @@ impl<V> Dict<V> {
                 }
             }
         }
-        self.rehash_step();
-        self.expand_if_needed();
-        let t = &mut self.t[if self.rehash_idx.is_some() { 1 } else { 0 }];
-        let idx = h & t.mask();
-        let node = Box::new(Node {
-            next: t.buckets[idx].take(),
-            key,
-            value,
-        });
-        t.used += 1;
-        t.buckets[idx] = Some(node);
+        self.insert_absent(h, key, value);
         None
     }
 
