@@ -156,6 +156,53 @@ fn decode_inline(buf: &mut BytesMut) -> Result<Decoded, ProtocolError> {
     }
 }
 
+/// Calls `f` with the second argument (the first key of most commands) of
+/// each complete multibulk request at the start of `buf`, for at most `max`
+/// requests. It only looks: it stops silently at anything incomplete or
+/// unusual, which [`decode`] then handles (the caller uses the keys for
+/// cache prefetching, never for execution).
+pub fn peek_first_keys<'a>(buf: &'a [u8], max: usize, mut f: impl FnMut(&'a [u8])) {
+    let mut pos = 0;
+    for _ in 0..max {
+        if buf.get(pos) != Some(&b'*') {
+            return;
+        }
+        let Some((n, next)) = peek_int(buf, pos + 1) else {
+            return;
+        };
+        pos = next;
+        for i in 0..n.max(0) {
+            if buf.get(pos) != Some(&b'$') {
+                return;
+            }
+            let Some((len, start)) = peek_int(buf, pos + 1) else {
+                return;
+            };
+            let Some(end) = usize::try_from(len).ok().and_then(|l| start.checked_add(l)) else {
+                return;
+            };
+            if end.saturating_add(2) > buf.len() {
+                return;
+            }
+            if i == 1 {
+                f(&buf[start..end]);
+            }
+            pos = end + 2;
+        }
+    }
+}
+
+/// A decimal line `123\r\n` at `pos`: its value and the position after it.
+fn peek_int(buf: &[u8], pos: usize) -> Option<(i64, usize)> {
+    let rest = buf.get(pos..)?;
+    let cr = rest.iter().take(21).position(|&b| b == b'\r')?;
+    if rest.get(cr + 1) != Some(&b'\n') {
+        return None;
+    }
+    let v = crate::util::num::parse_i64(&rest[..cr])?;
+    Some((v, pos + cr + 2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +278,24 @@ mod tests {
         };
         let mut b = BytesMut::from(&b"*1\r\n$11\r\n"[..]);
         assert_eq!(decode(&mut b, small).unwrap_err().0, "invalid bulk length");
+    }
+
+    #[test]
+    fn peek_first_keys_reads_complete_requests_only() {
+        let buf = b"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*3\r\n$3\r\nSET\r\n$2\r\nbb\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$5\r\ncc";
+        let mut keys = Vec::new();
+        super::peek_first_keys(buf, 16, |k| keys.push(k.to_vec()));
+        assert_eq!(keys, vec![b"a".to_vec(), b"bb".to_vec()]);
+        let mut n = 0;
+        super::peek_first_keys(buf, 1, |_| n += 1);
+        assert_eq!(n, 1);
+        for junk in [
+            &b"PING\r\n"[..],
+            b"*2\r\n$-1\r\n",
+            b"*9999999999999999999999\r\n",
+            b"*2\r\n$99999999999999999\r\nx",
+        ] {
+            super::peek_first_keys(junk, 16, |_| panic!("no key in {junk:?}"));
+        }
     }
 }

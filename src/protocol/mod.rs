@@ -4,5 +4,5 @@
 pub mod decode;
 pub mod reply;
 
-pub use decode::{Decoded, Limits, ProtocolError, decode};
+pub use decode::{Decoded, Limits, ProtocolError, decode, peek_first_keys};
 pub use reply::{Output, Reply};
