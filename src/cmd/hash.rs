@@ -376,7 +376,11 @@ pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let Some(h) = read_hash(ctx, &args[1])? else {
         return Ok(empty_scan());
     };
-    let (count, pat) = parse_scan_opts(args, 3)?;
+    let super::set::ScanOpts {
+        count,
+        pattern: pat,
+        ..
+    } = parse_scan_opts(args, 3, false)?;
     let mut items: Vec<(SmallBytes, SmallBytes)> = Vec::new();
     if h.is_table() {
         let mut budget = count.saturating_mul(10);

@@ -204,32 +204,11 @@ pub fn parse_cursor(raw: &[u8]) -> Result<u64, CmdError> {
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut cursor = parse_cursor(&args[1])?;
-    let mut count: i64 = 10;
-    let mut pat: Option<&[u8]> = None;
-    let mut typ: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let more = args.len() - i;
-        if is(&args[i], "count") && more >= 2 {
-            count = arg_i64(&args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::syntax());
-            }
-            i += 2;
-        } else if is(&args[i], "match") && more >= 2 {
-            pat = if &args[i + 1][..] == b"*" {
-                None
-            } else {
-                Some(&args[i + 1])
-            };
-            i += 2;
-        } else if is(&args[i], "type") && more >= 2 {
-            typ = Some(&args[i + 1]);
-            i += 2;
-        } else {
-            return Err(CmdError::syntax());
-        }
-    }
+    let super::set::ScanOpts {
+        count,
+        pattern: pat,
+        type_name: typ,
+    } = super::set::parse_scan_opts(args, 2, true)?;
     let dbi = ctx.client.db;
     let mut keys = Vec::new();
     {
@@ -249,7 +228,7 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 keys.push(n.key.clone());
             });
             budget -= 1;
-            if cursor == 0 || budget <= 0 || keys.len() as i64 >= count {
+            if cursor == 0 || budget == 0 || keys.len() >= count {
                 break;
             }
         }

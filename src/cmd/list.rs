@@ -287,28 +287,9 @@ fn decimal_ms(s: &[u8]) -> Option<Option<u64>> {
         return None;
     }
     if i < s.len() && (s[i] | 0x20) == b'e' {
-        let mut j = i + 1;
-        let eneg = match s.get(j) {
-            Some(b'-') => {
-                j += 1;
-                true
-            }
-            Some(b'+') => {
-                j += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = j;
-        let mut e: i64 = 0;
-        while j < s.len() && s[j].is_ascii_digit() {
-            e = (e * 10 + (s[j] - b'0') as i64).min(1 << 40);
-            j += 1;
-        }
-        if j == start {
-            return None; // "1e" stops before the e: trailing bytes
-        }
-        exp10 += if eneg { -e } else { e };
+        // "1e" stops before the e: trailing bytes.
+        let (e, j) = exponent(s, i + 1)?;
+        exp10 += e;
         i = j;
     }
     if i != s.len() {
@@ -412,28 +393,8 @@ fn hex_ms(s: &[u8]) -> Option<Option<u64>> {
         return None;
     }
     if i < s.len() && (s[i] | 0x20) == b'p' {
-        let mut j = i + 1;
-        let eneg = match s.get(j) {
-            Some(b'-') => {
-                j += 1;
-                true
-            }
-            Some(b'+') => {
-                j += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = j;
-        let mut e: i64 = 0;
-        while j < s.len() && s[j].is_ascii_digit() {
-            e = (e * 10 + (s[j] - b'0') as i64).min(1 << 40);
-            j += 1;
-        }
-        if j == start {
-            return None;
-        }
-        exp2 += if eneg { -e } else { e };
+        let (e, j) = exponent(s, i + 1)?;
+        exp2 += e;
         i = j;
     }
     if i != s.len() {
@@ -1037,6 +998,32 @@ pub fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(k) => Ok(mpop_reply(ctx, k, a.end, a.count)),
         None => ctx.block(a.keys.to_vec(), timeout, Reply::NilArray),
     }
+}
+
+/// The signed exponent starting at `s[j]` (after `e` or `p`), clamped to
+/// ±2^40, and the position after it; None without digits.
+fn exponent(s: &[u8], mut j: usize) -> Option<(i64, usize)> {
+    let neg = match s.get(j) {
+        Some(b'-') => {
+            j += 1;
+            true
+        }
+        Some(b'+') => {
+            j += 1;
+            false
+        }
+        _ => false,
+    };
+    let start = j;
+    let mut e: i64 = 0;
+    while j < s.len() && s[j].is_ascii_digit() {
+        e = (e * 10 + (s[j] - b'0') as i64).min(1 << 40);
+        j += 1;
+    }
+    if j == start {
+        return None;
+    }
+    Some((if neg { -e } else { e }, j))
 }
 
 #[cfg(test)]

@@ -187,14 +187,26 @@ pub(crate) fn parse_rand_count(raw: &[u8]) -> Result<i64, CmdError> {
     Ok(v)
 }
 
-/// COUNT and MATCH of HSCAN/SSCAN (Redis's `scanGenericCommand`; TYPE is
-/// only for SCAN).
+/// The options of a SCAN-family command.
+pub(crate) struct ScanOpts<'a> {
+    /// COUNT (default 10).
+    pub count: usize,
+    /// MATCH pattern (None also for `*`).
+    pub pattern: Option<&'a [u8]>,
+    /// TYPE (SCAN only).
+    pub type_name: Option<&'a [u8]>,
+}
+
+/// COUNT and MATCH of SCAN/HSCAN/SSCAN/ZSCAN, and TYPE when `with_type`
+/// (SCAN only), as Redis's `scanGenericCommand` parses them.
 pub(crate) fn parse_scan_opts(
     args: &[Bytes],
     from: usize,
-) -> Result<(usize, Option<&[u8]>), CmdError> {
+    with_type: bool,
+) -> Result<ScanOpts<'_>, CmdError> {
     let mut count: i64 = 10;
     let mut pat = None;
+    let mut typ = None;
     let mut i = from;
     while i < args.len() {
         let more = args.len() - i;
@@ -211,11 +223,18 @@ pub(crate) fn parse_scan_opts(
                 Some(&args[i + 1][..])
             };
             i += 2;
+        } else if with_type && is(&args[i], "type") && more >= 2 {
+            typ = Some(&args[i + 1][..]);
+            i += 2;
         } else {
             return Err(CmdError::syntax());
         }
     }
-    Ok((count.min(isize::MAX as i64) as usize, pat))
+    Ok(ScanOpts {
+        count: count.min(isize::MAX as i64) as usize,
+        pattern: pat,
+        type_name: typ,
+    })
 }
 
 /// The reply of a scan: the cursor and the items.
@@ -772,7 +791,11 @@ pub fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let Some(s) = read_set(ctx, &args[1])? else {
         return Ok(empty_scan());
     };
-    let (count, pat) = parse_scan_opts(args, 3)?;
+    let ScanOpts {
+        count,
+        pattern: pat,
+        ..
+    } = parse_scan_opts(args, 3, false)?;
     let mut items: Vec<SmallBytes> = Vec::new();
     if s.is_table() {
         let mut budget = count.saturating_mul(10);

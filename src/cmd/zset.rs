@@ -1541,7 +1541,11 @@ pub fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if read(ctx, &args[1])?.is_none() {
         return Ok(super::set::empty_scan());
     }
-    let (count, pat) = super::set::parse_scan_opts(args, 3)?;
+    let super::set::ScanOpts {
+        count,
+        pattern: pat,
+        ..
+    } = super::set::parse_scan_opts(args, 3, false)?;
     let count = count as i64;
     let db = ctx.client.db;
     let Some(Value::ZSet(z)) = ctx.srv.ks.dbs[db]
