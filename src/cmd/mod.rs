@@ -600,7 +600,10 @@ pub fn call(
     }
     // Keys deleted by expiry signal before the write's own keys, as in Redis.
     srv.drain_keyspace_events(Some(client));
-    if cmd.has(flags::WRITE) && (srv.ks.stats.dirty != dirty || reprocess) {
+    if cmd.has(flags::WRITE)
+        && (srv.ks.stats.dirty != dirty || reprocess)
+        && srv.key_changes_heard()
+    {
         signal_written_keys(srv, client, cmd, args);
     }
     // Keys the command found expired were deleted (and invalidated) before

@@ -94,8 +94,17 @@ impl ServerState {
     /// Called whenever `key` in `db` changed (written, deleted, expired,
     /// evicted): invalidates WATCHes on it and tells clients that cache it.
     pub fn key_modified(&mut self, current: Option<&mut Client>, db: usize, key: &[u8]) {
-        let exists = self.ks.dbs[db].main.get(key).is_some();
+        if !self.key_changes_heard() {
+            return;
+        }
+        let exists = !self.watches.is_empty() && self.ks.dbs[db].main.get(key).is_some();
         self.key_changed(current, db, key, exists);
+    }
+
+    /// True when a blocked client, a WATCH or client tracking may care
+    /// about key changes; writes skip the signalling work otherwise.
+    pub fn key_changes_heard(&self) -> bool {
+        !self.blocking.is_empty() || !self.watches.is_empty() || !self.tracking.is_idle()
     }
 
     /// [`Self::key_modified`] with the key's existence right after the

@@ -185,6 +185,12 @@ pub struct Tracking {
 }
 
 impl Tracking {
+    /// True when no key is tracked and no prefix broadcast: key changes
+    /// need no invalidation work.
+    pub fn is_idle(&self) -> bool {
+        self.table.len() == 0 && self.prefixes.is_empty()
+    }
+
     /// Keys in the table (INFO `tracking_total_keys`).
     pub fn total_keys(&self) -> usize {
         self.table.len()
@@ -397,7 +403,7 @@ impl ServerState {
 
     /// Called for every changed key (see [`ServerState::key_modified`]).
     pub fn tracking_key_modified(&mut self, current: Option<&mut Client>, key: &[u8]) {
-        if self.tracking.table.len() == 0 && self.tracking.prefixes.is_empty() {
+        if self.tracking.is_idle() {
             return;
         }
         let executing = current.is_some();
