@@ -578,7 +578,6 @@ pub fn call(
     // (as in Redis), so it always signals its keys; and it was shown to
     // MONITOR when it first ran.
     let reprocess = client.blocked.is_some();
-    srv.sync_keyspace_logging();
     if !reprocess && srv.tracking.clients > 0 {
         srv.tracking_limit_keys(Some(client));
     }

@@ -220,7 +220,9 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let now = ctx.now;
         // Loaded keys are not `new` keys (Redis's `dbAddRDBLoad`).
         ctx.srv.ks.log_new = false;
-        match crate::persist::load::load(&path, &mut ctx.srv.ks, now) {
+        let loaded = crate::persist::load::load(&path, &mut ctx.srv.ks, now);
+        ctx.srv.sync_keyspace_logging();
+        match loaded {
             Ok(Some(s)) => ctx.srv.persist.last_load = s,
             Ok(None) => {}
             Err(e) => {

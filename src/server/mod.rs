@@ -38,6 +38,7 @@ pub fn apply_config(srv: &mut ServerState) {
     crate::log::set_level(srv.config.loglevel);
     srv.ks.limits = srv.config.encoding_limits();
     eviction::apply(&mut srv.ks, &srv.config);
+    srv.sync_keyspace_logging();
 }
 
 /// File descriptors kept for things other than clients (listeners, logs,

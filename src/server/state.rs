@@ -142,7 +142,7 @@ impl ServerState {
                 std::char::from_digit(d, 16).unwrap_or('0')
             })
             .collect();
-        ServerState {
+        let mut st = ServerState {
             ks,
             port: config.port,
             config,
@@ -170,7 +170,9 @@ impl ServerState {
             slowlog: Default::default(),
             latency: Default::default(),
             monitors: Vec::new(),
-        }
+        };
+        st.sync_keyspace_logging();
+        st
     }
 
     /// Counts an error reply by its code, for INFO errorstats.
