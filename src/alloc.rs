@@ -71,6 +71,17 @@ pub fn used_memory() -> usize {
     USED.load(Ordering::Relaxed)
 }
 
+/// Counts `bytes` of memory mapped outside the allocator (large hash table
+/// bucket arrays) in `used_memory`.
+pub fn add_mapped(bytes: usize) {
+    USED.fetch_add(bytes, Ordering::Relaxed);
+}
+
+/// Stops counting `bytes` given to [`add_mapped`] once they are unmapped.
+pub fn sub_mapped(bytes: usize) {
+    USED.fetch_sub(bytes, Ordering::Relaxed);
+}
+
 /// Resident set size of this process in bytes.
 pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();

@@ -10,6 +10,7 @@
 //! present for the whole iteration is returned at least once even when the
 //! table grows or shrinks between calls.
 
+use super::buckets::Buckets;
 use super::small::SmallBytes;
 use std::hash::BuildHasher;
 
@@ -25,20 +26,20 @@ pub struct Node<V> {
 }
 
 struct Table<V> {
-    buckets: Vec<Link<V>>,
+    buckets: Buckets<Node<V>>,
     used: usize,
 }
 
 impl<V> Table<V> {
     fn empty() -> Self {
         Table {
-            buckets: Vec::new(),
+            buckets: Buckets::new(),
             used: 0,
         }
     }
     fn with_size(n: usize) -> Self {
         Table {
-            buckets: zeroed_buckets(n),
+            buckets: Buckets::zeroed(n),
             used: 0,
         }
     }
@@ -47,30 +48,10 @@ impl<V> Table<V> {
     }
 }
 
-/// A bucket array of `n` empty links, from zeroed memory: large arrays come
-/// from fresh zero pages (calloc), so allocating a table twice the size of a
-/// huge keyspace costs no time up front; pages are touched as buckets fill.
-fn zeroed_buckets<V>(n: usize) -> Vec<Link<V>> {
-    if n == 0 {
-        return Vec::new();
-    }
-    let layout = std::alloc::Layout::array::<Link<V>>(n).expect("bucket array size");
-    // SAFETY: `Option<Box<T>>` is guaranteed to use the null pointer for
-    // `None`, so all-zero memory is `n` valid `None`s; the allocation has the
-    // layout of `[Link<V>; n]`, as `Vec::from_raw_parts` requires.
-    unsafe {
-        let p = std::alloc::alloc_zeroed(layout) as *mut Link<V>;
-        if p.is_null() {
-            std::alloc::handle_alloc_error(layout);
-        }
-        Vec::from_raw_parts(p, n, n)
-    }
-}
-
 impl<V> Drop for Table<V> {
     // Unlink chains iteratively (a recursive drop of a long chain could
-    // overflow the stack), then release the array without visiting each
-    // empty bucket again.
+    // overflow the stack); `Buckets` then frees the array without visiting
+    // each empty bucket again.
     fn drop(&mut self) {
         if self.used > 0 {
             for b in self.buckets.iter_mut() {
@@ -80,9 +61,6 @@ impl<V> Drop for Table<V> {
                 }
             }
         }
-        // SAFETY: every link is `None` now (an empty table holds no nodes),
-        // so forgetting the elements leaks nothing.
-        unsafe { self.buckets.set_len(0) };
     }
 }
 
@@ -90,7 +68,7 @@ impl<V> Drop for Table<V> {
 /// slice at a time: unmapping a large array at once stalls for milliseconds
 /// (about 9 ms for 64 MB), so it is released in small chunks instead.
 struct Retired<V> {
-    buckets: Vec<Link<V>>,
+    buckets: Buckets<Node<V>>,
     /// Bytes from the start already released.
     released: usize,
 }
@@ -99,22 +77,6 @@ struct Retired<V> {
 const RELEASE_PER_STEP: usize = 64 * 1024;
 /// Arrays smaller than this are freed at once (cheap enough).
 const RETIRE_MIN_BYTES: usize = 1 << 20;
-
-/// Returns the pages inside `[start, start + len)` to the OS. Their content
-/// becomes zero, which the caller does not read again.
-fn release_pages(start: usize, len: usize) {
-    const PAGE: usize = 4096;
-    let a = (start + PAGE - 1) & !(PAGE - 1);
-    let b = (start + len) & !(PAGE - 1);
-    if b > a {
-        // SAFETY: [a, b) lies inside an allocation this dict owns and no
-        // longer reads (a retired array of length 0); MADV_DONTNEED only
-        // replaces those pages with zero pages.
-        unsafe {
-            libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
-        }
-    }
-}
 
 /// Hints the CPU to bring `*p` into the cache; no effect on correctness.
 #[inline(always)]
@@ -433,11 +395,10 @@ impl<V> Dict<V> {
     /// Parks an empty table's bucket array for gradual release.
     fn retire(&mut self, mut old: Table<V>) {
         debug_assert_eq!(old.used, 0);
-        let mut buckets = std::mem::take(&mut old.buckets);
-        // SAFETY: an empty table's links are all `None`; nothing leaks and
-        // the elements are never read again.
-        unsafe { buckets.set_len(0) };
-        if buckets.capacity() * std::mem::size_of::<Link<V>>() >= RETIRE_MIN_BYTES {
+        let mut buckets = std::mem::replace(&mut old.buckets, Buckets::new());
+        // An empty table's links are all `None`.
+        buckets.clear_empty();
+        if buckets.bytes() >= RETIRE_MIN_BYTES {
             self.retired.push(Retired {
                 buckets,
                 released: 0,
@@ -448,11 +409,10 @@ impl<V> Dict<V> {
     /// Releases up to `budget` bytes of retired arrays; true if some remain.
     pub fn release_retired(&mut self, mut budget: usize) -> bool {
         while let Some(r) = self.retired.last_mut() {
-            let total = r.buckets.capacity() * std::mem::size_of::<Link<V>>();
-            let base = r.buckets.as_ptr() as usize;
+            let total = r.buckets.bytes();
             while r.released < total && budget > 0 {
                 let len = RELEASE_PER_STEP.min(total - r.released);
-                release_pages(base + r.released, len);
+                r.buckets.release(r.released, len);
                 r.released += len;
                 budget = budget.saturating_sub(len);
             }
@@ -741,9 +701,7 @@ impl<V> Dict<V> {
                             t.used -= 1;
                             budget -= 1;
                         }
-                        None => {
-                            t.buckets.pop();
-                        }
+                        None => t.buckets.pop_empty(),
                     },
                     None => break,
                 }

@@ -8,6 +8,7 @@
 //! [`Keyspace::active_expire_cycle`] reclaims the ones nobody touches.
 //! [`evict`] tracks key accesses and evicts keys to stay under `maxmemory`.
 
+mod buckets;
 pub mod dict;
 pub mod evict;
 pub mod hash;
