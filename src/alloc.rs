@@ -4,11 +4,13 @@
 //!
 //! mimalloc rather than the system allocator because its size classes carry
 //! no per-allocation header: a 64-byte keyspace entry takes 64 bytes, not
-//! glibc's 80, which is 16 bytes less per key.
+//! glibc's 80, which is 16 bytes less per key. It is built without its own
+//! transparent-huge-page advice (feature `no_thp`): which memory gets huge
+//! pages is decided here, in [`setup_huge_pages`].
 
 use mimalloc::MiMalloc;
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 static USED: AtomicUsize = AtomicUsize::new(0);
 
@@ -80,6 +82,77 @@ pub fn add_mapped(bytes: usize) {
 /// Stops counting `bytes` given to [`add_mapped`] once they are unmapped.
 pub fn sub_mapped(bytes: usize) {
     USED.fetch_sub(bytes, Ordering::Relaxed);
+}
+
+static HUGE_TABLES: AtomicBool = AtomicBool::new(false);
+
+/// `prctl` flag (Linux 6.18): disable THP except where `madvise` asks.
+const PR_THP_DISABLE_EXCEPT_ADVISED: libc::c_ulong = 1 << 1;
+
+/// Decides, once at startup, which memory may use transparent huge pages.
+///
+/// The heap never asks for them. Since Linux 5.8 a write to a huge page
+/// shared with a fork child splits the mapping and copies 4 KiB, not 2 MiB,
+/// so huge pages no longer multiply copy-on-write; they still make each
+/// page fault zero 2 MiB and keep partly used memory resident, which is why
+/// the heap keeps small pages. Large hash table bucket arrays do use them
+/// (see [`huge_tables`]): every lookup reads one random bucket, and with
+/// 4 KiB pages that is a TLB miss per lookup and one page-table entry per
+/// 512 buckets for `fork()` to copy.
+///
+/// `disable_thp` (Redis's `disable-thp`, default yes) turns huge pages off
+/// for the rest of the process: with the kernel's "except advised" mode
+/// when it has one, else completely when the system mode is `always`.
+pub fn setup_huge_pages(disable_thp: bool) {
+    let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .ok()
+        .and_then(|s| {
+            let start = s.find('[')? + 1;
+            let end = s[start..].find(']')? + start;
+            Some(s[start..end].to_string())
+        })
+        .unwrap_or_else(|| "never".into());
+    let splits_on_cow = kernel_at_least(5, 8);
+    let tables = if disable_thp {
+        // SAFETY: prctl with integer arguments only.
+        let except_advised = unsafe {
+            libc::prctl(
+                libc::PR_SET_THP_DISABLE,
+                1 as libc::c_ulong,
+                PR_THP_DISABLE_EXCEPT_ADVISED,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        } == 0;
+        if except_advised {
+            splits_on_cow
+        } else if mode == "always" {
+            // SAFETY: as above.
+            if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+                tracing::warn!("Failed to disable transparent huge pages for this process");
+            }
+            false
+        } else {
+            splits_on_cow && mode == "madvise"
+        }
+    } else {
+        splits_on_cow && mode != "never"
+    };
+    HUGE_TABLES.store(tables, Ordering::Relaxed);
+}
+
+/// True when large hash table bucket arrays should ask for huge pages.
+pub fn huge_tables() -> bool {
+    HUGE_TABLES.load(Ordering::Relaxed)
+}
+
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (a, b) >= (major, minor)
 }
 
 /// Resident set size of this process in bytes.

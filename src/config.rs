@@ -223,8 +223,10 @@ pub struct Config {
     /// `pidfile`: file to write the process id to; empty means none.
     /// Default empty.
     pub pidfile: String,
-    /// `disable-thp`: turn transparent huge pages off for the process at
-    /// startup (they multiply copy-on-write during snapshots). Default yes.
+    /// `disable-thp`: keep transparent huge pages off for the process at
+    /// startup, except for large hash table bucket arrays where the kernel
+    /// copies 4 KiB on a copy-on-write fault (see
+    /// [`crate::alloc::setup_huge_pages`]). Default yes.
     pub disable_thp: bool,
     /// `cluster-enabled`: always false; only `no` is accepted.
     pub cluster_enabled: bool,

@@ -150,17 +150,11 @@ pub fn run(mut config: Config, config_file: Option<String>) -> i32 {
     local.block_on(&rt, async move { serve(config, config_file).await })
 }
 
-/// Process-level setup Redis does at start: no transparent huge pages for
-/// this process (a write during a snapshot would copy 2 MB instead of 4 KB),
-/// and a warning when overcommit may make fork() fail.
+/// Process-level setup at start: which memory may use transparent huge
+/// pages (see [`crate::alloc::setup_huge_pages`]), and a warning when
+/// overcommit may make fork() fail, as Redis does.
 fn prepare_process(config: &Config) {
-    if config.disable_thp {
-        // SAFETY: prctl with integer arguments only.
-        let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
-        if r != 0 {
-            tracing::warn!("Failed to disable transparent huge pages for this process");
-        }
-    }
+    crate::alloc::setup_huge_pages(config.disable_thp);
     let overcommit = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap_or_default();
     if overcommit.trim() != "1" && !overcommit.is_empty() {
         tracing::warn!(
