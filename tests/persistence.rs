@@ -89,6 +89,52 @@ fn start_in(dir: &Path, extra: &[&str]) -> Server {
     start(&args)
 }
 
+/// `AnonHugePages` of the process, in KiB.
+fn anon_huge_kib(pid: u32) -> u64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn only_the_loaded_bucket_array_uses_huge_pages() {
+    let mode =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut v = release.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let splits_on_cow = (v.next().unwrap(), v.next().unwrap()) >= (5, 8);
+    let server = start(&[]);
+    let dir = server.dir.clone();
+    let mut c = server.client();
+    // 300,000 keys: a 4 MiB bucket array, about 30 MB of entries. Growing
+    // while serving stays on small pages.
+    let _: () = redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(300_000)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(anon_huge_kib(server.pid()), 0);
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let mut dead = server;
+    let _ = dead.child.kill();
+    let _ = dead.child.wait();
+    dead.dir = common::unique_temp_dir("unused");
+    let server = start_in(&dir, &[]);
+    let mut c = server.client();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 300_000);
+    let huge = anon_huge_kib(server.pid());
+    if splits_on_cow && (mode.contains("[madvise]") || mode.contains("[always]")) {
+        // The array sized by the loader, not the heap.
+        assert!((2048..=4096).contains(&huge), "AnonHugePages {huge} kB");
+    } else {
+        assert_eq!(huge, 0, "no huge pages expected here");
+    }
+}
+
 fn child_pids(pid: u32) -> Vec<u32> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()

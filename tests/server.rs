@@ -59,41 +59,6 @@ fn serves_many_clients_on_exactly_one_thread() {
     );
 }
 
-/// `AnonHugePages` of the process, in KiB.
-fn anon_huge_kib(pid: u32) -> u64 {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
-    rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("AnonHugePages:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-#[test]
-fn only_large_bucket_arrays_use_huge_pages() {
-    let mode =
-        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut v = release.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let splits_on_cow = (v.next().unwrap(), v.next().unwrap()) >= (5, 8);
-    let server = start(&[]);
-    let mut c = server.client();
-    // 300,000 keys: a 4 MiB bucket array, about 30 MB of entries.
-    let _: () = redis::cmd("DEBUG")
-        .arg("POPULATE")
-        .arg(300_000)
-        .query(&mut c)
-        .unwrap();
-    let _: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
-    let huge = anon_huge_kib(server.pid());
-    if splits_on_cow && (mode.contains("[madvise]") || mode.contains("[always]")) {
-        // The array (and at most the 2 MiB one it replaced), not the heap.
-        assert!((2048..=6144).contains(&huge), "AnonHugePages {huge} kB");
-    } else {
-        assert_eq!(huge, 0, "no huge pages expected here");
-    }
-}
-
 #[test]
 fn resp3_through_the_redis_crate() {
     let server = start(&[]);

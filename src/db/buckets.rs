@@ -10,12 +10,15 @@
 //! faulted in only when a bucket on it is first written, spread over the
 //! incremental migration. Mapped bytes are counted in `used_memory`.
 //!
-//! Arrays of 2 MiB and more are aligned to 2 MiB and advised to use huge
-//! pages when [`crate::alloc::huge_tables`] allows: lookups then hit the
-//! TLB (a 128 MiB array spans 64 huge pages instead of 32,768 small ones,
-//! far beyond the TLB's reach) and fork copies one entry per 2 MiB. In a
-//! 10M-key snapshot load that took 15% off the time; fork at 5M keys under
-//! writes went from 18 ms to 12 ms.
+//! Arrays sized up front by the snapshot loader may use huge pages (when
+//! [`crate::alloc::huge_tables`] allows): lookups then hit the TLB (a
+//! 128 MiB array spans 64 huge pages instead of 32,768 small ones, far
+//! beyond the TLB's reach) and fork copies one entry per 2 MiB. In a
+//! 10M-key load that took 15% off the time; fork at 5M keys under writes
+//! went from 18 ms to 12 ms. Arrays allocated while clients are served do
+//! not: each huge page fault zeroes 2 MiB at once, and on a VM's fresh
+//! memory one took 5 ms (a table growing past 1M keys stalled SETs for 5 ms
+//! each, 6 in a row), where small pages spread the same cost thinly.
 
 use std::ptr::NonNull;
 
@@ -50,15 +53,19 @@ impl<N> Buckets<N> {
         }
     }
 
-    /// `n` empty links.
-    pub(super) fn zeroed(n: usize) -> Self {
+    /// `n` empty links; `huge_ok` lets an array of 2 MiB or more use huge
+    /// pages.
+    pub(super) fn zeroed(n: usize, huge_ok: bool) -> Self {
         if n == 0 {
             return Self::new();
         }
         let layout = std::alloc::Layout::array::<Option<Box<N>>>(n).expect("bucket array size");
         let bytes = layout.size();
         let (raw, mapped) = if bytes >= MAP_MIN_BYTES {
-            let p = map_zeroed(bytes, bytes >= HUGE && crate::alloc::huge_tables());
+            let p = map_zeroed(
+                bytes,
+                huge_ok && bytes >= HUGE && crate::alloc::huge_tables(),
+            );
             if p.is_null() {
                 std::alloc::handle_alloc_error(layout);
             }
@@ -203,7 +210,7 @@ mod tests {
     #[test]
     fn small_and_mapped_arrays_start_empty_and_account_their_bytes() {
         for n in [1usize, 1000, MAP_MIN_BYTES / 8, 1 << 20] {
-            let mut b: Buckets<u64> = Buckets::zeroed(n);
+            let mut b: Buckets<u64> = Buckets::zeroed(n, n > 1000);
             assert_eq!(b.len(), n);
             assert!(b.iter().all(|l| l.is_none()));
             b[n - 1] = Some(Box::new(7));

@@ -38,10 +38,10 @@ impl<V> Table<V> {
         }
     }
     fn with_size(n: usize) -> Self {
-        Table {
-            buckets: Buckets::zeroed(n),
-            used: 0,
-        }
+        Self::with_buckets(Buckets::zeroed(n, false))
+    }
+    fn with_buckets(buckets: Buckets<Node<V>>) -> Self {
+        Table { buckets, used: 0 }
     }
     fn mask(&self) -> usize {
         self.buckets.len().wrapping_sub(1)
@@ -639,8 +639,19 @@ impl<V> Dict<V> {
     /// Sizes an empty table for `n` entries up front (snapshot loading), so
     /// the load does not migrate entries through every intermediate size.
     pub fn reserve(&mut self, n: usize) {
+        self.reserve_with(n, false);
+    }
+
+    /// [`Dict::reserve`] for the snapshot loader, before any client is
+    /// served: the array may use huge pages (see `buckets.rs`).
+    pub fn reserve_for_load(&mut self, n: usize) {
+        self.reserve_with(n, true);
+    }
+
+    fn reserve_with(&mut self, n: usize, huge_ok: bool) {
         if self.is_empty() && !self.is_rehashing() && n > self.t[0].buckets.len() {
-            self.t[0] = Table::with_size(n.next_power_of_two().max(INITIAL_SIZE));
+            let size = n.next_power_of_two().max(INITIAL_SIZE);
+            self.t[0] = Table::with_buckets(Buckets::zeroed(size, huge_ok));
         }
     }
 

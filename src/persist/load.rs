@@ -107,7 +107,7 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
         }
         ks.dbs[d.db as usize]
             .main
-            .reserve((d.keys as usize).min(data.len() / 5));
+            .reserve_for_load((d.keys as usize).min(data.len() / 5));
     }
     let total = checked.footer.keys.max(1);
     let mut last_log = Instant::now();
