@@ -95,8 +95,9 @@ const PR_THP_DISABLE_EXCEPT_ADVISED: libc::c_ulong = 1 << 1;
 /// shared with a fork child splits the mapping and copies 4 KiB, not 2 MiB,
 /// so huge pages no longer multiply copy-on-write; they still make each
 /// page fault zero 2 MiB and keep partly used memory resident, which is why
-/// the heap keeps small pages. Large hash table bucket arrays do use them
-/// (see [`huge_tables`]): every lookup reads one random bucket, and with
+/// the heap keeps small pages. Large bucket arrays sized by the snapshot
+/// loader do use them (see [`huge_tables`] and `db/buckets.rs`): every
+/// lookup reads one random bucket, and with
 /// 4 KiB pages that is a TLB miss per lookup and one page-table entry per
 /// 512 buckets for `fork()` to copy.
 ///

@@ -224,8 +224,8 @@ pub struct Config {
     /// Default empty.
     pub pidfile: String,
     /// `disable-thp`: keep transparent huge pages off for the process at
-    /// startup, except for large hash table bucket arrays where the kernel
-    /// copies 4 KiB on a copy-on-write fault (see
+    /// startup, except for the large hash table bucket arrays the snapshot
+    /// loader sizes, where the kernel copies 4 KiB on a copy-on-write fault (see
     /// [`crate::alloc::setup_huge_pages`]). Default yes.
     pub disable_thp: bool,
     /// `cluster-enabled`: always false; only `no` is accepted.
