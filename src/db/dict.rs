@@ -636,8 +636,8 @@ impl<V> Dict<V> {
         }
     }
 
-    /// Sizes an empty table for `n` entries up front (snapshot loading), so
-    /// the load does not migrate entries through every intermediate size.
+    /// Sizes an empty table for `n` entries up front, so filling it does not
+    /// migrate entries through every intermediate size.
     pub fn reserve(&mut self, n: usize) {
         self.reserve_with(n, false);
     }
