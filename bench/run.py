@@ -211,6 +211,44 @@ def throughput(rep, servers, quick, runs):
               f"median of {runs} alternating runs.")
 
 
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def server_cpu(rep, servers, quick, runs):
+    """Server CPU time per request at P16, one test per redis-benchmark run.
+
+    On a small machine the benchmark client shares the CPUs with the server
+    and can be what limits requests/s at P16; CPU per request measures the
+    server alone."""
+    n = 200_000 if quick else 1_000_000
+    tick = os.sysconf("SC_CLK_TCK")
+    cases = [("PING_MBULK", 16, None), ("SET", 16, None), ("GET", 16, None), ("INCR", 16, None),
+             ("MSET", 16, None), ("SET", 1024, None), ("GET", 1024, None),
+             ("SET", 16, 1_000_000), ("GET", 16, 1_000_000)]
+    for s in servers:
+        cmd(s.port, "FLUSHALL")
+        redis_benchmark(s.port, "SET", 2_000_000 if not quick else 300_000, 50, 64, 16, rand=1_000_000)
+    rows = []
+    for test, size, rand in cases:
+        def run(s):
+            before = cpu_ticks(s.pid())
+            res = redis_benchmark(s.port, test, n, 50, 16, size, rand=rand)
+            used = (cpu_ticks(s.pid()) - before) / tick
+            return used / n * 1e6
+        res = alternate(servers, runs, run)
+        f = med(res["forkv"])
+        r_ = med(res["redis"])
+        label = test + (f" -r {rand}" if rand else "") + (" (10 keys)" if test == "MSET" else "")
+        rows.append([label, f"{size} B", fmt(f, 2), fmt(r_, 2), ratio(f, r_)])
+    rep.table("Server CPU per request at P16 (µs)", ["test", "value", "forkv", "redis", "forkv/redis"], rows,
+              f"utime + stime of the server process (`/proc/PID/stat`) over `redis-benchmark -c 50 -n {n} -P 16 "
+              f"-t TEST` (one test per run), divided by the requests; median of {runs} alternating runs. "
+              "Lower is better; it counts the kernel's socket work done on the server's behalf.")
+
+
 def throughput_types(rep, servers, quick, runs):
     n = 50_000 if quick else 1_000_000
     tests = "LPUSH,RPUSH,LPOP,RPOP,SADD,HSET,SPOP,ZADD,ZPOPMIN,LRANGE_100,LRANGE_300,LRANGE_500,LRANGE_600"
@@ -422,7 +460,7 @@ def main():
                     help="small sizes, about 2 minutes on an idle 2-core machine")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="", help="comma list: throughput,types,latency,memory,collections,snapshots,growth")
+    ap.add_argument("--only", default="", help="comma list: throughput,cpu,types,latency,memory,collections,snapshots,growth")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--bin", "forkv-server"], cwd=ROOT, check=True)
     out = subprocess.run(["cargo", "bench", "--bench", "loadgen", "--no-run", "--message-format=json"],
@@ -442,7 +480,8 @@ def main():
         for s in servers:
             s.start()
         only = set(filter(None, a.only.split(",")))
-        for name, fn in [("throughput", throughput), ("types", throughput_types), ("latency", latency),
+        for name, fn in [("throughput", throughput), ("cpu", server_cpu), ("types", throughput_types),
+                         ("latency", latency),
                          ("memory", memory), ("collections", collection_memory),
                          ("snapshots", snapshots), ("growth", growth)]:
             if not only or name in only:
