@@ -147,7 +147,7 @@ async fn next_input(
     // Room for at least as much as the last read brought: a client that
     // pipelines batches larger than 16 KB gets each in one read.
     let want = last_read.clamp(16 * 1024, GREEDY_READ_MAX);
-    if buf.capacity() - buf.len() < want.min(4096) || (buf.is_empty() && buf.capacity() < want) {
+    if buf.capacity() - buf.len() < 4096 || (buf.is_empty() && buf.capacity() < want) {
         buf.reserve(want);
     }
     if postponed {
