@@ -15,7 +15,8 @@
 //! 128 MiB array spans 64 huge pages instead of 32,768 small ones, far
 //! beyond the TLB's reach) and fork copies one entry per 2 MiB. In a
 //! 10M-key load that took 15% off the time; fork at 5M keys under writes
-//! went from 18 ms to 12 ms. Arrays allocated while clients are served do
+//! went from 18 ms to 12 ms (medians of six saves; single forks vary by
+//! ±40% on this VM). Arrays allocated while clients are served do
 //! not: each huge page fault zeroes 2 MiB at once, and on a VM's fresh
 //! memory one took 5 ms (a table growing past 1M keys stalled SETs for 5 ms
 //! each, 6 in a row), where small pages spread the same cost thinly.
