@@ -97,9 +97,9 @@ const PR_THP_DISABLE_EXCEPT_ADVISED: libc::c_ulong = 1 << 1;
 /// page fault zero 2 MiB and keep partly used memory resident, which is why
 /// the heap keeps small pages. Large bucket arrays sized by the snapshot
 /// loader do use them (see [`huge_tables`] and `db/buckets.rs`): every
-/// lookup reads one random bucket, and with
-/// 4 KiB pages that is a TLB miss per lookup and one page-table entry per
-/// 512 buckets for `fork()` to copy.
+/// lookup reads one random bucket, and with 4 KiB pages that is a TLB miss
+/// per lookup and one page-table entry per 512 buckets for `fork()` to
+/// copy.
 ///
 /// `disable_thp` (Redis's `disable-thp`, default yes) turns huge pages off
 /// for the rest of the process: with the kernel's "except advised" mode
