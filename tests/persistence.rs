@@ -107,7 +107,6 @@ fn only_the_loaded_bucket_array_uses_huge_pages() {
     let mut v = release.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let splits_on_cow = (v.next().unwrap(), v.next().unwrap()) >= (5, 8);
     let server = start(&[]);
-    let dir = server.dir.clone();
     let mut c = server.client();
     // 300,000 keys: a 4 MiB bucket array, about 30 MB of entries. Growing
     // while serving stays on small pages.
@@ -118,10 +117,7 @@ fn only_the_loaded_bucket_array_uses_huge_pages() {
         .unwrap();
     assert_eq!(anon_huge_kib(server.pid()), 0);
     let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
-    let mut dead = server;
-    let _ = dead.child.kill();
-    let _ = dead.child.wait();
-    dead.dir = common::unique_temp_dir("unused");
+    let dir = server.kill_keeping_dir();
     let server = start_in(&dir, &[]);
     let mut c = server.client();
     let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
@@ -157,7 +153,6 @@ fn kill(pid: u32, sig: &str) {
 #[test]
 fn bgsave_round_trip_across_restart() {
     let server = start(&[]);
-    let dir = server.dir.clone();
     let mut c = server.client();
     let _: () = c.set("plain", "v").unwrap();
     let _: () = c
@@ -209,10 +204,7 @@ fn bgsave_round_trip_across_restart() {
     drop(c);
     std::thread::sleep(Duration::from_millis(3100).saturating_sub(gone_set.elapsed()));
     // Restart on the same directory: everything but the expired key is back.
-    let mut dead = server;
-    let _ = dead.child.kill();
-    let _ = dead.child.wait();
-    dead.dir = common::unique_temp_dir("unused");
+    let dir = server.kill_keeping_dir();
     let server = start_in(&dir, &[]);
     let mut c = server.client();
     assert_eq!(c.get::<_, String>("plain").unwrap(), "v");
@@ -772,9 +764,7 @@ fn kill_9_of_the_server_loads_last_complete_snapshot() {
     std::thread::sleep(Duration::from_millis(200));
     // A stale temp file from the crash is removed at start.
     std::fs::write(dir.join("temp-99999.forkv"), b"partial").unwrap();
-    let mut dead = server;
-    let _ = dead.child.wait();
-    dead.dir = common::unique_temp_dir("unused");
+    let dir = server.kill_keeping_dir();
     let server = start_in(&dir, &[]);
     let mut c = server.raw_conn();
     assert_eq!(cmd(&mut c, &[b"DBSIZE"]), b":300000\r\n");

@@ -889,7 +889,6 @@ fn debug_reload_round_trip() {
 #[test]
 fn bgsave_and_restart_round_trip() {
     let server = start(&[]);
-    let dir = server.dir.clone();
     let mut c = server.client();
     fill_snapshot_data(&mut c);
     let r: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
@@ -902,11 +901,7 @@ fn bgsave_and_restart_round_trip() {
         "ok"
     );
     drop(c);
-    let mut dead = server;
-    let _ = dead.child.kill();
-    let _ = dead.child.wait();
-    // Keep the data directory for the next server.
-    dead.dir = common::unique_temp_dir("zsets-unused");
+    let dir = server.kill_keeping_dir();
     let server = start_in(&dir, &[]);
     let mut c = server.client();
     check_snapshot_data(&mut c);

@@ -39,11 +39,21 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
 impl Server {
+    /// Kills the server (SIGKILL, no shutdown save) and hands back its data
+    /// directory, which is kept for a server started on it next.
+    pub fn kill_keeping_dir(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::take(&mut self.dir)
+    }
+
     /// Process id of the server.
     pub fn pid(&self) -> u32 {
         self.child.id()
