@@ -2,59 +2,23 @@
 //! descriptive metadata.
 
 use super::keys::help_reply;
-use super::meta::meta;
-use super::{Command, Ctx, flags, is, table};
+use super::meta;
+use super::spec::{self, acl};
+use super::{Command, Ctx, is, table};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
 use bytes::Bytes;
 
-fn set_of(names: &[&str]) -> Reply {
-    Reply::Set(
-        names
-            .iter()
-            .map(|n| Reply::Status(Bytes::copy_from_slice(n.as_bytes())))
-            .collect(),
-    )
-}
-
 /// The COMMAND INFO entry of one command.
 pub fn command_info(c: &Command) -> Reply {
-    let t = table();
-    let m = meta().info.get(c.name);
-    let flag_names: Vec<&str> = flags::NAMES
-        .iter()
-        .filter(|(b, _)| c.flags & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
-    let field = |i: usize, default: Reply| m.and_then(|f| f.get(i).cloned()).unwrap_or(default);
-    Reply::Array(vec![
-        Reply::bulk(c.name.as_bytes()),
-        Reply::Int(c.arity as i64),
-        set_of(&flag_names),
-        Reply::Int(c.first_key as i64),
-        Reply::Int(c.last_key as i64),
-        Reply::Int(c.step as i64),
-        field(6, set_of(&["@slow", "@connection"])),
-        field(7, Reply::Set(vec![])),
-        field(8, Reply::Array(vec![])),
-        if c.is_container() {
-            Reply::Array(
-                c.subcommands
-                    .iter()
-                    .map(|&i| command_info(&t.cmds[i]))
-                    .collect(),
-            )
-        } else {
-            Reply::Set(vec![])
-        },
-    ])
+    c.info()
 }
 
 /// The COMMAND DOCS entry of one command (its doc map).
 fn command_docs(c: &Command) -> Reply {
     let t = table();
-    let base = meta().docs.get(c.name).cloned().unwrap_or_else(|| {
+    let base = meta::docs().get(c.name).cloned().unwrap_or_else(|| {
         Reply::Map(vec![
             (Reply::bulk_static("summary"), Reply::bulk_static("")),
             (Reply::bulk_static("since"), Reply::bulk_static("7.2.0")),
@@ -151,13 +115,13 @@ pub fn list(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
                     .map(|c| c.name)
                     .collect()
             } else if is(&args[3], "aclcat") {
-                let cat = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
-                all.filter(|c| {
-                    matches!(command_info(c), Reply::Array(f) if matches!(&f[6], Reply::Set(s)
-                        if s.iter().any(|r| matches!(r, Reply::Status(b) if &b[..] == cat.as_bytes()))))
-                })
-                .map(|c| c.name)
-                .collect()
+                let bit = acl::NAMES
+                    .iter()
+                    .find(|(_, n)| v.eq_ignore_ascii_case(n.as_bytes()))
+                    .map_or(0, |(b, _)| *b);
+                all.filter(|c| c.meta.acl & bit != 0)
+                    .map(|c| c.name)
+                    .collect()
             } else {
                 return Err(CmdError::syntax());
             }
@@ -177,157 +141,12 @@ fn field<'a>(m: &'a Reply, name: &str) -> Option<&'a Reply> {
     }
 }
 
-fn text_field(m: &Reply, name: &str) -> Option<String> {
-    match field(m, name)? {
-        Reply::Bulk(b) | Reply::Status(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        _ => None,
-    }
-}
-
-fn int_field(m: &Reply, name: &str) -> Option<i64> {
-    match field(m, name)? {
-        Reply::Int(i) => Some(*i),
-        _ => None,
-    }
-}
-
-/// Key positions in `args` (which start with the command name) with the
-/// flags of the key specification that found each, evaluated from Redis's
-/// key specs (`index` begin-search, `range` find-keys) or, for commands
-/// without specs, from the table's first/last/step.
-pub fn keys_with_flags(c: &Command, args: &[Bytes]) -> Vec<(usize, Reply)> {
-    let argc = args.len() as i64;
-    let specs = match meta().info.get(c.name).and_then(|f| f.get(8)) {
-        Some(Reply::Array(specs) | Reply::Set(specs)) if !specs.is_empty() => specs,
-        _ => {
-            return c
-                .key_positions(args.len())
-                .into_iter()
-                .map(|p| (p, Reply::Set(vec![])))
-                .collect();
-        }
-    };
-    let mut out = Vec::new();
-    for spec in specs {
-        let mut flags = field(spec, "flags").cloned().unwrap_or(Reply::Set(vec![]));
-        if c.name == "set" {
-            // SET's key flags depend on its GET option (Redis's setGetKeys).
-            let get = args.iter().skip(3).any(|a| is(a, "get"));
-            flags = set_of(if get {
-                &["RW", "access", "update"]
-            } else {
-                &["OW", "update"]
-            });
-        }
-        let Some(begin) = field(spec, "begin_search") else {
-            continue;
-        };
-        let Some(bspec) = field(begin, "spec") else {
-            continue;
-        };
-        // Where the search starts: a fixed index, or just after a keyword.
-        let start = match text_field(begin, "type").as_deref() {
-            Some("index") => match int_field(bspec, "index") {
-                Some(i) => i,
-                None => continue,
-            },
-            Some("keyword") => {
-                let Some(Reply::Bulk(kw)) = field(bspec, "keyword") else {
-                    continue;
-                };
-                let from = int_field(bspec, "startfrom").unwrap_or(1);
-                let found = if from >= 0 {
-                    (from.max(1)..argc).find(|&i| args[i as usize].eq_ignore_ascii_case(kw))
-                } else {
-                    (1..=(argc + from).max(0))
-                        .rev()
-                        .find(|&i| args[i as usize].eq_ignore_ascii_case(kw))
-                };
-                match found {
-                    Some(i) => i + 1,
-                    None => continue,
-                }
-            }
-            _ => continue,
-        };
-        let Some(find) = field(spec, "find_keys") else {
-            continue;
-        };
-        let Some(fk) = field(find, "spec") else {
-            continue;
-        };
-        let (first, last, step) = match text_field(find, "type").as_deref() {
-            Some("range") => {
-                let lastkey = int_field(fk, "lastkey").unwrap_or(0);
-                let step = int_field(fk, "keystep").unwrap_or(1).max(1);
-                let last = if lastkey >= 0 {
-                    start + lastkey
-                } else {
-                    argc + lastkey
-                };
-                (start, last, step)
-            }
-            Some("keynum") => {
-                // A count argument says how many keys follow.
-                let numidx = start + int_field(fk, "keynumidx").unwrap_or(0);
-                let Some(n) = args
-                    .get(numidx as usize)
-                    .and_then(|a| crate::util::num::parse_i64(a))
-                    .filter(|n| *n > 0)
-                else {
-                    continue;
-                };
-                let first = start + int_field(fk, "firstkey").unwrap_or(1);
-                let step = int_field(fk, "keystep").unwrap_or(1).max(1);
-                (first, first + (n - 1) * step, step)
-            }
-            _ => continue,
-        };
-        if last >= argc {
-            // Fewer arguments than the spec needs: no keys from it.
-            continue;
-        }
-        let mut p = first;
-        while p <= last && p < argc {
-            out.push((p as usize, flags.clone()));
-            p += step;
-        }
-    }
-    out
-}
-
-/// True if a key flag set (as [`keys_with_flags`] returns it) holds `flag`.
-pub fn flags_contain(flags: &Reply, flag: &str) -> bool {
-    match flags {
-        Reply::Set(items) | Reply::Array(items) => items.iter().any(|f| match f {
-            Reply::Status(b) | Reply::Bulk(b) => b.as_ref() == flag.as_bytes(),
-            _ => false,
-        }),
-        _ => false,
-    }
-}
-
-/// True if one of the command's key specifications is read-only (`RO`),
-/// such as the source keys of SINTERSTORE.
-pub fn has_read_only_keys(c: &Command) -> bool {
-    match meta().info.get(c.name).and_then(|f| f.get(8)) {
-        Some(Reply::Array(specs) | Reply::Set(specs)) => specs
-            .iter()
-            .any(|spec| field(spec, "flags").is_some_and(|f| flags_contain(f, "RO"))),
-        _ => false,
-    }
-}
-
 /// Resolves the command of COMMAND GETKEYS[ANDFLAGS] and checks its arity.
 fn getkeys_target(sub: &[Bytes]) -> Result<&'static Command, CmdError> {
     let cmd = super::resolve(sub).map_err(|_| CmdError::msg("ERR Invalid command specified"))?;
     // Redis: a command has keys if it has key specifications (movable-key
     // commands like SINTERCARD have no fixed first key).
-    let has_specs = matches!(
-        meta().info.get(cmd.name).and_then(|f| f.get(8)),
-        Some(Reply::Array(v) | Reply::Set(v)) if !v.is_empty()
-    );
-    if cmd.first_key == 0 && !has_specs {
+    if cmd.meta.key_specs.is_empty() {
         return Err(CmdError::msg("ERR The command has no key arguments"));
     }
     let argc = sub.len() as i32;
@@ -342,13 +161,13 @@ fn getkeys_target(sub: &[Bytes]) -> Result<&'static Command, CmdError> {
 /// COMMAND GETKEYS command [arg ...]
 pub fn getkeys(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[2..];
-    let keys = keys_with_flags(getkeys_target(sub)?, sub);
+    let keys = getkeys_target(sub)?.keys(sub);
     if keys.is_empty() {
         return Err(CmdError::msg("ERR Invalid arguments specified for command"));
     }
     Ok(Reply::Array(
         keys.into_iter()
-            .map(|(p, _)| Reply::Bulk(sub[p].clone()))
+            .map(|k| Reply::Bulk(sub[k.pos].clone()))
             .collect(),
     ))
 }
@@ -356,13 +175,18 @@ pub fn getkeys(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// COMMAND GETKEYSANDFLAGS command [arg ...]
 pub fn getkeysandflags(_: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[2..];
-    let keys = keys_with_flags(getkeys_target(sub)?, sub);
+    let keys = getkeys_target(sub)?.keys(sub);
     if keys.is_empty() {
         return Err(CmdError::msg("ERR Invalid arguments specified for command"));
     }
     Ok(Reply::Array(
         keys.into_iter()
-            .map(|(p, f)| Reply::Array(vec![Reply::Bulk(sub[p].clone()), f]))
+            .map(|k| {
+                Reply::Array(vec![
+                    Reply::Bulk(sub[k.pos].clone()),
+                    spec::key_flags_reply(k.flags),
+                ])
+            })
             .collect(),
     ))
 }
@@ -400,8 +224,7 @@ pub fn readme_command_list() -> String {
     let t = table();
     let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for c in t.top_level() {
-        let group = meta()
-            .docs
+        let group = meta::docs()
             .get(c.name)
             .and_then(|d| field(d, "group"))
             .and_then(|g| match g {

@@ -8,6 +8,7 @@ use super::set::{
     MAX_SAMPLE_REPLY, RawReply, Rng, create_key, drop_key, empty_scan, lookup_opt, matches,
     parse_rand_count, parse_scan_opts, resize_allowed, scan_reply, select_positions,
 };
+use super::spec::redis as r;
 use super::{Ctx, Row, arg_i64, is};
 use crate::config::notify;
 use crate::db::hash::Hash;
@@ -19,22 +20,22 @@ use bytes::Bytes;
 /// This family's rows of the command table.
 #[rustfmt::skip]
 pub const ROWS: &[Row] = &[
-    ("hset", -4, "write denyoom fast", 1, 1, 1, hset),
-    ("hmset", -4, "write denyoom fast", 1, 1, 1, hset),
-    ("hsetnx", 4, "write denyoom fast", 1, 1, 1, hsetnx),
-    ("hget", 3, "readonly fast", 1, 1, 1, hget),
-    ("hmget", -3, "readonly fast", 1, 1, 1, hmget),
-    ("hdel", -3, "write fast", 1, 1, 1, hdel),
-    ("hlen", 2, "readonly fast", 1, 1, 1, hlen),
-    ("hstrlen", 3, "readonly fast", 1, 1, 1, hstrlen),
-    ("hexists", 3, "readonly fast", 1, 1, 1, hexists),
-    ("hkeys", 2, "readonly", 1, 1, 1, hkeys),
-    ("hvals", 2, "readonly", 1, 1, 1, hvals),
-    ("hgetall", 2, "readonly", 1, 1, 1, hgetall),
-    ("hincrby", 4, "write denyoom fast", 1, 1, 1, hincrby),
-    ("hincrbyfloat", 4, "write denyoom fast", 1, 1, 1, hincrbyfloat),
-    ("hrandfield", -2, "readonly", 1, 1, 1, hrandfield),
-    ("hscan", -3, "readonly", 1, 1, 1, hscan),
+    Row::new(&r::HSET, hset),
+    Row::new(&r::HMSET, hset),
+    Row::new(&r::HSETNX, hsetnx),
+    Row::new(&r::HGET, hget),
+    Row::new(&r::HMGET, hmget),
+    Row::new(&r::HDEL, hdel),
+    Row::new(&r::HLEN, hlen),
+    Row::new(&r::HSTRLEN, hstrlen),
+    Row::new(&r::HEXISTS, hexists),
+    Row::new(&r::HKEYS, hkeys),
+    Row::new(&r::HVALS, hvals),
+    Row::new(&r::HGETALL, hgetall),
+    Row::new(&r::HINCRBY, hincrby),
+    Row::new(&r::HINCRBYFLOAT, hincrbyfloat),
+    Row::new(&r::HRANDFIELD, hrandfield),
+    Row::new(&r::HSCAN, hscan),
 ];
 
 /// The hash at `key` for a read command: None if missing, WRONGTYPE if not a hash.

@@ -13,6 +13,8 @@
 //! skipped (the client keeps waiting) instead of answering WRONGTYPE, and a
 //! served BLPOP/BRPOP/BLMOVE adds nothing to `dirty` (BLMPOP does).
 
+use super::Row;
+use super::spec::redis as r;
 use super::{Ctx, arg_i64, is};
 use crate::config::notify;
 use crate::db::list::{End, Fill, List};
@@ -24,29 +26,29 @@ use std::time::Duration;
 
 /// This family's rows of the command table.
 #[rustfmt::skip]
-pub const ROWS: &[super::Row] = &[
-    ("lpush", -3, "write denyoom fast", 1, 1, 1, lpush),
-    ("rpush", -3, "write denyoom fast", 1, 1, 1, rpush),
-    ("lpushx", -3, "write denyoom fast", 1, 1, 1, lpushx),
-    ("rpushx", -3, "write denyoom fast", 1, 1, 1, rpushx),
-    ("lpop", -2, "write fast", 1, 1, 1, lpop),
-    ("rpop", -2, "write fast", 1, 1, 1, rpop),
-    ("llen", 2, "readonly fast", 1, 1, 1, llen),
-    ("lrange", 4, "readonly", 1, 1, 1, lrange),
-    ("lindex", 3, "readonly", 1, 1, 1, lindex),
-    ("lset", 4, "write denyoom", 1, 1, 1, lset),
-    ("linsert", 5, "write denyoom", 1, 1, 1, linsert),
-    ("lrem", 4, "write", 1, 1, 1, lrem),
-    ("ltrim", 4, "write", 1, 1, 1, ltrim),
-    ("lpos", -3, "readonly", 1, 1, 1, lpos),
-    ("rpoplpush", 3, "write denyoom", 1, 2, 1, rpoplpush),
-    ("lmove", 5, "write denyoom", 1, 2, 1, lmove),
-    ("lmpop", -4, "write movablekeys", 0, 0, 0, lmpop),
-    ("blpop", -3, "write noscript blocking", 1, -2, 1, blpop),
-    ("brpop", -3, "write noscript blocking", 1, -2, 1, brpop),
-    ("brpoplpush", 4, "write denyoom noscript blocking", 1, 2, 1, brpoplpush),
-    ("blmove", 6, "write denyoom noscript blocking", 1, 2, 1, blmove),
-    ("blmpop", -5, "write blocking movablekeys", 0, 0, 0, blmpop),
+pub const ROWS: &[Row] = &[
+    Row::new(&r::LPUSH, lpush),
+    Row::new(&r::RPUSH, rpush),
+    Row::new(&r::LPUSHX, lpushx),
+    Row::new(&r::RPUSHX, rpushx),
+    Row::new(&r::LPOP, lpop),
+    Row::new(&r::RPOP, rpop),
+    Row::new(&r::LLEN, llen),
+    Row::new(&r::LRANGE, lrange),
+    Row::new(&r::LINDEX, lindex),
+    Row::new(&r::LSET, lset),
+    Row::new(&r::LINSERT, linsert),
+    Row::new(&r::LREM, lrem),
+    Row::new(&r::LTRIM, ltrim),
+    Row::new(&r::LPOS, lpos),
+    Row::new(&r::RPOPLPUSH, rpoplpush),
+    Row::new(&r::LMOVE, lmove),
+    Row::new(&r::LMPOP, lmpop),
+    Row::new(&r::BLPOP, blpop),
+    Row::new(&r::BRPOP, brpop),
+    Row::new(&r::BRPOPLPUSH, brpoplpush),
+    Row::new(&r::BLMOVE, blmove),
+    Row::new(&r::BLMPOP, blmpop),
 ];
 
 // ---------------------------------------------------------------------------

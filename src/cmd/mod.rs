@@ -23,6 +23,7 @@ pub mod replication;
 pub mod server;
 pub mod set;
 pub mod slowlog;
+pub mod spec;
 pub mod string;
 pub mod zset;
 
@@ -31,6 +32,7 @@ use crate::protocol::Reply;
 use crate::server::client::{Client, ReplyMode};
 use crate::server::state::ServerState;
 use bytes::Bytes;
+use spec::redis as r;
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -102,108 +104,117 @@ impl Ctx<'_> {
 /// A command handler. `args[0]` is the command name.
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 
-/// Command flags (Redis's names, in the order COMMAND INFO prints them).
-pub mod flags {
-    /// May modify the keyspace.
-    pub const WRITE: u32 = 1 << 0;
-    /// Only reads.
-    pub const READONLY: u32 = 1 << 1;
-    /// May grow memory (refused under OOM).
-    pub const DENYOOM: u32 = 1 << 2;
-    /// Administrative.
-    pub const ADMIN: u32 = 1 << 3;
-    /// Pub/sub related.
-    pub const PUBSUB: u32 = 1 << 4;
-    /// Not allowed in scripts.
-    pub const NOSCRIPT: u32 = 1 << 5;
-    /// May block the client.
-    pub const BLOCKING: u32 = 1 << 6;
-    /// Allowed while loading.
-    pub const LOADING: u32 = 1 << 7;
-    /// Allowed on a stale replica.
-    pub const STALE: u32 = 1 << 8;
-    /// Not shown to MONITOR.
-    pub const SKIP_MONITOR: u32 = 1 << 9;
-    /// Not recorded in the slow log.
-    pub const SKIP_SLOWLOG: u32 = 1 << 10;
-    /// Cluster ASKING flag.
-    pub const ASKING: u32 = 1 << 11;
-    /// O(1) or O(log n).
-    pub const FAST: u32 = 1 << 12;
-    /// Allowed before AUTH.
-    pub const NO_AUTH: u32 = 1 << 13;
-    /// May replicate.
-    pub const MAY_REPLICATE: u32 = 1 << 14;
-    /// Keys are optional.
-    pub const NO_MANDATORY_KEYS: u32 = 1 << 15;
-    /// Not during async loading.
-    pub const NO_ASYNC_LOADING: u32 = 1 << 16;
-    /// Not inside MULTI.
-    pub const NO_MULTI: u32 = 1 << 17;
-    /// Keys not at fixed positions.
-    pub const MOVABLEKEYS: u32 = 1 << 18;
-    /// Allowed while a script is busy.
-    pub const ALLOW_BUSY: u32 = 1 << 19;
+pub use spec::{KeyRef, flags, ks};
 
-    /// Flag names in output order.
-    pub const NAMES: &[(u32, &str)] = &[
-        (WRITE, "write"),
-        (READONLY, "readonly"),
-        (DENYOOM, "denyoom"),
-        (ADMIN, "admin"),
-        (PUBSUB, "pubsub"),
-        (NOSCRIPT, "noscript"),
-        (BLOCKING, "blocking"),
-        (LOADING, "loading"),
-        (STALE, "stale"),
-        (SKIP_MONITOR, "skip_monitor"),
-        (SKIP_SLOWLOG, "skip_slowlog"),
-        (ASKING, "asking"),
-        (FAST, "fast"),
-        (NO_AUTH, "no_auth"),
-        (MAY_REPLICATE, "may_replicate"),
-        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
-        (NO_ASYNC_LOADING, "no_async_loading"),
-        (NO_MULTI, "no_multi"),
-        (MOVABLEKEYS, "movablekeys"),
-        (ALLOW_BUSY, "allow_busy"),
-    ];
+/// What the pipeline must know of a command beyond Redis's metadata: one
+/// bit per behaviour, set in the command's row (subcommands inherit their
+/// container's), so the pipeline never compares names.
+pub mod hooks {
+    /// EXEC: runs the queued transaction, so it counts as the kind of
+    /// commands it queued (write, denyoom) at the gates.
+    pub const EXEC: u32 = 1 << 0;
+    /// EXEC, DISCARD, QUIT, RESET: end or leave a transaction, so they
+    /// are never queued and are not refused under OOM inside MULTI.
+    pub const ENDS_MULTI: u32 = 1 << 1;
+    /// MULTI, WATCH: run (and refuse themselves) inside MULTI instead of
+    /// being queued.
+    pub const NOT_QUEUED: u32 = 1 << 2;
+    /// DEL, UNLINK: the handler signals exactly the keys it removed.
+    pub const SIGNALS_OWN_KEYS: u32 = 1 << 3;
+    /// MOVE, COPY: the written key may be in another database.
+    pub const CROSS_DB: u32 = 1 << 4;
+    /// PING: refused with MISCONF like a write (Redis's rule).
+    pub const MISCONF: u32 = 1 << 5;
+    /// Allowed in RESP2 subscribed mode.
+    pub const SUBSCRIBED: u32 = 1 << 6;
+    /// CLIENT subcommands: do not use up CLIENT CACHING.
+    pub const KEEPS_CACHING: u32 = 1 << 7;
+}
 
-    /// Parses a space-separated flag list from the table.
-    pub fn parse(s: &str) -> u32 {
-        s.split_whitespace()
-            .map(|w| {
-                NAMES
-                    .iter()
-                    .find(|(_, n)| *n == w)
-                    .map(|(b, _)| *b)
-                    .unwrap_or_else(|| panic!("unknown flag {w} in the command table"))
-            })
-            .fold(0, |a, b| a | b)
+/// Adjusts key-spec flags that depend on other arguments (a spec marked
+/// `variable_flags`), as Redis's `getkeys_proc` of SET does.
+pub type KeyFlagsHook = fn(&[Bytes], u32) -> u32;
+
+/// Positions of arguments that MONITOR and the slow log must redact.
+pub type SecretsHook = fn(&[Bytes]) -> Vec<usize>;
+
+/// One row of the command table: Redis's metadata of a command bound to
+/// forkv's handler, plus forkv's behaviour bits. Built in const context,
+/// so every name is checked by the compiler.
+pub struct Row {
+    /// Redis's metadata ([`spec::redis`]).
+    pub meta: &'static spec::CommandMeta,
+    /// The handler.
+    pub handler: Handler,
+    /// Arity when it differs from Redis 7.0's (0: Redis's).
+    pub arity: i32,
+    /// [`hooks`] bits.
+    pub hooks: u32,
+    /// See [`KeyFlagsHook`].
+    pub key_flags: Option<KeyFlagsHook>,
+    /// See [`SecretsHook`].
+    pub secrets: Option<SecretsHook>,
+}
+
+impl Row {
+    /// `handler` serves the command Redis describes as `meta`.
+    pub const fn new(meta: &'static spec::CommandMeta, handler: Handler) -> Row {
+        Row {
+            meta,
+            handler,
+            arity: 0,
+            hooks: 0,
+            key_flags: None,
+            secrets: None,
+        }
+    }
+
+    /// Overrides the arity (an option added after Redis 7.0).
+    pub const fn arity(mut self, arity: i32) -> Row {
+        self.arity = arity;
+        self
+    }
+
+    /// Adds [`hooks`] bits.
+    pub const fn with(mut self, hooks: u32) -> Row {
+        self.hooks |= hooks;
+        self
+    }
+
+    /// Sets the key-flags hook.
+    pub const fn key_flags(mut self, f: KeyFlagsHook) -> Row {
+        self.key_flags = Some(f);
+        self
+    }
+
+    /// Sets the redaction hook.
+    pub const fn secrets(mut self, f: SecretsHook) -> Row {
+        self.secrets = Some(f);
+        self
     }
 }
 
-/// One command or subcommand.
+/// One command or subcommand of the table.
 #[derive(Debug)]
 pub struct Command {
     /// Lowercase name; subcommands are `parent|sub`.
     pub name: &'static str,
+    /// Redis's metadata.
+    pub meta: &'static spec::CommandMeta,
     /// Redis arity: N exact, -N at least N (counting the name).
     pub arity: i32,
-    /// Flag bits from [`flags`].
+    /// Flag bits from [`flags`], `movablekeys` derived from the key specs.
     pub flags: u32,
-    /// First key argument (0 = none).
-    pub first_key: i32,
-    /// Last key argument (-1 = last argument).
-    pub last_key: i32,
-    /// Step between keys.
-    pub step: i32,
+    /// [`hooks`] bits.
+    pub hooks: u32,
     /// The handler (unused for containers).
     pub handler: Handler,
     /// Index in the table (statistics slot).
     pub index: usize,
     /// Indexes of subcommands (containers only).
     pub subcommands: Vec<usize>,
+    key_flags: Option<KeyFlagsHook>,
+    secrets: Option<SecretsHook>,
 }
 
 impl Command {
@@ -217,23 +228,37 @@ impl Command {
         self.flags & flag != 0
     }
 
-    /// Positions of the key arguments for `argc` arguments.
-    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
-        if self.first_key <= 0 {
-            return Vec::new();
-        }
-        let last = if self.last_key < 0 {
-            argc as i32 + self.last_key
-        } else {
-            self.last_key
-        };
+    /// True if the row sets `hook` ([`hooks`]).
+    pub fn hooked(&self, hook: u32) -> bool {
+        self.hooks & hook != 0
+    }
+
+    /// The keys of `args` (name first) with their access flags, from the
+    /// key specs (and the row's flag hook where Redis has a getkeys_proc):
+    /// the one key extraction GETKEYS, signalling and tracking use.
+    pub fn keys(&self, args: &[Bytes]) -> Vec<KeyRef> {
         let mut out = Vec::new();
-        let mut i = self.first_key;
-        while i <= last && (i as usize) < argc {
-            out.push(i as usize);
-            i += self.step.max(1);
+        spec::extract_keys(self.meta.key_specs, args, &mut out);
+        if let Some(f) = self.key_flags {
+            for k in out.iter_mut().filter(|k| k.flags & ks::VARIABLE_FLAGS != 0) {
+                k.flags = f(args, k.flags);
+            }
         }
         out
+    }
+
+    /// Positions of the arguments MONITOR and the slow log redact.
+    pub fn secrets(&self, args: &[Bytes]) -> Vec<usize> {
+        self.secrets.map(|f| f(args)).unwrap_or_default()
+    }
+
+    /// The COMMAND INFO entry.
+    pub fn info(&self) -> Reply {
+        let subs = self.is_container().then(|| {
+            let t = table();
+            self.subcommands.iter().map(|&i| t.cmds[i].info()).collect()
+        });
+        spec::info_reply(self.meta, self.arity, self.flags, subs)
     }
 }
 
@@ -244,146 +269,142 @@ pub struct Table {
     by_name: std::collections::HashMap<&'static str, usize, foldhash::fast::RandomState>,
 }
 
-/// One row of the command table: name, arity, flags, first key, last key,
-/// key step, handler.
-pub type Row = (&'static str, i32, &'static str, i32, i32, i32, Handler);
-
 fn container(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
     Err(CmdError::syntax())
 }
 
-/// The declarative table: name, arity, flags, first key, last key, step,
+/// The declarative table: Redis's metadata of each command bound to its
 /// handler. The data-type families declare their rows next to their
 /// handlers (`list::ROWS`, ...); together they form one table.
 #[rustfmt::skip]
 const ROWS: &[Row] = &[
     // connection
-    ("ping", -1, "fast", 0, 0, 0, connection::ping),
-    ("echo", 2, "loading stale fast", 0, 0, 0, connection::echo),
-    ("hello", -1, "noscript loading stale fast no_auth allow_busy", 0, 0, 0, connection::hello),
-    ("auth", -2, "noscript loading stale fast no_auth allow_busy", 0, 0, 0, connection::auth),
-    ("select", 2, "loading stale fast", 0, 0, 0, connection::select),
-    ("quit", -1, "noscript loading stale fast no_auth allow_busy", 0, 0, 0, connection::quit),
-    ("reset", 1, "noscript loading stale fast no_auth allow_busy", 0, 0, 0, connection::reset),
-    ("readonly", 1, "loading stale fast", 0, 0, 0, connection::readonly),
-    ("readwrite", 1, "loading stale fast", 0, 0, 0, connection::readwrite),
-    ("client", -2, "", 0, 0, 0, container),
-    ("client|id", 2, "noscript loading stale", 0, 0, 0, client::id),
-    ("client|setname", 3, "noscript loading stale", 0, 0, 0, client::setname),
-    ("client|getname", 2, "noscript loading stale", 0, 0, 0, client::getname),
-    ("client|setinfo", 4, "noscript loading stale", 0, 0, 0, client::setinfo),
-    ("client|list", -2, "admin noscript loading stale", 0, 0, 0, client::list),
-    ("client|info", 2, "noscript loading stale", 0, 0, 0, client::info),
-    ("client|kill", -3, "admin noscript loading stale", 0, 0, 0, client::kill),
-    ("client|no-evict", 3, "admin noscript loading stale", 0, 0, 0, client::no_evict),
-    ("client|no-touch", 3, "noscript loading stale", 0, 0, 0, client::no_touch),
-    ("client|reply", 3, "noscript loading stale", 0, 0, 0, client::reply),
-    ("client|tracking", -3, "noscript loading stale", 0, 0, 0, client::tracking),
-    ("client|caching", 3, "noscript loading stale", 0, 0, 0, client::caching),
-    ("client|getredir", 2, "noscript loading stale", 0, 0, 0, client::getredir),
-    ("client|trackinginfo", 2, "noscript loading stale", 0, 0, 0, client::trackinginfo),
-    ("client|help", 2, "loading stale", 0, 0, 0, client::help),
-    ("client|pause", -3, "admin noscript loading stale", 0, 0, 0, client::pause),
-    ("client|unpause", 2, "admin noscript loading stale", 0, 0, 0, client::unpause),
+    Row::new(&r::PING, connection::ping).with(hooks::MISCONF | hooks::SUBSCRIBED),
+    Row::new(&r::ECHO, connection::echo),
+    Row::new(&r::HELLO, connection::hello).secrets(monitor::hello_secrets),
+    Row::new(&r::AUTH, connection::auth).secrets(monitor::auth_secrets),
+    Row::new(&r::SELECT, connection::select),
+    Row::new(&r::QUIT, connection::quit).with(hooks::ENDS_MULTI | hooks::SUBSCRIBED),
+    Row::new(&r::RESET, connection::reset).with(hooks::ENDS_MULTI | hooks::SUBSCRIBED),
+    Row::new(&r::READONLY, connection::readonly),
+    Row::new(&r::READWRITE, connection::readwrite),
+    Row::new(&r::CLIENT, container).with(hooks::KEEPS_CACHING),
+    Row::new(&r::CLIENT_ID, client::id),
+    Row::new(&r::CLIENT_SETNAME, client::setname),
+    Row::new(&r::CLIENT_GETNAME, client::getname),
+    Row::new(&spec::CLIENT_SETINFO, client::setinfo),
+    Row::new(&r::CLIENT_LIST, client::list),
+    Row::new(&r::CLIENT_INFO, client::info),
+    Row::new(&r::CLIENT_KILL, client::kill),
+    Row::new(&r::CLIENT_NO_EVICT, client::no_evict),
+    Row::new(&spec::CLIENT_NO_TOUCH, client::no_touch),
+    Row::new(&r::CLIENT_REPLY, client::reply),
+    Row::new(&r::CLIENT_TRACKING, client::tracking),
+    Row::new(&r::CLIENT_CACHING, client::caching),
+    Row::new(&r::CLIENT_GETREDIR, client::getredir),
+    Row::new(&r::CLIENT_TRACKINGINFO, client::trackinginfo),
+    Row::new(&r::CLIENT_HELP, client::help),
+    Row::new(&r::CLIENT_PAUSE, client::pause),
+    Row::new(&r::CLIENT_UNPAUSE, client::unpause),
     // server
-    ("dbsize", 1, "readonly fast", 0, 0, 0, server::dbsize),
-    ("flushdb", -1, "write", 0, 0, 0, server::flushdb),
-    ("flushall", -1, "write", 0, 0, 0, server::flushall),
-    ("time", 1, "loading stale fast", 0, 0, 0, server::time),
-    ("info", -1, "loading stale", 0, 0, 0, info::info),
-    ("lastsave", 1, "loading stale fast", 0, 0, 0, server::lastsave),
-    ("save", 1, "admin noscript no_async_loading no_multi", 0, 0, 0, server::save),
-    ("bgsave", -1, "admin noscript no_async_loading", 0, 0, 0, server::bgsave),
-    ("shutdown", -1, "admin noscript loading stale no_multi allow_busy", 0, 0, 0, server::shutdown),
-    ("debug", -2, "admin noscript loading stale", 0, 0, 0, server::debug),
-    ("config", -2, "", 0, 0, 0, container),
-    ("config|get", -3, "admin noscript loading stale", 0, 0, 0, server::config_get),
-    ("config|set", -4, "admin noscript loading stale", 0, 0, 0, server::config_set),
-    ("config|resetstat", 2, "admin noscript loading stale", 0, 0, 0, server::config_resetstat),
-    ("config|help", 2, "loading stale", 0, 0, 0, server::config_help),
-    ("command", -1, "loading stale", 0, 0, 0, command::command),
-    ("command|count", 2, "loading stale", 0, 0, 0, command::count),
-    ("command|info", -2, "loading stale", 0, 0, 0, command::info),
-    ("command|docs", -2, "loading stale", 0, 0, 0, command::docs),
-    ("command|list", -2, "loading stale", 0, 0, 0, command::list),
-    ("command|getkeys", -4, "loading stale", 0, 0, 0, command::getkeys),
-    ("command|getkeysandflags", -4, "loading stale", 0, 0, 0, command::getkeysandflags),
-    ("command|help", 2, "loading stale", 0, 0, 0, command::help),
+    Row::new(&r::DBSIZE, server::dbsize),
+    Row::new(&r::FLUSHDB, server::flushdb),
+    Row::new(&r::FLUSHALL, server::flushall),
+    Row::new(&r::TIME, server::time),
+    Row::new(&r::INFO, info::info),
+    Row::new(&r::LASTSAVE, server::lastsave),
+    Row::new(&r::SAVE, server::save),
+    Row::new(&r::BGSAVE, server::bgsave),
+    Row::new(&r::SHUTDOWN, server::shutdown),
+    Row::new(&r::DEBUG, server::debug),
+    Row::new(&r::CONFIG, container),
+    Row::new(&r::CONFIG_GET, server::config_get),
+    Row::new(&r::CONFIG_SET, server::config_set).secrets(monitor::config_set_secrets),
+    Row::new(&r::CONFIG_RESETSTAT, server::config_resetstat),
+    Row::new(&r::CONFIG_HELP, server::config_help),
+    Row::new(&r::COMMAND, command::command),
+    Row::new(&r::COMMAND_COUNT, command::count),
+    Row::new(&r::COMMAND_INFO, command::info),
+    Row::new(&r::COMMAND_DOCS, command::docs),
+    Row::new(&r::COMMAND_LIST, command::list),
+    Row::new(&r::COMMAND_GETKEYS, command::getkeys),
+    Row::new(&r::COMMAND_GETKEYSANDFLAGS, command::getkeysandflags),
+    Row::new(&r::COMMAND_HELP, command::help),
     // keys
-    ("del", -2, "write", 1, -1, 1, keys::del),
-    ("unlink", -2, "write fast", 1, -1, 1, keys::del),
-    ("exists", -2, "readonly fast", 1, -1, 1, keys::exists),
-    ("type", 2, "readonly fast", 1, 1, 1, keys::type_),
-    ("rename", 3, "write", 1, 2, 1, keys::rename),
-    ("renamenx", 3, "write fast", 1, 2, 1, keys::renamenx),
-    ("copy", -3, "write denyoom", 1, 2, 1, keys::copy),
-    ("move", 3, "write fast", 1, 1, 1, keys::move_),
-    ("keys", 2, "readonly", 0, 0, 0, keys::keys),
-    ("scan", -2, "readonly", 0, 0, 0, keys::scan),
-    ("randomkey", 1, "readonly", 0, 0, 0, keys::randomkey),
-    ("touch", -2, "readonly fast", 1, -1, 1, keys::touch),
-    ("object", -2, "", 0, 0, 0, container),
-    ("object|encoding", 3, "readonly", 2, 2, 1, keys::object_encoding),
-    ("object|freq", 3, "readonly", 2, 2, 1, keys::object_freq),
-    ("object|idletime", 3, "readonly", 2, 2, 1, keys::object_idletime),
-    ("object|refcount", 3, "readonly", 2, 2, 1, keys::object_refcount),
-    ("object|help", 2, "loading stale", 0, 0, 0, keys::object_help),
-    ("expire", -3, "write fast", 1, 1, 1, keys::expire),
-    ("pexpire", -3, "write fast", 1, 1, 1, keys::expire),
-    ("expireat", -3, "write fast", 1, 1, 1, keys::expire),
-    ("pexpireat", -3, "write fast", 1, 1, 1, keys::expire),
-    ("ttl", 2, "readonly fast", 1, 1, 1, keys::ttl),
-    ("pttl", 2, "readonly fast", 1, 1, 1, keys::ttl),
-    ("expiretime", 2, "readonly fast", 1, 1, 1, keys::ttl),
-    ("pexpiretime", 2, "readonly fast", 1, 1, 1, keys::ttl),
-    ("persist", 2, "write fast", 1, 1, 1, keys::persist),
+    Row::new(&r::DEL, keys::del).with(hooks::SIGNALS_OWN_KEYS),
+    Row::new(&r::UNLINK, keys::del).with(hooks::SIGNALS_OWN_KEYS),
+    Row::new(&r::EXISTS, keys::exists),
+    Row::new(&r::TYPE, keys::type_),
+    Row::new(&r::RENAME, keys::rename),
+    Row::new(&r::RENAMENX, keys::renamenx),
+    Row::new(&r::COPY, keys::copy).with(hooks::CROSS_DB),
+    Row::new(&r::MOVE, keys::move_).with(hooks::CROSS_DB),
+    Row::new(&r::KEYS, keys::keys),
+    Row::new(&r::SCAN, keys::scan),
+    Row::new(&r::RANDOMKEY, keys::randomkey),
+    Row::new(&r::TOUCH, keys::touch),
+    Row::new(&r::OBJECT, container),
+    Row::new(&r::OBJECT_ENCODING, keys::object_encoding),
+    Row::new(&r::OBJECT_FREQ, keys::object_freq),
+    Row::new(&r::OBJECT_IDLETIME, keys::object_idletime),
+    Row::new(&r::OBJECT_REFCOUNT, keys::object_refcount),
+    Row::new(&r::OBJECT_HELP, keys::object_help),
+    Row::new(&r::EXPIRE, keys::expire),
+    Row::new(&r::PEXPIRE, keys::expire),
+    Row::new(&r::EXPIREAT, keys::expire),
+    Row::new(&r::PEXPIREAT, keys::expire),
+    Row::new(&r::TTL, keys::ttl),
+    Row::new(&r::PTTL, keys::ttl),
+    Row::new(&r::EXPIRETIME, keys::ttl),
+    Row::new(&r::PEXPIRETIME, keys::ttl),
+    Row::new(&r::PERSIST, keys::persist),
     // strings
-    ("get", 2, "readonly fast", 1, 1, 1, string::get),
-    ("set", -3, "write denyoom", 1, 1, 1, string::set),
-    ("setnx", 3, "write denyoom fast", 1, 1, 1, string::setnx),
-    ("setex", 4, "write denyoom", 1, 1, 1, string::setex),
-    ("psetex", 4, "write denyoom", 1, 1, 1, string::setex),
-    ("getset", 3, "write denyoom fast", 1, 1, 1, string::getset),
-    ("getdel", 2, "write fast", 1, 1, 1, string::getdel),
-    ("getex", -2, "write fast", 1, 1, 1, string::getex),
-    ("mget", -2, "readonly fast", 1, -1, 1, string::mget),
-    ("mset", -3, "write denyoom", 1, -1, 2, string::mset),
-    ("msetnx", -3, "write denyoom", 1, -1, 2, string::msetnx),
-    ("append", 3, "write denyoom fast", 1, 1, 1, string::append),
-    ("strlen", 2, "readonly fast", 1, 1, 1, string::strlen),
-    ("getrange", 4, "readonly", 1, 1, 1, string::getrange),
-    ("substr", 4, "readonly", 1, 1, 1, string::getrange),
-    ("setrange", 4, "write denyoom", 1, 1, 1, string::setrange),
-    ("incr", 2, "write denyoom fast", 1, 1, 1, string::incr),
-    ("decr", 2, "write denyoom fast", 1, 1, 1, string::incr),
-    ("incrby", 3, "write denyoom fast", 1, 1, 1, string::incr),
-    ("decrby", 3, "write denyoom fast", 1, 1, 1, string::incr),
-    ("incrbyfloat", 3, "write denyoom fast", 1, 1, 1, string::incrbyfloat),
-    ("lcs", -3, "readonly", 1, 2, 1, string::lcs),
+    Row::new(&r::GET, string::get),
+    Row::new(&r::SET, string::set).key_flags(string::set_key_flags),
+    Row::new(&r::SETNX, string::setnx),
+    Row::new(&r::SETEX, string::setex),
+    Row::new(&r::PSETEX, string::setex),
+    Row::new(&r::GETSET, string::getset),
+    Row::new(&r::GETDEL, string::getdel),
+    Row::new(&r::GETEX, string::getex),
+    Row::new(&r::MGET, string::mget),
+    Row::new(&r::MSET, string::mset),
+    Row::new(&r::MSETNX, string::msetnx),
+    Row::new(&r::APPEND, string::append),
+    Row::new(&r::STRLEN, string::strlen),
+    Row::new(&r::GETRANGE, string::getrange),
+    Row::new(&r::SUBSTR, string::getrange),
+    Row::new(&r::SETRANGE, string::setrange),
+    Row::new(&r::INCR, string::incr),
+    Row::new(&r::DECR, string::incr),
+    Row::new(&r::INCRBY, string::incr),
+    Row::new(&r::DECRBY, string::incr),
+    Row::new(&r::INCRBYFLOAT, string::incrbyfloat),
+    Row::new(&r::LCS, string::lcs),
 ];
 
 /// Transactions, the slow log, the latency monitor, MONITOR and WAIT.
 #[rustfmt::skip]
 const ADMIN_ROWS: &[Row] = &[
-    ("multi", 1, "noscript loading stale fast allow_busy", 0, 0, 0, multi::multi),
-    ("exec", 1, "noscript loading stale skip_slowlog", 0, 0, 0, multi::exec),
-    ("discard", 1, "noscript loading stale fast allow_busy", 0, 0, 0, multi::discard_cmd),
-    ("watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1, multi::watch),
-    ("unwatch", 1, "noscript loading stale fast allow_busy", 0, 0, 0, multi::unwatch),
-    ("wait", 3, "noscript", 0, 0, 0, replication::wait),
-    ("monitor", 1, "admin noscript loading stale", 0, 0, 0, monitor::monitor),
-    ("slowlog", -2, "", 0, 0, 0, container),
-    ("slowlog|get", -2, "admin loading stale", 0, 0, 0, slowlog::get),
-    ("slowlog|len", 2, "admin loading stale", 0, 0, 0, slowlog::len),
-    ("slowlog|reset", 2, "admin loading stale", 0, 0, 0, slowlog::reset),
-    ("slowlog|help", 2, "loading stale", 0, 0, 0, slowlog::help),
-    ("latency", -2, "", 0, 0, 0, container),
-    ("latency|latest", 2, "admin noscript loading stale", 0, 0, 0, latency::latest),
-    ("latency|history", 3, "admin noscript loading stale", 0, 0, 0, latency::history),
-    ("latency|reset", -2, "admin noscript loading stale", 0, 0, 0, latency::reset),
-    ("latency|graph", 3, "admin noscript loading stale", 0, 0, 0, latency::graph),
-    ("latency|doctor", 2, "admin noscript loading stale", 0, 0, 0, latency::doctor),
-    ("latency|help", 2, "loading stale", 0, 0, 0, latency::help),
+    Row::new(&r::MULTI, multi::multi).with(hooks::NOT_QUEUED),
+    Row::new(&r::EXEC, multi::exec).with(hooks::EXEC | hooks::ENDS_MULTI),
+    Row::new(&r::DISCARD, multi::discard_cmd).with(hooks::ENDS_MULTI),
+    Row::new(&r::WATCH, multi::watch).with(hooks::NOT_QUEUED),
+    Row::new(&r::UNWATCH, multi::unwatch),
+    Row::new(&r::WAIT, replication::wait),
+    Row::new(&r::MONITOR, monitor::monitor),
+    Row::new(&r::SLOWLOG, container),
+    Row::new(&r::SLOWLOG_GET, slowlog::get),
+    Row::new(&r::SLOWLOG_LEN, slowlog::len),
+    Row::new(&r::SLOWLOG_RESET, slowlog::reset),
+    Row::new(&r::SLOWLOG_HELP, slowlog::help),
+    Row::new(&r::LATENCY, container),
+    Row::new(&r::LATENCY_LATEST, latency::latest),
+    Row::new(&r::LATENCY_HISTORY, latency::history),
+    Row::new(&r::LATENCY_RESET, latency::reset),
+    Row::new(&r::LATENCY_GRAPH, latency::graph),
+    Row::new(&r::LATENCY_DOCTOR, latency::doctor),
+    Row::new(&r::LATENCY_HELP, latency::help),
 ];
 
 impl Table {
@@ -398,19 +419,27 @@ impl Table {
             .chain(ADMIN_ROWS);
         let mut cmds: Vec<Command> = rows
             .enumerate()
-            .map(
-                |(index, &(name, arity, f, first_key, last_key, step, handler))| Command {
-                    name,
-                    arity,
-                    flags: flags::parse(f),
-                    first_key,
-                    last_key,
-                    step,
-                    handler,
+            .map(|(index, row)| {
+                let m = row.meta;
+                let legacy = spec::legacy_range(m.key_specs);
+                let movable = if legacy.movablekeys {
+                    flags::MOVABLEKEYS
+                } else {
+                    0
+                };
+                Command {
+                    name: m.name,
+                    meta: m,
+                    arity: if row.arity != 0 { row.arity } else { m.arity },
+                    flags: m.flags | movable,
+                    hooks: row.hooks,
+                    handler: row.handler,
                     index,
                     subcommands: Vec::new(),
-                },
-            )
+                    key_flags: row.key_flags,
+                    secrets: row.secrets,
+                }
+            })
             .collect();
         let by_name: std::collections::HashMap<&'static str, usize, foldhash::fast::RandomState> =
             cmds.iter().map(|c| (c.name, c.index)).collect();
@@ -418,6 +447,7 @@ impl Table {
             if let Some((parent, _)) = cmds[i].name.split_once('|') {
                 let p = by_name[parent];
                 cmds[p].subcommands.push(i);
+                cmds[i].hooks |= cmds[p].hooks;
             }
         }
         Table { cmds, by_name }
@@ -530,7 +560,7 @@ fn run(
     };
     if let Some(t) = client.tracking.as_mut()
         && client.multi.is_none()
-        && !resolved.is_some_and(|c| c.name.starts_with("client|"))
+        && !resolved.is_some_and(|c| c.hooked(hooks::KEEPS_CACHING))
     {
         // CLIENT CACHING applies to the next command (or transaction)
         // only; CLIENT subcommands do not use it up, as in Redis.
@@ -677,7 +707,7 @@ fn reject(
     let mut text = e.0.clone().into_owned();
     if let Some(c) = cmd {
         srv.cmd_stats[c.index].rejected_calls += 1;
-        if c.name == "exec" {
+        if c.hooked(hooks::EXEC) {
             text = multi::exec_refused(srv, client, &e);
             monitor::feed(srv, client, c, args);
         }
@@ -697,7 +727,7 @@ fn paused(srv: &ServerState, client: &Client, cmd: &Command, now: i64) -> bool {
         Some(PauseMode::All) => true,
         Some(PauseMode::Write) => {
             cmd.has(flags::WRITE | flags::MAY_REPLICATE)
-                || (cmd.name == "exec" && client.multi.as_ref().is_some_and(|m| m.writes()))
+                || (cmd.hooked(hooks::EXEC) && client.multi.as_ref().is_some_and(|m| m.writes()))
         }
     }
 }
@@ -718,7 +748,7 @@ fn signal_written_keys(srv: &mut ServerState, client: &mut Client, cmd: &Command
     let db = client.db;
     let dbs = srv.ks.db_count();
     for p in written_key_positions(cmd, args) {
-        if matches!(cmd.name, "move" | "copy") {
+        if cmd.hooked(hooks::CROSS_DB) {
             // The destination may be another database.
             srv.blocking.touched_any_db(&args[p], dbs);
             for d in 0..dbs {
@@ -731,38 +761,17 @@ fn signal_written_keys(srv: &mut ServerState, client: &mut Client, cmd: &Command
     }
 }
 
-/// Write commands with a read-only key specification (the sources); a unit
-/// test checks this list against Redis's key specs, which are not parsed on
-/// the write path.
-const WRITES_WITH_READ_ONLY_KEYS: &[&str] = &[
-    "copy",
-    "sinterstore",
-    "sunionstore",
-    "sdiffstore",
-    "zrangestore",
-    "zunionstore",
-    "zinterstore",
-    "zdiffstore",
-];
-
-/// Write commands whose handlers signal exactly the keys they changed
-/// (DEL of several keys changes only those that existed).
-const SIGNALS_OWN_KEYS: &[&str] = &["del", "unlink"];
-
 /// Positions of the keys a write command may change: all its keys, except
 /// those its key specifications mark read-only (the sources of SINTERSTORE,
-/// ZUNIONSTORE, ...), found through the specs for commands whose keys move.
+/// ZUNIONSTORE, ...). DEL and UNLINK signal their own keys.
 fn written_key_positions(cmd: &Command, args: &[Bytes]) -> Vec<usize> {
-    if SIGNALS_OWN_KEYS.contains(&cmd.name) {
+    if cmd.hooked(hooks::SIGNALS_OWN_KEYS) {
         return Vec::new();
     }
-    if !cmd.has(flags::MOVABLEKEYS) && !WRITES_WITH_READ_ONLY_KEYS.contains(&cmd.name) {
-        return cmd.key_positions(args.len());
-    }
-    command::keys_with_flags(cmd, args)
+    cmd.keys(args)
         .into_iter()
-        .filter(|(_, f)| !command::flags_contain(f, "RO"))
-        .map(|(p, _)| p)
+        .filter(|k| k.flags & ks::RO == 0)
+        .map(|k| k.pos)
         .collect()
 }
 
@@ -820,7 +829,7 @@ fn prepare(
     }
     // EXEC counts as the kind of commands it queued.
     let queued = match &client.multi {
-        Some(m) if cmd.name == "exec" => m.flags,
+        Some(m) if cmd.hooked(hooks::EXEC) => m.flags,
         _ => 0,
     };
     // A served blocked command was admitted when it first ran.
@@ -832,17 +841,17 @@ fn prepare(
         // the commands that end the transaction (Redis's rule).
         let denyoom = cmd.has(flags::DENYOOM)
             || queued & flags::DENYOOM != 0
-            || (client.multi.is_some()
-                && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset"));
+            || (client.multi.is_some() && !cmd.hooked(hooks::ENDS_MULTI));
         if oom && denyoom {
             return Err((Some(cmd), CmdError::oom()));
         }
     }
     let writes = cmd.has(flags::WRITE) || queued & flags::WRITE != 0;
-    if (writes || cmd.name == "ping") && crate::persist::writes_refused(srv) {
+    if (writes || cmd.hooked(hooks::MISCONF)) && crate::persist::writes_refused(srv) {
         return Err((Some(cmd), CmdError::msg(crate::persist::MISCONF)));
     }
-    if client.resp == 2 && client.is_pubsub() && !pubsub::allowed_while_subscribed(cmd.name) {
+    // RESP2 subscribed clients may run only the rows marked SUBSCRIBED.
+    if client.resp == 2 && client.is_pubsub() && !cmd.hooked(hooks::SUBSCRIBED) {
         return Err((Some(cmd), CmdError::subscribe_context(cmd.name)));
     }
     if srv.loading && !cmd.has(flags::LOADING) {
@@ -897,13 +906,17 @@ mod tests {
     }
 
     #[test]
-    fn read_only_key_list_matches_the_key_specs() {
-        let from_specs: Vec<&str> = table()
-            .cmds
+    fn written_keys_skip_read_only_sources() {
+        let args: Vec<Bytes> = ["sinterstore", "d", "a", "b"]
             .iter()
-            .filter(|c| c.has(flags::WRITE) && command::has_read_only_keys(c))
-            .map(|c| c.name)
+            .map(|s| Bytes::from_static(s.as_bytes()))
             .collect();
-        assert_eq!(from_specs, WRITES_WITH_READ_ONLY_KEYS);
+        let cmd = resolve(&args).unwrap();
+        assert_eq!(written_key_positions(cmd, &args), [1]);
+        let args: Vec<Bytes> = ["del", "a"]
+            .iter()
+            .map(|s| Bytes::from_static(s.as_bytes()))
+            .collect();
+        assert!(written_key_positions(resolve(&args).unwrap(), &args).is_empty());
     }
 }

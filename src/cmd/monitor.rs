@@ -89,7 +89,7 @@ const REDACTED: Bytes = Bytes::from_static(b"(redacted)");
 /// command got as far as reading are redacted (a malformed HELLO before its
 /// AUTH option shows everything).
 pub fn shown_args<'a>(cmd: &Command, args: &'a [Bytes]) -> Cow<'a, [Bytes]> {
-    let secrets = secret_positions(cmd.name, args);
+    let secrets = cmd.secrets(args);
     if secrets.is_empty() {
         return Cow::Borrowed(args);
     }
@@ -100,22 +100,29 @@ pub fn shown_args<'a>(cmd: &Command, args: &'a [Bytes]) -> Cow<'a, [Bytes]> {
     Cow::Owned(v)
 }
 
-fn secret_positions(name: &str, args: &[Bytes]) -> Vec<usize> {
-    match name {
-        "auth" if args.len() <= 3 => (1..args.len()).collect(),
-        "hello" => hello_secrets(args),
-        "config|set" if args.len().is_multiple_of(2) => (2..args.len())
-            .step_by(2)
-            .filter(|&i| is(&args[i], "requirepass") || is(&args[i], "masterauth"))
-            .map(|i| i + 1)
-            .collect(),
-        _ => Vec::new(),
+/// AUTH's secrets: every argument of its one- and two-argument forms.
+pub fn auth_secrets(args: &[Bytes]) -> Vec<usize> {
+    if args.len() <= 3 {
+        (1..args.len()).collect()
+    } else {
+        Vec::new()
     }
 }
 
-/// HELLO redacts AUTH's user name and password once it has accepted the
-/// protocol version and reached that option.
-fn hello_secrets(args: &[Bytes]) -> Vec<usize> {
+/// CONFIG SET's secrets: the values of `requirepass` and `masterauth`.
+pub fn config_set_secrets(args: &[Bytes]) -> Vec<usize> {
+    if !args.len().is_multiple_of(2) {
+        return Vec::new();
+    }
+    (2..args.len())
+        .step_by(2)
+        .filter(|&i| is(&args[i], "requirepass") || is(&args[i], "masterauth"))
+        .map(|i| i + 1)
+        .collect()
+}
+
+/// HELLO's secrets: the user and password of its AUTH option.
+pub fn hello_secrets(args: &[Bytes]) -> Vec<usize> {
     let mut out = Vec::new();
     if args.len() >= 2 {
         match crate::util::num::parse_i64(&args[1]) {

@@ -47,11 +47,8 @@ impl MultiState {
 /// True if `cmd` must be queued rather than run: the client is in MULTI
 /// and the command is not one of those that act on the transaction itself.
 pub fn queues(client: &Client, cmd: &Command) -> bool {
-    client.multi.is_some()
-        && !matches!(
-            cmd.name,
-            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-        )
+    use super::hooks::{ENDS_MULTI, NOT_QUEUED};
+    client.multi.is_some() && !cmd.hooked(ENDS_MULTI | NOT_QUEUED)
 }
 
 /// Queues `args` in the client's transaction.

@@ -7,6 +7,8 @@
 //! like Redis they reach the client even under CLIENT REPLY OFF/SKIP.
 
 use super::Ctx;
+use super::Row;
+use super::spec::redis as r;
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::server::pubsub::{Kind, Topics};
@@ -15,40 +17,23 @@ use bytes::Bytes;
 
 /// The pub/sub rows of the command table.
 #[rustfmt::skip]
-pub const ROWS: &[super::Row] = &[
-    ("subscribe", -2, "pubsub noscript loading stale", 0, 0, 0, subscribe),
-    ("unsubscribe", -1, "pubsub noscript loading stale", 0, 0, 0, unsubscribe),
-    ("psubscribe", -2, "pubsub noscript loading stale", 0, 0, 0, psubscribe),
-    ("punsubscribe", -1, "pubsub noscript loading stale", 0, 0, 0, punsubscribe),
-    ("publish", 3, "pubsub loading stale fast", 0, 0, 0, publish),
-    ("ssubscribe", -2, "pubsub noscript loading stale", 1, -1, 1, ssubscribe),
-    ("sunsubscribe", -1, "pubsub noscript loading stale", 1, -1, 1, sunsubscribe),
-    ("spublish", 3, "pubsub loading stale fast", 1, 1, 1, spublish),
-    ("pubsub", -2, "", 0, 0, 0, super::container),
-    ("pubsub|channels", -2, "pubsub loading stale", 0, 0, 0, channels),
-    ("pubsub|numsub", -2, "pubsub loading stale", 0, 0, 0, numsub),
-    ("pubsub|numpat", 2, "pubsub loading stale", 0, 0, 0, numpat),
-    ("pubsub|shardchannels", -2, "pubsub loading stale", 0, 0, 0, shardchannels),
-    ("pubsub|shardnumsub", -2, "pubsub loading stale", 0, 0, 0, shardnumsub),
-    ("pubsub|help", 2, "loading stale", 0, 0, 0, help),
+pub const ROWS: &[Row] = &[
+    Row::new(&r::SUBSCRIBE, subscribe).with(super::hooks::SUBSCRIBED),
+    Row::new(&r::UNSUBSCRIBE, unsubscribe).with(super::hooks::SUBSCRIBED),
+    Row::new(&r::PSUBSCRIBE, psubscribe).with(super::hooks::SUBSCRIBED),
+    Row::new(&r::PUNSUBSCRIBE, punsubscribe).with(super::hooks::SUBSCRIBED),
+    Row::new(&r::PUBLISH, publish),
+    Row::new(&r::SSUBSCRIBE, ssubscribe).with(super::hooks::SUBSCRIBED),
+    Row::new(&r::SUNSUBSCRIBE, sunsubscribe).with(super::hooks::SUBSCRIBED),
+    Row::new(&r::SPUBLISH, spublish),
+    Row::new(&r::PUBSUB, super::container),
+    Row::new(&r::PUBSUB_CHANNELS, channels),
+    Row::new(&r::PUBSUB_NUMSUB, numsub),
+    Row::new(&r::PUBSUB_NUMPAT, numpat),
+    Row::new(&r::PUBSUB_SHARDCHANNELS, shardchannels),
+    Row::new(&r::PUBSUB_SHARDNUMSUB, shardnumsub),
+    Row::new(&r::PUBSUB_HELP, help),
 ];
-
-/// True for the commands a RESP2 client may run while subscribed; any other
-/// gets [`CmdError::subscribe_context`] (RESP3 clients may run anything).
-pub fn allowed_while_subscribed(name: &str) -> bool {
-    matches!(
-        name,
-        "subscribe"
-            | "unsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "ssubscribe"
-            | "sunsubscribe"
-            | "ping"
-            | "quit"
-            | "reset"
-    )
-}
 
 fn subscribe_kind(ctx: &mut Ctx, kind: Kind, topics: &[Bytes]) -> CmdResult {
     let replies = topics

@@ -12,6 +12,7 @@
 //! shared with the hash commands.
 
 use super::keys::parse_cursor;
+use super::spec::redis as r;
 use super::{Ctx, Row, arg_i64, is};
 use crate::config::notify;
 use crate::db::set::{Member, Set};
@@ -24,23 +25,23 @@ use bytes::Bytes;
 /// This family's rows of the command table.
 #[rustfmt::skip]
 pub const ROWS: &[Row] = &[
-    ("sadd", -3, "write denyoom fast", 1, 1, 1, sadd),
-    ("srem", -3, "write fast", 1, 1, 1, srem),
-    ("scard", 2, "readonly fast", 1, 1, 1, scard),
-    ("sismember", 3, "readonly fast", 1, 1, 1, sismember),
-    ("smismember", -3, "readonly fast", 1, 1, 1, smismember),
-    ("smembers", 2, "readonly", 1, 1, 1, smembers),
-    ("srandmember", -2, "readonly", 1, 1, 1, srandmember),
-    ("spop", -2, "write fast", 1, 1, 1, spop),
-    ("smove", 4, "write fast", 1, 2, 1, smove),
-    ("sinter", -2, "readonly", 1, -1, 1, sinter),
-    ("sintercard", -3, "readonly movablekeys", 0, 0, 0, sintercard),
-    ("sinterstore", -3, "write denyoom", 1, -1, 1, sinterstore),
-    ("sunion", -2, "readonly", 1, -1, 1, sunion),
-    ("sunionstore", -3, "write denyoom", 1, -1, 1, sunionstore),
-    ("sdiff", -2, "readonly", 1, -1, 1, sdiff),
-    ("sdiffstore", -3, "write denyoom", 1, -1, 1, sdiffstore),
-    ("sscan", -3, "readonly", 1, 1, 1, sscan),
+    Row::new(&r::SADD, sadd),
+    Row::new(&r::SREM, srem),
+    Row::new(&r::SCARD, scard),
+    Row::new(&r::SISMEMBER, sismember),
+    Row::new(&r::SMISMEMBER, smismember),
+    Row::new(&r::SMEMBERS, smembers),
+    Row::new(&r::SRANDMEMBER, srandmember),
+    Row::new(&r::SPOP, spop),
+    Row::new(&r::SMOVE, smove),
+    Row::new(&r::SINTER, sinter),
+    Row::new(&r::SINTERCARD, sintercard),
+    Row::new(&r::SINTERSTORE, sinterstore),
+    Row::new(&r::SUNION, sunion),
+    Row::new(&r::SUNIONSTORE, sunionstore),
+    Row::new(&r::SDIFF, sdiff),
+    Row::new(&r::SDIFFSTORE, sdiffstore),
+    Row::new(&r::SSCAN, sscan),
 ];
 
 // ---------------------------------------------------------------------------

@@ -162,6 +162,17 @@ fn set_generic(
     true
 }
 
+/// SET's key flags depend on its GET option (Redis's `setGetKeys`): with
+/// GET the old value is read (RW, access), without it only overwritten.
+pub fn set_key_flags(args: &[Bytes], _: u32) -> u32 {
+    use super::ks;
+    if args.iter().skip(3).any(|a| is(a, "get")) {
+        ks::RW | ks::ACCESS | ks::UPDATE
+    } else {
+        ks::OW | ks::UPDATE
+    }
+}
+
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
 pub fn set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let o = parse_set_opts(args, 3, true)?;

@@ -337,16 +337,8 @@ impl ServerState {
         if t.bcast || cmd.has(flags::PUBSUB) || (t.optin && !t.caching) || (t.optout && t.caching) {
             return;
         }
-        let positions = if cmd.has(flags::MOVABLEKEYS) {
-            crate::cmd::command::keys_with_flags(cmd, args)
-                .into_iter()
-                .map(|(p, _)| p)
-                .collect()
-        } else {
-            cmd.key_positions(args.len())
-        };
-        for p in positions {
-            if self.tracking.table.insert(&args[p], c.id) {
+        for k in cmd.keys(args) {
+            if self.tracking.table.insert(&args[k.pos], c.id) {
                 self.tracking.items += 1;
             }
         }
