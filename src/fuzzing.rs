@@ -688,7 +688,7 @@ pub fn execute_commands(data: &[u8]) {
         }
         let (reply, resp, closed, parked) = {
             let mut c = client.borrow_mut();
-            let reply = cmd::execute(&mut srv, &mut c, &args, now);
+            let reply = cmd::execute(&mut srv, &mut c, &args, now).into_reply();
             srv.tracking_after_command(&mut c);
             let parked = park_if_blocking(&mut srv, &mut c, &args);
             (reply, c.resp, c.close_after_reply || c.killed, parked)

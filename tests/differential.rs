@@ -591,6 +591,46 @@ fn same_shape_rules() {
     ));
 }
 
+/// Turns forkv's effect recorder on (into `path`) or off.
+fn effects_log(server: &Server, path: Option<&Path>) {
+    let mut c = server.client();
+    let target = path.map_or("off".to_string(), |p| p.display().to_string());
+    redis::cmd("DEBUG")
+        .arg("EFFECTS")
+        .arg("LOG")
+        .arg(target)
+        .query::<()>(&mut c)
+        .expect("DEBUG EFFECTS LOG");
+}
+
+/// Replays the recorded stream into a fresh forkv (through the loader
+/// path) and compares its dataset with the recording server's.
+fn check_effects(server: &Server, path: &Path) -> Result<(), String> {
+    let mut c = server.client();
+    redis::cmd("DEBUG")
+        .arg("EFFECTS")
+        .arg("LOG")
+        .arg("off")
+        .query::<()>(&mut c)
+        .map_err(|e| format!("DEBUG EFFECTS LOG off: {e}"))?;
+    let original = common::dataset(server);
+    let fresh = common::start(&[]);
+    let mut f = fresh.client();
+    redis::cmd("DEBUG")
+        .arg("EFFECTS")
+        .arg("REPLAY")
+        .arg(path.display().to_string())
+        .query::<i64>(&mut f)
+        .map_err(|e| format!("replay failed: {e}"))?;
+    let replayed = common::dataset(&fresh);
+    let diff = common::dataset_diff(&original, &replayed, 3000);
+    if diff.is_empty() {
+        Ok(())
+    } else {
+        Err(diff.join("\n    "))
+    }
+}
+
 #[test]
 fn differential() {
     let selftest = std::env::var("FORKV_DIFF_SELFTEST").is_ok_and(|v| v == "1");
@@ -627,7 +667,23 @@ fn differential() {
     for file in &files {
         let steps = parse_script(file);
         let before = rep.mismatches.len();
+        // forkv records its write-effect stream during the script; replayed
+        // into a fresh server, it must rebuild the same dataset.
+        let effects = (!selftest).then(|| {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("effects-{name}.resp"));
+            let _ = std::fs::remove_file(&path);
+            effects_log(&tested.server, Some(&path));
+            path
+        });
         run_script(file, &steps, &mut reference, &mut tested, &mut rep);
+        if let Some(path) = effects {
+            let fname = format!("corpus/{}", file.file_name().unwrap().to_string_lossy());
+            if let Err(e) = check_effects(&tested.server, &path) {
+                rep.mismatches
+                    .push(format!("{fname}: write-effect replay: {e}"));
+            }
+        }
         per_file.push(format!(
             "  {:<28} {:>4} commands, {:>3} mismatches",
             file.file_name().unwrap().to_string_lossy(),

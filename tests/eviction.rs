@@ -491,5 +491,8 @@ fn eviction_carries_on_in_the_background_after_a_pass_runs_out_of_time() {
     std::thread::sleep(Duration::from_millis(1000));
     let evicted = info_u64(&mut c, "stats", "evicted_keys");
     assert!(evicted > 8000, "{evicted} keys evicted");
-    assert!(used_memory(&mut c) <= used / 2);
+    // The INFO that measures allocates too: a few bytes over the limit are
+    // that reply, not keys left unevicted (each key is about 1 KB).
+    let now_used = used_memory(&mut c);
+    assert!(now_used <= used / 2 + 1024, "{now_used} > {}", used / 2);
 }

@@ -261,7 +261,15 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     })??;
     ctx.srv.ks.stats.dirty += 1;
     ctx.notify(notify::HASH, "hincrbyfloat", &args[1]);
-    Ok(Reply::Bulk(Bytes::from(out)))
+    let out = Bytes::from(out);
+    // Logged as the resulting value, which replays identically.
+    ctx.propagate(vec![
+        Bytes::from_static(b"HSET"),
+        args[1].clone(),
+        args[2].clone(),
+        out.clone(),
+    ]);
+    Ok(Reply::Bulk(out))
 }
 
 /// `HRANDFIELD key [count [WITHVALUES]]`

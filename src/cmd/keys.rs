@@ -434,9 +434,21 @@ pub fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if when <= ctx.now {
         ctx.srv.ks.remove(db, &args[1]);
         ctx.notify(notify::GENERIC, "del", &args[1]);
+        let lazy = ctx.srv.config.lazyfree_lazy_expire;
+        ctx.propagate(super::string::del_effect(lazy, &args[1]));
     } else {
         ctx.srv.ks.set_expire(db, &args[1], when);
         ctx.notify(notify::GENERIC, "expire", &args[1]);
+        // Logged with its absolute deadline; the options stay (Redis's rule).
+        if ctx.propagating() {
+            let mut argv = vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                args[1].clone(),
+                Bytes::from(when.to_string()),
+            ];
+            argv.extend_from_slice(&args[3..]);
+            ctx.propagate(argv);
+        }
     }
     Ok(Reply::Int(1))
 }

@@ -916,6 +916,14 @@ fn first_list<'k>(
 /// `[key, [elements...]]`, popping up to `count` from the first list.
 fn mpop_reply(ctx: &mut Ctx, key: &Bytes, end: End, count: usize) -> Reply {
     let vals = pop_from(ctx, key, end, count, true);
+    // Logged as [LR]POP key n, as Redis does.
+    if ctx.propagating() && !vals.is_empty() {
+        ctx.propagate(vec![
+            end_pop(end),
+            key.clone(),
+            Bytes::from(vals.len().to_string()),
+        ]);
+    }
     Reply::Array(vec![
         Reply::Bulk(key.clone()),
         Reply::Array(vals.into_iter().map(Reply::Value).collect()),
@@ -934,6 +942,14 @@ pub fn lmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 // ---------------------------------------------------------------------------
 // Blocking
 
+/// `LPOP` or `RPOP`: a blocking pop's logged form.
+fn end_pop(end: End) -> Bytes {
+    Bytes::from_static(match end {
+        End::Head => b"LPOP",
+        End::Tail => b"RPOP",
+    })
+}
+
 fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
     let timeout = parse_timeout(&args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
@@ -942,6 +958,9 @@ fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         Some(k) => {
             // A client served after blocking adds nothing to dirty in Redis 7.0.
             let v = pop_from(ctx, k, end, 1, !rerun).pop();
+            if v.is_some() {
+                ctx.propagate(vec![end_pop(end), k.clone()]);
+            }
             Ok(match v {
                 Some(v) => Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Value(v)]),
                 None => Reply::NilArray,
@@ -970,7 +989,25 @@ fn blmove_generic(
 ) -> CmdResult {
     let rerun = ctx.client.blocked.is_some();
     match first_list(ctx, &args[1..2], rerun)? {
-        Some(_) => move_element(ctx, &args[1], &args[2], from, to),
+        Some(_) => {
+            let r = move_element(ctx, &args[1], &args[2], from, to)?;
+            // Logged as the non-blocking form (BRPOPLPUSH as RPOPLPUSH).
+            if ctx.propagating() && !matches!(r, Reply::Nil) {
+                let argv = if args.len() == 4 {
+                    vec![
+                        Bytes::from_static(b"RPOPLPUSH"),
+                        args[1].clone(),
+                        args[2].clone(),
+                    ]
+                } else {
+                    let mut v = vec![Bytes::from_static(b"LMOVE")];
+                    v.extend_from_slice(&args[1..5]);
+                    v
+                };
+                ctx.propagate(argv);
+            }
+            Ok(r)
+        }
         // Inside EXEC Redis answers a null bulk here, not its timeout reply.
         None if ctx.client.deny_blocking => Ok(Reply::Nil),
         None => ctx.block(vec![args[1].clone()], timeout, Reply::NilArray),

@@ -19,6 +19,7 @@ pub mod meta;
 pub mod monitor;
 pub mod multi;
 pub mod pubsub;
+pub mod replay;
 pub mod replication;
 pub mod server;
 pub mod set;
@@ -79,6 +80,23 @@ impl Ctx<'_> {
         if self.srv.config.notify_keyspace_events & class != 0 {
             self.srv.drain_keyspace_events(Some(self.client));
             self.srv.notify(Some(self.client), class, event, db, key);
+        }
+    }
+
+    /// True when the write-effect stream has a consumer: handlers build
+    /// their rewritten effects ([`Ctx::propagate`]) only then.
+    pub fn propagating(&self) -> bool {
+        self.srv.effects.enabled()
+    }
+
+    /// Replaces this command's effect in the write-effect stream with
+    /// `argv` (a second call adds another command; an empty `argv` emits
+    /// nothing), as Redis's `rewriteClientCommandVector`/`alsoPropagate`:
+    /// relative TTLs become absolute, random or blocking commands their
+    /// deterministic form. Without a consumer it does nothing.
+    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        if self.srv.effects.enabled() {
+            self.srv.effects.rewrite(argv);
         }
     }
 
@@ -501,33 +519,126 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static Command, CmdError> {
     sub.ok_or_else(|| CmdError::unknown_subcommand(&args[1], cmd.name))
 }
 
-/// Runs one request for `client` and returns its reply, or None when the
-/// client asked not to get one (CLIENT REPLY OFF/SKIP), sent nothing, was
-/// parked on keys (`block_request`) or must wait for a CLIENT PAUSE to end
-/// (`postponed`: the caller keeps the request and runs it again later).
+/// What running a request produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The reply to send.
+    Reply(Reply),
+    /// The client is parked on keys (`client.block_request` says which);
+    /// the reply comes when a write serves it or its timeout passes.
+    Blocked,
+    /// CLIENT PAUSE holds the request: the caller keeps it and runs it
+    /// again when the pause ends.
+    Postponed,
+    /// Nothing to send (CLIENT REPLY OFF/SKIP, an empty request).
+    NoReply,
+}
+
+impl Outcome {
+    /// The reply, if there is one to send.
+    pub fn into_reply(self) -> Option<Reply> {
+        match self {
+            Outcome::Reply(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Who asks for a command to run. Every caller goes through the same
+/// lookup, arity check, handler, statistics, key signals, slow log and
+/// MONITOR feed; the gates in front differ as they do in Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A connected client: every gate (authentication, OOM, MISCONF,
+    /// loading, pause, transactions, subscribed mode).
+    Client,
+    /// `redis.call` from a script: Redis's script gates (`scriptCall`):
+    /// unknown commands, arity, `noscript` commands, writes from a
+    /// read-only script, OOM and MISCONF before the script's first write.
+    /// The script's client never blocks (`deny_blocking`).
+    Script(ScriptGates),
+    /// A loader of logged or replicated commands: only lookup and arity;
+    /// the data is trusted to have passed the gates when it was written.
+    Loader,
+}
+
+/// The state of a running script that its gates depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScriptGates {
+    /// A read-only script (EVAL_RO, `no-writes`): writes are refused.
+    pub read_only: bool,
+    /// The script already wrote: later writes are not refused (it cannot
+    /// stop half way).
+    pub wrote: bool,
+}
+
+/// Runs one request for the connected `client`.
 ///
 /// `now` is the Unix time in ms the command runs at (the caller reads the
 /// clock once per batch of pipelined requests).
-pub fn execute(
+pub fn execute(srv: &mut ServerState, client: &mut Client, args: &[Bytes], now: i64) -> Outcome {
+    run(srv, client, args, now, Origin::Client, true)
+}
+
+/// Runs one request for a caller that is not a socket (a script's
+/// `redis.call`, a loader of logged commands) through the same path: the
+/// reply comes back as a value. `client` is the caller's own client state
+/// (a script's or a loader's, with `deny_blocking` set), not a connection.
+/// Re-entrant: it may run inside another command (the one that runs the
+/// script or the loader), whose effects then include these commands'.
+pub fn execute_as(
     srv: &mut ServerState,
     client: &mut Client,
     args: &[Bytes],
     now: i64,
-) -> Option<Reply> {
-    run(srv, client, args, now, true)
+    origin: Origin,
+) -> Outcome {
+    run(srv, client, args, now, origin, true)
 }
 
 /// `execute`, or with `fresh` false the re-run of a served blocking
-/// command (never paused or queued: it already passed those gates).
+/// command (never paused or queued: it already passed those gates). One
+/// execution unit of the write-effect stream.
 fn run(
     srv: &mut ServerState,
     client: &mut Client,
     args: &[Bytes],
     now: i64,
+    origin: Origin,
     fresh: bool,
-) -> Option<Reply> {
+) -> Outcome {
     if args.is_empty() {
-        return None;
+        return Outcome::NoReply;
+    }
+    if origin == Origin::Client {
+        // A connection's request is always an outermost unit.
+        srv.effects.reset_units();
+    }
+    srv.effects.begin();
+    let out = run_unit(srv, client, args, now, origin, fresh);
+    srv.effects.end();
+    out
+}
+
+fn run_unit(
+    srv: &mut ServerState,
+    client: &mut Client,
+    args: &[Bytes],
+    now: i64,
+    origin: Origin,
+    fresh: bool,
+) -> Outcome {
+    if origin != Origin::Client {
+        return match prepare_for(srv, client, args, origin) {
+            Ok(cmd) => call(srv, client, cmd, args, now),
+            Err((cmd, e)) => {
+                if let Some(c) = cmd {
+                    srv.cmd_stats[c.index].rejected_calls += 1;
+                }
+                srv.count_error(&e.0);
+                Outcome::Reply(Reply::Error(e.0.into_owned()))
+            }
+        };
     }
     if client.postponed {
         client.postponed = false;
@@ -545,7 +656,7 @@ fn run(
             client.last_cmd = cmd.name;
             client.postponed = true;
             srv.pause.postpone(client.id);
-            return None;
+            return Outcome::Postponed;
         }
         Ok(cmd) if fresh && multi::queues(client, cmd) => {
             client.last_cmd = cmd.name;
@@ -554,7 +665,10 @@ fn run(
         }
         Ok(cmd) => {
             client.last_cmd = cmd.name;
-            call(srv, client, cmd, args, now)?
+            match call(srv, client, cmd, args, now) {
+                Outcome::Reply(r) => r,
+                other => return other,
+            }
         }
         Err((cmd, e)) => reject(srv, client, cmd, args, e),
     };
@@ -582,28 +696,31 @@ fn run(
     // in Redis.
     let reply = (send || reply.is_push()).then_some(reply);
     if client.echo.is_empty() {
-        return reply;
+        return reply.map_or(Outcome::NoReply, Outcome::Reply);
     }
     // A monitoring client sees its own command after the reply.
     let mut all: Vec<Reply> = reply.into_iter().collect();
     all.append(&mut client.echo);
-    Some(Reply::Many(all))
+    Outcome::Reply(Reply::Many(all))
 }
 
 /// Runs a resolved command that passed the gates: the handler, then the
-/// statistics, key signals, slow log, latency monitor and MONITOR feed.
-/// None when the command blocked the client (outside EXEC).
+/// statistics, key signals, the write-effect stream, slow log, latency
+/// monitor and MONITOR feed. [`Outcome::Blocked`] when the command parked
+/// the client (never inside EXEC or for a client that may not block).
 pub fn call(
     srv: &mut ServerState,
     client: &mut Client,
     cmd: &'static Command,
     args: &[Bytes],
     now: i64,
-) -> Option<Reply> {
+) -> Outcome {
     let start = crate::util::clock::ticks();
     client.last_interaction_ms = now;
     client.commands += 1;
     let dirty = srv.ks.stats.dirty;
+    let expired = srv.ks.stats.expired_keys;
+    let outer_rewrite = srv.effects.save_rewrite();
     // A served BLPOP/BLMOVE changes keys without counting in `dirty`
     // (as in Redis), so it always signals its keys; and it was shown to
     // MONITOR when it first ran.
@@ -621,19 +738,29 @@ pub fn call(
             // Blocked: no reply now, and no statistics until it completes.
             client.block_request = Some(req);
             srv.drain_keyspace_events(Some(client));
+            srv.effects.take_rewrite(outer_rewrite);
             if !reprocess && shows_in_monitor(cmd) {
                 monitor::feed(srv, client, cmd, args);
             }
-            return None;
+            return Outcome::Blocked;
         }
     }
     // Keys deleted by expiry signal before the write's own keys, as in Redis.
     srv.drain_keyspace_events(Some(client));
-    if cmd.has(flags::WRITE)
-        && (srv.ks.stats.dirty != dirty || reprocess)
-        && srv.key_changes_heard()
-    {
-        signal_written_keys(srv, client, cmd, args);
+    // Expiry counts in `dirty` too; the command's own changes are the rest.
+    // (DEBUG RELOAD and FLUSHALL may reset the counters: a change too.)
+    let (d, e) = (srv.ks.stats.dirty, srv.ks.stats.expired_keys);
+    let changed = d < dirty || d - dirty > e.saturating_sub(expired);
+    let rewrite = srv.effects.take_rewrite(outer_rewrite);
+    if cmd.has(flags::WRITE) && (changed || reprocess) {
+        if srv.key_changes_heard() {
+            signal_written_keys(srv, client, cmd, args);
+        }
+        // A served blocked command does not count in `dirty`: what it did
+        // is what its handler logged.
+        if srv.effects.enabled() && (changed || rewrite.is_some()) {
+            propagate(srv, client.db, args, rewrite);
+        }
     }
     // Keys the command found expired were deleted (and invalidated) before
     // it read them, so they are remembered after.
@@ -663,7 +790,22 @@ pub fn call(
     if !reprocess && shows_in_monitor(cmd) {
         monitor::feed(srv, client, cmd, args);
     }
-    Some(reply)
+    Outcome::Reply(reply)
+}
+
+/// Hands a write's effect to the stream: what its handler rewrote it to,
+/// or else its own arguments. A rewrite to nothing (an empty list) emits
+/// nothing. Blocking commands served later never reach here unrewritten:
+/// their handlers rewrite them to the non-blocking form.
+fn propagate(srv: &mut ServerState, db: usize, args: &[Bytes], rewrite: Option<Vec<Vec<Bytes>>>) {
+    match rewrite {
+        Some(cmds) => {
+            for argv in cmds.into_iter().filter(|a| !a.is_empty()) {
+                srv.effects.push(db, argv);
+            }
+        }
+        None => srv.effects.push(db, args.to_vec()),
+    }
 }
 
 /// Records the command in the slow log and the latency monitor.
@@ -790,7 +932,7 @@ pub fn serve_blocked(srv: &mut ServerState, now: i64) {
             let Some(args) = c.blocked.as_ref().map(|b| b.args.clone()) else {
                 continue;
             };
-            let reply = run(srv, &mut c, &args, now, false);
+            let reply = run(srv, &mut c, &args, now, Origin::Client, false).into_reply();
             if c.block_request.take().is_some() {
                 continue; // still nothing for this client
             }
@@ -804,6 +946,61 @@ pub fn serve_blocked(srv: &mut ServerState, now: i64) {
             c.wake.notify_one();
         }
     }
+}
+
+/// The gates for callers that are not connections ([`Origin`]).
+fn prepare_for(
+    srv: &mut ServerState,
+    client: &mut Client,
+    args: &[Bytes],
+    origin: Origin,
+) -> Result<&'static Command, (Option<&'static Command>, CmdError)> {
+    let script = matches!(origin, Origin::Script(_));
+    let cmd = resolve(args).map_err(|e| {
+        let e = if script {
+            CmdError::msg("ERR Unknown Redis command called from script")
+        } else {
+            e
+        };
+        (None, e)
+    })?;
+    let argc = args.len() as i32;
+    if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
+        let e = if script {
+            CmdError::msg("ERR Wrong number of args calling Redis command from script")
+        } else {
+            CmdError::arity(cmd.name)
+        };
+        return Err((Some(cmd), e));
+    }
+    let Origin::Script(gates) = origin else {
+        return Ok(cmd);
+    };
+    if cmd.has(flags::NOSCRIPT) {
+        return Err((
+            Some(cmd),
+            CmdError::msg("ERR This Redis command is not allowed from script"),
+        ));
+    }
+    if gates.read_only && cmd.has(flags::WRITE | flags::MAY_REPLICATE) {
+        return Err((
+            Some(cmd),
+            CmdError::msg("ERR Write commands are not allowed from read-only scripts."),
+        ));
+    }
+    if cmd.has(flags::WRITE) && !gates.wrote {
+        if crate::persist::writes_refused(srv) {
+            return Err((Some(cmd), CmdError::msg(crate::persist::MISCONF)));
+        }
+        if srv.config.maxmemory > 0
+            && cmd.has(flags::DENYOOM)
+            && srv.perform_evictions() == crate::db::evict::EvictResult::Fail
+        {
+            srv.drain_keyspace_events(Some(client));
+            return Err((Some(cmd), CmdError::oom()));
+        }
+    }
+    Ok(cmd)
 }
 
 /// Checks that run before a handler: lookup, arity, authentication,
@@ -903,6 +1100,82 @@ mod tests {
             resolve(&args).unwrap_err().0,
             "ERR unknown subcommand 'nope'. Try CONFIG HELP."
         );
+    }
+
+    fn argv(v: &[&str]) -> Vec<Bytes> {
+        v.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
+    }
+
+    /// Runs `v` as a script's or loader's call; the reply.
+    fn run_as(srv: &mut ServerState, c: &mut Client, v: &[&str], origin: Origin) -> Reply {
+        match execute_as(srv, c, &argv(v), 0, origin) {
+            Outcome::Reply(r) => r,
+            other => panic!("{v:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn callers_that_are_not_sockets_pass_their_own_gates() {
+        let mut srv = ServerState::new(crate::config::Config::default(), table().cmds.len());
+        // Not authenticated: a script's client carries its caller's user,
+        // a loader needs none.
+        let mut c = Client::new(1, String::new(), String::new(), -1, false, 0);
+        c.deny_blocking = true;
+        let script = Origin::Script(ScriptGates::default());
+        let ro = Origin::Script(ScriptGates {
+            read_only: true,
+            wrote: false,
+        });
+        let err = |r: Reply| match r {
+            Reply::Error(e) => e,
+            other => panic!("not an error: {other:?}"),
+        };
+        assert_eq!(
+            err(run_as(&mut srv, &mut c, &["nosuch"], script)),
+            "ERR Unknown Redis command called from script"
+        );
+        assert_eq!(
+            err(run_as(&mut srv, &mut c, &["get"], script)),
+            "ERR Wrong number of args calling Redis command from script"
+        );
+        assert_eq!(
+            err(run_as(&mut srv, &mut c, &["multi"], script)),
+            "ERR This Redis command is not allowed from script"
+        );
+        assert_eq!(
+            err(run_as(&mut srv, &mut c, &["set", "k", "v"], ro)),
+            "ERR Write commands are not allowed from read-only scripts."
+        );
+        assert!(matches!(
+            run_as(&mut srv, &mut c, &["set", "k", "v"], script),
+            Reply::Ok
+        ));
+        assert!(matches!(
+            run_as(&mut srv, &mut c, &["get", "k"], ro),
+            Reply::Value(_)
+        ));
+        // Blocking commands are `noscript`; a loader's client never blocks.
+        assert_eq!(
+            err(run_as(&mut srv, &mut c, &["blpop", "l", "0"], script)),
+            "ERR This Redis command is not allowed from script"
+        );
+        let r = run_as(&mut srv, &mut c, &["blpop", "l", "0"], Origin::Loader);
+        assert!(matches!(r, Reply::NilArray), "{r:?}");
+        assert!(c.block_request.is_none());
+        assert!(matches!(
+            run_as(&mut srv, &mut c, &["set", "k", "w"], Origin::Loader),
+            Reply::Ok
+        ));
+        assert_eq!(
+            err(run_as(&mut srv, &mut c, &["get"], Origin::Loader)),
+            "ERR wrong number of arguments for 'get' command"
+        );
+        // Same statistics as a client's calls.
+        let set = table().get("set").unwrap();
+        assert_eq!(srv.cmd_stats[set.index].calls, 2);
+        assert_eq!(srv.cmd_stats[set.index].rejected_calls, 1);
     }
 
     #[test]

@@ -156,7 +156,7 @@ pub fn exec(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
         .and_then(|m| m.commands.get(i).cloned())
     {
         let r = super::call(ctx.srv, ctx.client, cmd, &args, ctx.now);
-        replies.push(r.unwrap_or(Reply::Nil));
+        replies.push(r.into_reply().unwrap_or(Reply::Nil));
         i += 1;
     }
     ctx.client.deny_blocking = deny_blocking;

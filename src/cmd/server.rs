@@ -161,6 +161,9 @@ pub fn shutdown_save(
 /// | DEBUG SET-ACTIVE-EXPIRE 0|1
 pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
+    if is(sub, "effects") {
+        return super::replay::debug_effects(ctx, args);
+    }
     if is(sub, "sleep") && args.len() == 3 {
         let secs = crate::util::num::parse_f64(&args[2]).ok_or_else(CmdError::not_float)?;
         if secs > 0.0 {

@@ -487,6 +487,14 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     ctx.srv.ks.stats.dirty += 1;
     ctx.notify_then_del(notify::SET, "spop", &args[1], emptied);
+    // A random pop is logged as the removal it made.
+    if ctx.propagating() {
+        ctx.propagate(vec![
+            Bytes::from_static(b"SREM"),
+            args[1].clone(),
+            Bytes::copy_from_slice(m.as_slice()),
+        ]);
+    }
     Ok(Reply::Value(m))
 }
 
@@ -508,6 +516,8 @@ fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         drop_key(ctx, &args[1]);
         ctx.srv.ks.stats.dirty += 1;
         ctx.notify_then_del(notify::SET, "spop", &args[1], true);
+        let lazy = ctx.srv.config.lazyfree_lazy_server_del;
+        ctx.propagate(super::string::del_effect(lazy, &args[1]));
         return Ok(reply);
     }
     let count = count as usize;
@@ -534,6 +544,14 @@ fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     ctx.srv.ks.stats.dirty += popped.len() as u64;
     ctx.notify(notify::SET, "spop", &args[1]);
+    // Logged as SREMs of what was popped, 1024 members per command as Redis.
+    if ctx.propagating() {
+        for batch in popped.chunks(1024) {
+            let mut argv = vec![Bytes::from_static(b"SREM"), args[1].clone()];
+            argv.extend(batch.iter().map(|m| Bytes::copy_from_slice(m.as_slice())));
+            ctx.propagate(argv);
+        }
+    }
     Ok(Reply::Set(popped.into_iter().map(Reply::Value).collect()))
 }
 

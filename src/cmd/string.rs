@@ -158,6 +158,16 @@ fn set_generic(
     if let Some(when) = expire {
         ctx.srv.ks.set_expire(db, key, when);
         ctx.notify(notify::GENERIC, "expire", key);
+        // A relative TTL is logged as its absolute deadline.
+        if ctx.propagating() {
+            ctx.propagate(vec![
+                Bytes::from_static(b"SET"),
+                Bytes::copy_from_slice(key),
+                val.clone(),
+                Bytes::from_static(b"PXAT"),
+                Bytes::from(when.to_string()),
+            ]);
+        }
     }
     true
 }
@@ -223,6 +233,11 @@ pub fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => Reply::Nil,
     };
     set_generic(ctx, &args[1], &args[2], false, false, false, None);
+    ctx.propagate(vec![
+        Bytes::from_static(b"SET"),
+        args[1].clone(),
+        args[2].clone(),
+    ]);
     Ok(old)
 }
 
@@ -234,7 +249,14 @@ pub fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     ctx.srv.ks.delete(ctx.client.db, &args[1], ctx.now);
     ctx.notify(notify::GENERIC, "del", &args[1]);
+    ctx.propagate(del_effect(ctx.srv.config.lazyfree_lazy_user_del, &args[1]));
     Ok(old)
+}
+
+/// `DEL key`, or `UNLINK key` when `lazy`: how a deletion is logged.
+pub fn del_effect(lazy: bool, key: &Bytes) -> Vec<Bytes> {
+    let name: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
+    vec![Bytes::from_static(name), key.clone()]
 }
 
 /// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
@@ -250,12 +272,19 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if matches!(unit, ExpireUnit::ExAt | ExpireUnit::PxAt) && when <= ctx.now {
             ctx.srv.ks.delete(db, &args[1], ctx.now);
             ctx.notify(notify::GENERIC, "del", &args[1]);
+            ctx.propagate(del_effect(ctx.srv.config.lazyfree_lazy_expire, &args[1]));
         } else {
             ctx.srv.ks.set_expire(db, &args[1], when);
             ctx.notify(notify::GENERIC, "expire", &args[1]);
+            ctx.propagate(vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                args[1].clone(),
+                Bytes::from(when.to_string()),
+            ]);
         }
     } else if o.persist && ctx.srv.ks.persist(db, &args[1]) {
         ctx.notify(notify::GENERIC, "persist", &args[1]);
+        ctx.propagate(vec![Bytes::from_static(b"PERSIST"), args[1].clone()]);
     }
     Ok(Reply::Value(val))
 }
@@ -500,7 +529,16 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         e.enc = StrEnc::NoInt;
     }
     ctx.notify(notify::STRING, "incrbyfloat", &args[1]);
-    Ok(Reply::Bulk(Bytes::from(out)))
+    let out = Bytes::from(out);
+    // The result, not the increment: float formatting must not differ
+    // where the effect is replayed.
+    ctx.propagate(vec![
+        Bytes::from_static(b"SET"),
+        args[1].clone(),
+        out.clone(),
+        Bytes::from_static(b"KEEPTTL"),
+    ]);
+    Ok(Reply::Bulk(out))
 }
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]

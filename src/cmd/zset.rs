@@ -902,6 +902,15 @@ fn pop_generic(
     if !popped.is_empty() {
         let event = if max { "zpopmax" } else { "zpopmin" };
         ctx.notify_then_del(notify::ZSET, event, key, emptied);
+        // ZMPOP and the blocking pops are logged as ZPOPMIN/ZPOPMAX.
+        if shape.emit_key && ctx.propagating() {
+            let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            let mut argv = vec![Bytes::from_static(name), key.clone()];
+            if count.is_some() {
+                argv.push(Bytes::from(popped.len().to_string()));
+            }
+            ctx.propagate(argv);
+        }
     }
     let mut items = Vec::new();
     for (m, s) in popped {

@@ -416,14 +416,16 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                     match decoded {
                         Ok(Decoded::Request(args)) => {
                             need = 1;
-                            let reply = crate::cmd::execute(st, &mut c, &args, now);
-                            if c.postponed {
+                            let outcome = crate::cmd::execute(st, &mut c, &args, now);
+                            if let crate::cmd::Outcome::Postponed = outcome {
                                 // Held by CLIENT PAUSE: it and the rest of the
                                 // pipeline wait for the pause to end.
                                 pending = Some(args);
                                 break;
                             }
-                            if let Some(req) = c.block_request.take() {
+                            if let crate::cmd::Outcome::Blocked = outcome
+                                && let Some(req) = c.block_request.take()
+                            {
                                 // Park the client; the rest of its pipeline
                                 // waits until it is served.
                                 let deadline = req.timeout.map(|d| tokio::time::Instant::now() + d);
@@ -438,7 +440,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                                 });
                                 break;
                             }
-                            if let Some(reply) = reply {
+                            if let crate::cmd::Outcome::Reply(reply) = outcome {
                                 c.send(&reply);
                             }
                             st.tracking_after_command(&mut c);

@@ -7,6 +7,7 @@
 pub mod blocking;
 pub mod client;
 mod conn;
+pub mod effects;
 pub mod eviction;
 pub mod pause;
 pub mod pubsub;

@@ -22,6 +22,7 @@ use super::state::ServerState;
 use crate::config::notify;
 use crate::db::KeyEvent;
 use crate::protocol::{Output, Reply};
+use bytes::Bytes;
 
 impl ServerState {
     /// Appends `r` to client `id`'s output and wakes its connection.
@@ -199,6 +200,15 @@ impl ServerState {
             };
             if matches!(ev, KeyEvent::Expired(..) | KeyEvent::Evicted(..)) {
                 self.key_changed(current.as_deref_mut(), db, key, false);
+                if self.effects.enabled() {
+                    let lazy = match ev {
+                        KeyEvent::Expired(..) => self.config.lazyfree_lazy_expire,
+                        _ => self.config.lazyfree_lazy_eviction,
+                    };
+                    let del: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
+                    self.effects
+                        .push(db, vec![Bytes::from_static(del), key.clone()]);
+                }
             }
             self.notify(current.as_deref_mut(), class, name, db, key);
         }

@@ -117,6 +117,9 @@ pub struct ServerState {
     pub pubsub: super::pubsub::PubSub,
     /// Wakes the background eviction when a pass ran out of time.
     pub eviction_wake: Rc<tokio::sync::Notify>,
+    /// The write-effect stream (what the append-only file and replicas
+    /// will consume).
+    pub effects: super::effects::Effects,
     /// Keys watched by clients (WATCH).
     pub watches: super::watch::Watches,
     /// CLIENT PAUSE state.
@@ -166,6 +169,7 @@ impl ServerState {
             pubsub: Default::default(),
             deferred: Vec::new(),
             watches: Default::default(),
+            effects: Default::default(),
             pause: Default::default(),
             slowlog: Default::default(),
             latency: Default::default(),

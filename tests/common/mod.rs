@@ -886,3 +886,123 @@ pub fn info_value<S: Read + Write>(conn: &mut S, section: &str, name: &str) -> S
         .trim()
         .to_string()
 }
+
+/// One key of a dataset as [`dataset`] reads it: type, value in a
+/// canonical form (members sorted for sets and hashes), and the absolute
+/// expiry deadline in ms (-1: none).
+#[allow(dead_code)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDump {
+    pub kind: String,
+    pub value: Vec<Vec<u8>>,
+    pub deadline: i64,
+}
+
+/// Every key of every database of the server at `port` (databases 0-15),
+/// by (db, key), for comparing two datasets.
+#[allow(dead_code)]
+pub fn dataset(server: &Server) -> std::collections::BTreeMap<(u8, Vec<u8>), KeyDump> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut c = server.client();
+    for db in 0u8..16 {
+        redis::cmd("SELECT").arg(db).query::<()>(&mut c).unwrap();
+        let mut cursor = 0u64;
+        loop {
+            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut c)
+                .unwrap();
+            for k in keys {
+                let kind: String = redis::cmd("TYPE").arg(&k).query(&mut c).unwrap();
+                let mut value: Vec<Vec<u8>> = match kind.as_str() {
+                    "string" => vec![redis::cmd("GET").arg(&k).query(&mut c).unwrap()],
+                    "list" => redis::cmd("LRANGE")
+                        .arg(&k)
+                        .arg(0)
+                        .arg(-1)
+                        .query(&mut c)
+                        .unwrap(),
+                    "set" => redis::cmd("SMEMBERS").arg(&k).query(&mut c).unwrap(),
+                    "zset" => redis::cmd("ZRANGE")
+                        .arg(&k)
+                        .arg(0)
+                        .arg(-1)
+                        .arg("WITHSCORES")
+                        .query(&mut c)
+                        .unwrap(),
+                    "hash" => {
+                        let pairs: Vec<(Vec<u8>, Vec<u8>)> =
+                            redis::cmd("HGETALL").arg(&k).query(&mut c).unwrap();
+                        let mut v: Vec<Vec<u8>> = pairs
+                            .into_iter()
+                            .map(|(f, v)| [f, b"=".to_vec(), v].concat())
+                            .collect();
+                        v.sort();
+                        v
+                    }
+                    "none" => continue, // expired between SCAN and TYPE
+                    other => vec![other.as_bytes().to_vec()],
+                };
+                if kind == "set" {
+                    value.sort();
+                }
+                let deadline: i64 = redis::cmd("PEXPIRETIME").arg(&k).query(&mut c).unwrap();
+                out.insert(
+                    (db, k),
+                    KeyDump {
+                        kind,
+                        value,
+                        deadline,
+                    },
+                );
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Differences between two datasets (see [`dataset`]), ignoring keys that
+/// expire within `margin_ms` of now on either side (they may expire
+/// between the two reads). Empty when they agree.
+#[allow(dead_code)]
+pub fn dataset_diff(
+    a: &std::collections::BTreeMap<(u8, Vec<u8>), KeyDump>,
+    b: &std::collections::BTreeMap<(u8, Vec<u8>), KeyDump>,
+    margin_ms: i64,
+) -> Vec<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let soon = |d: &KeyDump| d.deadline >= 0 && d.deadline < now + margin_ms;
+    let mut out = Vec::new();
+    for (k, va) in a {
+        match b.get(k) {
+            Some(vb) if va == vb => {}
+            Some(vb) if soon(va) || soon(vb) => {}
+            None if soon(va) => {}
+            Some(vb) => out.push(format!("db {} key {}: {va:?} vs {vb:?}", k.0, escape(&k.1))),
+            None => out.push(format!(
+                "db {} key {} missing on the replay side",
+                k.0,
+                escape(&k.1)
+            )),
+        }
+    }
+    for (k, vb) in b {
+        if !a.contains_key(k) && !soon(vb) {
+            out.push(format!(
+                "db {} key {} only on the replay side: {vb:?}",
+                k.0,
+                escape(&k.1)
+            ));
+        }
+    }
+    out
+}
