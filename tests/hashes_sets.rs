@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Server, cmd, dirty, encoding, info_field, q, raw, raw_s, start, w};
+use common::{Server, cmd, dirty, encoding, info_field, q, raw, raw_s, start, start_recorded, w};
 use redis::Connection;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -59,7 +59,7 @@ fn hgetall(c: &mut Connection, key: &str) -> HashMap<Vec<u8>, Vec<u8>> {
 
 #[test]
 fn hash_commands_and_errors() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut r = server.raw_conn();
     assert_eq!(raw_s(&mut r, "HSET h a 1 b 2"), ":2\r\n");
     assert_eq!(raw_s(&mut r, "HSET h a 1 c 3"), ":1\r\n");
@@ -132,7 +132,7 @@ fn hash_commands_and_errors() {
 
 #[test]
 fn hash_counters() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut r = server.raw_conn();
     assert_eq!(raw_s(&mut r, "HINCRBY h n 5"), ":5\r\n");
     assert_eq!(raw_s(&mut r, "HINCRBY h n -7"), ":-2\r\n");
@@ -171,7 +171,7 @@ fn hash_counters() {
 
 #[test]
 fn hash_encoding_thresholds() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let _: i64 = w(&mut c, "HSET h f v");
     assert_eq!(encoding(&mut c, "h"), "listpack");
@@ -230,7 +230,7 @@ fn hash_encoding_thresholds() {
 
 #[test]
 fn hrandfield_shapes_and_distribution() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let mut r = server.raw_conn();
     hset_many(
@@ -305,7 +305,7 @@ fn hrandfield_shapes_and_distribution() {
 
 #[test]
 fn hscan_returns_every_stable_field_while_the_hash_grows() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let stable: HashSet<String> = (0..3000).map(|i| format!("stable:{i}")).collect();
     hset_many(
@@ -371,7 +371,7 @@ fn hscan_returns_every_stable_field_while_the_hash_grows() {
 
 #[test]
 fn set_commands_and_errors() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut r = server.raw_conn();
     assert_eq!(raw_s(&mut r, "SADD s c a b a"), ":3\r\n");
     assert_eq!(raw_s(&mut r, "SCARD s"), ":3\r\n");
@@ -467,7 +467,7 @@ fn set_commands_and_errors() {
 
 #[test]
 fn set_encoding_thresholds() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     // intset -> hashtable past set-max-intset-entries.
     sadd_many(&mut c, "i", (0..512).map(|i| i.to_string()));
@@ -557,7 +557,7 @@ fn set_encoding_thresholds() {
 /// Redis's rules for the algebra, on plain `HashSet`s.
 #[test]
 fn set_algebra_matches_a_model() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     // A mix of encodings: hash tables, an intset, a listpack, a missing key.
     let a: HashSet<String> = (0..3000).map(|i| format!("m{}", i * 2)).collect();
@@ -644,7 +644,7 @@ fn set_algebra_matches_a_model() {
 
 #[test]
 fn random_members_and_pops() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     sadd_many(&mut c, "ints", (0..20).map(|i| i.to_string()));
     sadd_many(&mut c, "lp", (0..20).map(|i| format!("m{i}")));
@@ -733,7 +733,7 @@ fn random_members_and_pops() {
 
 #[test]
 fn sscan_returns_every_stable_member_while_the_set_grows() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let stable: HashSet<String> = (0..4000).map(|i| format!("stable:{i}")).collect();
     sadd_many(&mut c, "s", stable.iter().cloned());
@@ -813,7 +813,7 @@ fn sscan_returns_every_stable_member_while_the_set_grows() {
 
 #[test]
 fn changes_are_counted_like_redis() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let mut check = |line: &str, want: u64| {
         let before = dirty(&server);
@@ -849,7 +849,7 @@ fn changes_are_counted_like_redis() {
 
 #[test]
 fn generic_key_commands_on_hashes_and_sets() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     hset_many(
         &mut c,
@@ -898,7 +898,7 @@ fn generic_key_commands_on_hashes_and_sets() {
 
 #[test]
 fn resp3_shapes() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut r = server.raw_conn();
     raw(&mut r, "HELLO 3");
     raw(&mut r, "SADD s 1 2");
@@ -1022,7 +1022,7 @@ fn verify(c: &mut Connection, want: &Expected, expired_too: bool) {
 
 #[test]
 fn debug_reload_round_trip() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let want = fill(&mut c);
     let _: () = w(&mut c, "DEBUG RELOAD");

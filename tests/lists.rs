@@ -8,8 +8,8 @@
 mod common;
 
 use common::{
-    RawConn, Server, cmd, escape, expect as is, info_value as info_field, line as r,
-    no_reply_within, read_reply, send, start,
+    RawConn, cmd, escape, expect as is, info_value as info_field, line as r, no_reply_within,
+    read_reply, send, start, start_recorded,
 };
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -48,8 +48,8 @@ fn arr(items: &[&str]) -> String {
     out
 }
 
-fn server() -> (Server, RawConn) {
-    let s = start(&[]);
+fn server() -> (common::Recorded, RawConn) {
+    let s = start_recorded();
     let c = s.raw_conn();
     (s, c)
 }
@@ -798,7 +798,7 @@ fn random_commands_match_redis() {
         eprintln!("random_commands_match_redis: skipped, redis-server not found");
         return;
     };
-    let forkv = start(&[]);
+    let forkv = start_recorded();
     let mut a = redis.raw_conn();
     let mut b = forkv.raw_conn();
     let mut rng = 0x2545_F491_4F6C_DD1Du64;

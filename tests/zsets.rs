@@ -7,7 +7,10 @@
 
 mod common;
 
-use common::{RawConn, Server, dirty, encoding, err, info_field, raw, raw_s, start, w, wait_for};
+use common::{
+    RawConn, Server, dirty, encoding, err, info_field, raw, raw_s, start, start_recorded, w,
+    wait_for,
+};
 use redis::Connection;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -45,7 +48,7 @@ fn range_withscores(c: &mut Connection, key: &str) -> Vec<(String, String)> {
 
 #[test]
 fn zadd_options_and_replies() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     assert_eq!(w::<i64>(&mut c, "ZADD z 1 a 2 b 3 c"), 3);
     assert_eq!(w::<i64>(&mut c, "ZADD z 1 a 5 b"), 0);
@@ -135,7 +138,7 @@ fn zadd_options_and_replies() {
 
 #[test]
 fn reads_ranks_counts_and_ranges() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let _: i64 = w(&mut c, "ZADD z 1 a 2 b 3 c 3 d 4 e -inf lo inf hi");
     assert_eq!(w::<i64>(&mut c, "ZCARD z"), 7);
@@ -221,7 +224,7 @@ fn reads_ranks_counts_and_ranges() {
 
 #[test]
 fn removals_pops_and_empty_keys() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let _: i64 = w(&mut c, "ZADD z 1 a 2 b 3 c 4 d 5 e 6 f");
     assert_eq!(w::<i64>(&mut c, "ZREM z a nosuch b"), 2);
@@ -277,7 +280,7 @@ fn removals_pops_and_empty_keys() {
 
 #[test]
 fn set_operations_accept_sets() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let _: i64 = w(&mut c, "ZADD z1 1 a 2 b 3 c");
     let _: i64 = w(&mut c, "ZADD z2 10 b 20 c 30 d");
@@ -322,7 +325,7 @@ fn set_operations_accept_sets() {
 
 #[test]
 fn zrandmember_counts_and_distribution() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     for enc in ["128", "0"] {
         let _: () = w(
@@ -371,6 +374,9 @@ fn zrandmember_counts_and_distribution() {
 // Score formatting, RESP2 and RESP3
 // ---------------------------------------------------------------------------
 
+// Not recorded: whether -0 stays -0 depends on the encoding, which the
+// test switches with CONFIG SET, and configuration is not part of the
+// write-effect stream (nor of Redis's replication stream).
 #[test]
 fn scores_format_like_redis_in_resp2_and_resp3() {
     let server = start(&[]);
@@ -453,7 +459,7 @@ fn scores_format_like_redis_in_resp2_and_resp3() {
 
 #[test]
 fn ranks_and_ranges_on_100k_members() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let n = 100_000usize;
     // Scores in a shuffled order, so inserts land all over the skiplist.
@@ -508,7 +514,7 @@ fn ranks_and_ranges_on_100k_members() {
 
 #[test]
 fn encoding_follows_the_limits() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let members: Vec<(f64, String)> = (0..128).map(|i| (i as f64, format!("m{i}"))).collect();
     zadd_many(&mut c, "z", &members);
@@ -584,7 +590,7 @@ fn encoding_follows_the_limits() {
 
 #[test]
 fn zscan_returns_every_member_present_throughout_while_growing() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let n = 5000usize;
     let members: Vec<(f64, String)> = (0..n).map(|i| (i as f64, format!("orig{i}"))).collect();
@@ -662,7 +668,7 @@ fn silent(c: &mut RawConn, ms: u64) -> bool {
 
 #[test]
 fn blocked_clients_are_served_first_come_first_served() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut a = server.raw_conn();
     let mut b = server.raw_conn();
     let mut d = server.raw_conn();
@@ -700,7 +706,7 @@ fn blocked_clients_are_served_first_come_first_served() {
 
 #[test]
 fn blocking_pops_time_out_and_wake_on_other_keys() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut a = server.raw_conn();
     let mut writer = server.raw_conn();
     let t = Instant::now();
@@ -761,7 +767,7 @@ fn blocking_pops_time_out_and_wake_on_other_keys() {
 
 #[test]
 fn blocking_pops_from_redis_crate_threads() {
-    let server = start(&[]);
+    let server = start_recorded();
     let n = 4;
     let handles: Vec<_> = (0..n)
         .map(|i| {
@@ -802,7 +808,7 @@ fn blocking_pops_from_redis_crate_threads() {
 
 #[test]
 fn changes_are_counted_like_redis() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     let d0 = dirty(&server);
     let _: i64 = w(&mut c, "ZADD z 1 a 2 b 3 c");
@@ -869,7 +875,7 @@ fn check_snapshot_data(c: &mut Connection) {
 
 #[test]
 fn debug_reload_round_trip() {
-    let server = start(&[]);
+    let server = start_recorded();
     let mut c = server.client();
     fill_snapshot_data(&mut c);
     // A large set shrunk below the limits comes back compact, as in Redis.

@@ -213,10 +213,11 @@ impl ServerState {
             self.notify(current.as_deref_mut(), class, name, db, key);
         }
         self.tracking.server_deletion = false;
-        // Keep the allocation for the next batch.
+        // Keep the allocation for the next batch, unless a burst (an
+        // expiry cycle over many keys) made it large.
         let mut events = events;
         events.clear();
-        if self.ks.events.is_empty() {
+        if self.ks.events.is_empty() && events.capacity() <= 1024 {
             self.ks.events = events;
         }
     }

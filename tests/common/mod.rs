@@ -1006,3 +1006,66 @@ pub fn dataset_diff(
     }
     out
 }
+
+/// A server whose write-effect stream is recorded from the start; when the
+/// test ends (without panicking) the recording is replayed into a fresh
+/// server and the two datasets must agree. Derefs to [`Server`].
+#[allow(dead_code)]
+pub struct Recorded {
+    pub server: Server,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Recorded {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let Ok(mut c) = redis::Client::open(format!("redis://127.0.0.1:{}/", self.server.port))
+            .and_then(|cl| cl.get_connection_with_timeout(READ_TIMEOUT))
+        else {
+            return; // the test shut the server down: nothing to compare
+        };
+        let _: () = redis::cmd("DEBUG")
+            .arg("EFFECTS")
+            .arg("LOG")
+            .arg("off")
+            .query(&mut c)
+            .expect("DEBUG EFFECTS LOG off");
+        let original = dataset(&self.server);
+        let fresh = start(&[]);
+        let n: i64 = redis::cmd("DEBUG")
+            .arg("EFFECTS")
+            .arg("REPLAY")
+            .arg(self.path.display().to_string())
+            .query(&mut fresh.client())
+            .unwrap_or_else(|e| panic!("replaying the write-effect stream: {e}"));
+        let diff = dataset_diff(&original, &dataset(&fresh), 3000);
+        assert!(
+            diff.is_empty(),
+            "the write-effect stream ({n} commands) replays to another dataset:\n{}",
+            diff.join("\n")
+        );
+    }
+}
+
+/// Starts forkv with its write-effect stream recorded (see [`Recorded`]).
+#[allow(dead_code)]
+pub fn start_recorded() -> Recorded {
+    let server = start(&[]);
+    let path = server.dir.join("effects.resp");
+    let _: () = redis::cmd("DEBUG")
+        .arg("EFFECTS")
+        .arg("LOG")
+        .arg(path.display().to_string())
+        .query(&mut server.client())
+        .expect("DEBUG EFFECTS LOG");
+    Recorded { server, path }
+}
