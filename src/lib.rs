@@ -15,14 +15,16 @@
 //! - [`config`]: redis.conf-style configuration and its CONFIG GET/SET view.
 //! - [`error`]: every error text a client can see.
 //! - [`alloc`], [`log`], [`util`]: memory accounting, logging, helpers.
-//! - [`fuzzing`]: the fuzz harnesses (request decoder, command execution,
-//!   snapshot loader) behind `fuzz/` and `tests/fuzz_regressions.rs`.
+//! - `fuzzing` (cargo feature `fuzzing`): the fuzz harnesses (request
+//!   decoder, command execution, snapshot loader) behind `fuzz/` and
+//!   `tests/fuzz_regressions.rs`; not in the production build.
 
 pub mod alloc;
 pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod error;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod log;
 pub mod persist;

@@ -1,11 +1,31 @@
-//! Commands: the declarative command table, lookup, the checks every call
-//! goes through (arity, authentication), and dispatch to the handlers, which
-//! live one file per family.
+//! Commands: the command table, the gates in front of a handler, and the
+//! one call path every caller goes through; the handlers live one file per
+//! family.
 //!
-//! The table is the single source for `COMMAND`, `COMMAND INFO/COUNT/LIST/
-//! GETKEYS`, arity errors and per-command statistics. ACL categories, key
-//! specifications and argument docs come from Redis's own metadata (see
-//! [`meta`]); a unit test keeps the table and that metadata in agreement.
+//! The table ([`Table`]) binds forkv's handlers to Redis's typed command
+//! metadata ([`spec`], generated at build time): arity, flags, ACL
+//! categories, key specs. `COMMAND` and its subcommands, arity errors,
+//! statistics and key extraction ([`Command::keys`]) all come from it;
+//! behaviour that belongs to one command is a [`hooks`] bit in its row.
+//!
+//! Entry points, and who calls each:
+//! - [`execute`]: a connection's request (`server::conn`, and the fuzz
+//!   harness). Every gate: authentication, OOM, MISCONF, loading, CLIENT
+//!   PAUSE, MULTI queueing, subscribed mode, CLIENT REPLY modes.
+//! - [`execute_as`]: a caller that is not a socket, re-entrantly, with the
+//!   gates of its [`Origin`]: a script's `redis.call` (Redis's script
+//!   gates) or a loader of logged or replicated commands (`DEBUG EFFECTS
+//!   REPLAY` today; the append-only file and replica links later).
+//! - [`call`]: a command that already passed its gates: EXEC runs its
+//!   queue through it. Runs the handler, then statistics, key-change
+//!   signals, the write-effect stream (`server::effects`), slow log,
+//!   latency monitor and MONITOR feed.
+//! - [`serve_blocked`]: re-runs the commands of blocked clients a write
+//!   made ready (`server::conn` after each command).
+//! - [`count_unserved`]: statistics of a blocked command that timed out or
+//!   whose client left (`server::conn`).
+//!
+//! Each returns an [`Outcome`]: a reply, blocked, postponed or no reply.
 
 pub mod client;
 pub mod command;

@@ -14,12 +14,12 @@ pub mod evict;
 pub mod hash;
 pub mod list;
 pub mod set;
-pub mod small;
 pub mod value;
 pub mod zset;
 
+/// Keys and string values are [`crate::util::small::SmallBytes`].
+pub use crate::util::small::{self as small, SmallBytes};
 pub use dict::Dict;
-pub use small::SmallBytes;
 pub use value::{StrEnc, Value};
 
 /// Size thresholds at which collections leave their compact encoding

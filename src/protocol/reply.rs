@@ -5,7 +5,7 @@
 //! way Redis maps RESP3 types down to RESP2 (maps become flat arrays, sets
 //! arrays, doubles bulk strings, booleans integers).
 
-use crate::db::SmallBytes;
+use crate::util::small::SmallBytes;
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// A reply to a command.
