@@ -263,12 +263,14 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.notify(notify::HASH, "hincrbyfloat", &args[1]);
     let out = Bytes::from(out);
     // Logged as the resulting value, which replays identically.
-    ctx.propagate(vec![
-        Bytes::from_static(b"HSET"),
-        args[1].clone(),
-        args[2].clone(),
-        out.clone(),
-    ]);
+    if ctx.propagating() {
+        ctx.propagate(vec![
+            Bytes::from_static(b"HSET"),
+            args[1].clone(),
+            args[2].clone(),
+            out.clone(),
+        ]);
+    }
     Ok(Reply::Bulk(out))
 }
 

@@ -435,7 +435,9 @@ pub fn expire(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.srv.ks.remove(db, &args[1]);
         ctx.notify(notify::GENERIC, "del", &args[1]);
         let lazy = ctx.srv.config.lazyfree_lazy_expire;
-        ctx.propagate(super::string::del_effect(lazy, &args[1]));
+        if ctx.propagating() {
+            ctx.propagate(super::string::del_effect(lazy, &args[1]));
+        }
     } else {
         ctx.srv.ks.set_expire(db, &args[1], when);
         ctx.notify(notify::GENERIC, "expire", &args[1]);

@@ -517,7 +517,9 @@ fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.srv.ks.stats.dirty += 1;
         ctx.notify_then_del(notify::SET, "spop", &args[1], true);
         let lazy = ctx.srv.config.lazyfree_lazy_server_del;
-        ctx.propagate(super::string::del_effect(lazy, &args[1]));
+        if ctx.propagating() {
+            ctx.propagate(super::string::del_effect(lazy, &args[1]));
+        }
         return Ok(reply);
     }
     let count = count as usize;

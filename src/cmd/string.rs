@@ -233,11 +233,13 @@ pub fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => Reply::Nil,
     };
     set_generic(ctx, &args[1], &args[2], false, false, false, None);
-    ctx.propagate(vec![
-        Bytes::from_static(b"SET"),
-        args[1].clone(),
-        args[2].clone(),
-    ]);
+    if ctx.propagating() {
+        ctx.propagate(vec![
+            Bytes::from_static(b"SET"),
+            args[1].clone(),
+            args[2].clone(),
+        ]);
+    }
     Ok(old)
 }
 
@@ -249,7 +251,9 @@ pub fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     ctx.srv.ks.delete(ctx.client.db, &args[1], ctx.now);
     ctx.notify(notify::GENERIC, "del", &args[1]);
-    ctx.propagate(del_effect(ctx.srv.config.lazyfree_lazy_user_del, &args[1]));
+    if ctx.propagating() {
+        ctx.propagate(del_effect(ctx.srv.config.lazyfree_lazy_user_del, &args[1]));
+    }
     Ok(old)
 }
 
@@ -272,19 +276,25 @@ pub fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if matches!(unit, ExpireUnit::ExAt | ExpireUnit::PxAt) && when <= ctx.now {
             ctx.srv.ks.delete(db, &args[1], ctx.now);
             ctx.notify(notify::GENERIC, "del", &args[1]);
-            ctx.propagate(del_effect(ctx.srv.config.lazyfree_lazy_expire, &args[1]));
+            if ctx.propagating() {
+                ctx.propagate(del_effect(ctx.srv.config.lazyfree_lazy_expire, &args[1]));
+            }
         } else {
             ctx.srv.ks.set_expire(db, &args[1], when);
             ctx.notify(notify::GENERIC, "expire", &args[1]);
-            ctx.propagate(vec![
-                Bytes::from_static(b"PEXPIREAT"),
-                args[1].clone(),
-                Bytes::from(when.to_string()),
-            ]);
+            if ctx.propagating() {
+                ctx.propagate(vec![
+                    Bytes::from_static(b"PEXPIREAT"),
+                    args[1].clone(),
+                    Bytes::from(when.to_string()),
+                ]);
+            }
         }
     } else if o.persist && ctx.srv.ks.persist(db, &args[1]) {
         ctx.notify(notify::GENERIC, "persist", &args[1]);
-        ctx.propagate(vec![Bytes::from_static(b"PERSIST"), args[1].clone()]);
+        if ctx.propagating() {
+            ctx.propagate(vec![Bytes::from_static(b"PERSIST"), args[1].clone()]);
+        }
     }
     Ok(Reply::Value(val))
 }
@@ -532,12 +542,14 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let out = Bytes::from(out);
     // The result, not the increment: float formatting must not differ
     // where the effect is replayed.
-    ctx.propagate(vec![
-        Bytes::from_static(b"SET"),
-        args[1].clone(),
-        out.clone(),
-        Bytes::from_static(b"KEEPTTL"),
-    ]);
+    if ctx.propagating() {
+        ctx.propagate(vec![
+            Bytes::from_static(b"SET"),
+            args[1].clone(),
+            out.clone(),
+            Bytes::from_static(b"KEEPTTL"),
+        ]);
+    }
     Ok(Reply::Bulk(out))
 }
 
