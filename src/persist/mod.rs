@@ -80,11 +80,7 @@ pub fn bgsave(st: &mut ServerState) -> Result<(), String> {
     }
     let target = st.config.snapshot_path();
     let mut fds = st.persist.listener_fds.clone();
-    fds.extend(
-        st.clients
-            .values()
-            .filter_map(|c| c.try_borrow().ok().map(|c| c.fd)),
-    );
+    fds.extend(st.client_fds.values());
     st.persist.last_try_unix = now_unix();
     let result = if std::mem::take(&mut st.persist.fail_next_fork) {
         Err("fork: Cannot allocate memory (simulated by DEBUG FORK-FAIL)".to_string())

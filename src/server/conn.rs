@@ -81,6 +81,7 @@ fn admit(
         crate::db::now_ms(),
     )));
     st.clients.insert(id, c.clone());
+    st.client_fds.insert(id, sock.as_raw_fd());
     Ok(c)
 }
 
@@ -97,6 +98,7 @@ async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>)
     let mut st = shared.state.borrow_mut();
     st.client_closed(&mut client.borrow_mut());
     st.clients.remove(&id);
+    st.client_fds.remove(&id);
 }
 
 /// What woke a connection task.
