@@ -14,10 +14,16 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Accepts connections forever, spawning a task per client.
-pub async fn accept_loop(listener: TcpListener, shared: Rc<Shared>) {
+/// Accepts connections until `stop` (a rebind closed the socket), spawning
+/// a task per client.
+pub async fn accept_loop(listener: TcpListener, stop: Rc<tokio::sync::Notify>, shared: Rc<Shared>) {
     loop {
-        let (sock, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.notified() => return,
+            r = listener.accept() => r,
+        };
+        let (sock, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 // Out of file descriptors and similar: back off briefly.

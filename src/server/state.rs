@@ -97,6 +97,8 @@ pub struct ServerState {
     pub run_id: String,
     /// TCP port actually bound.
     pub port: u16,
+    /// Listening sockets.
+    pub listeners: super::listen::Listeners,
     /// Set by SHUTDOWN; the accept loop stops and the process exits.
     pub shutdown: Option<ShutdownMode>,
     /// True while a snapshot is loading.
@@ -153,6 +155,7 @@ impl ServerState {
             config,
             clients: BTreeMap::new(),
             client_fds: BTreeMap::new(),
+            listeners: Default::default(),
             next_client_id: 1,
             stats: Stats::default(),
             cmd_stats: vec![CmdStats::default(); commands],
