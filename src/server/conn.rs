@@ -268,13 +268,14 @@ async fn flush(
             if c.killed {
                 return false;
             }
+            c.reply_peak = c.reply_peak.max(c.out.buffered());
             let chunks = c.out.take();
             if chunks.is_empty() {
-                c.omem = 0;
                 return true;
             }
             let n: usize = chunks.iter().map(|b| b.len()).sum();
             c.inflight = n;
+            c.inflight_chunks = chunks.len();
             c.net_out += n as u64;
             let mut st = shared.state.borrow_mut();
             st.stats.total_writes_processed += 1;
@@ -302,6 +303,8 @@ async fn flush(
                     }
                 }
             }
+            let mut c = client.borrow_mut();
+            c.inflight_chunks = c.inflight_chunks.saturating_sub(1);
         }
     }
 }
@@ -407,6 +410,10 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                 None => buf.len() >= need,
             };
             if c.blocked.is_none() && runnable {
+                // As Redis's query buffer, ours holds the whole batch until
+                // it has run (CLIENT LIST from inside it shows so).
+                c.qbuf = buf.len();
+                c.qbuf_free = buf.capacity() - buf.len();
                 // One clock read per batch: pipelined commands share it.
                 let now = crate::db::now_ms();
                 if let Some(d) = st.ks.dbs.get(c.db) {
@@ -424,7 +431,11 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                     match decoded {
                         Ok(Decoded::Request(args)) => {
                             need = 1;
+                            c.argv_mem = args.iter().map(|a| a.len()).sum();
                             let reply = crate::cmd::execute(st, &mut c, &args, now);
+                            if !c.postponed {
+                                c.argv_mem = 0;
+                            }
                             if c.postponed {
                                 // Held by CLIENT PAUSE: it and the rest of the
                                 // pipeline wait for the pause to end.
@@ -485,12 +496,12 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
             // Broadcast invalidations for this turn's changes, in one batch.
             st.tracking_end_of_turn(Some(&mut c));
             c.qbuf = buf.len();
+            c.qbuf_free = buf.capacity() - buf.len();
             st.enforce_output_limit(&mut c);
             if c.killed {
                 drop_client = true;
                 break 'turn;
             }
-            c.omem = c.out.len();
             parked = c.blocked.is_some();
         }
         if drop_client {
