@@ -2365,6 +2365,38 @@ mod tests {
     }
 
     #[test]
+    fn inert_parameters_load_and_read_back() {
+        let c = Config::from_args(&args(&[
+            "--appendfsync",
+            "ALWAYS",
+            "--slave-read-only",
+            "no",
+            "--oom-score-adj-values",
+            "1",
+            "2",
+            "3",
+            "--io-threads",
+            "4",
+        ]))
+        .unwrap();
+        assert_eq!(get1(&c, "appendfsync"), "always");
+        assert_eq!(get1(&c, "replica-read-only"), "no");
+        assert_eq!(get1(&c, "slave-read-only"), "no");
+        assert_eq!(get1(&c, "oom-score-adj-values"), "1 2 3");
+        assert_eq!(get1(&c, "io-threads"), "4");
+        // Unset ones read as Redis's defaults.
+        assert_eq!(get1(&c, "repl-backlog-size"), "1048576");
+        let err = Config::from_args(&args(&["--io-threads", "0"])).unwrap_err();
+        assert!(
+            err.ends_with("argument must be between 1 and 128 inclusive"),
+            "{err}"
+        );
+        // forkv is never a replica: a file asking for one stops startup.
+        let err = Config::from_args(&args(&["--replicaof", "127.0.0.1", "6379"])).unwrap_err();
+        assert!(err.contains("no replication"), "{err}");
+    }
+
+    #[test]
     fn from_args_errors() {
         let err = Config::from_args(&args(&["--port", "99999"])).unwrap_err();
         assert_eq!(

@@ -154,6 +154,11 @@ fn error_texts_match_redis() {
         &["CONFIG", "SET", "oom-score-adj-values", "1 2"],
         &["CONFIG", "SET", "oom-score-adj-values", "0 2001 0"],
         &["CONFIG", "SET", "appendfsync", "sometimes"],
+        &["CONFIG", "SET", "proc-title-template", "{title}"],
+        &["CONFIG", "SET", "proc-title-template", "x{title"],
+        &["CONFIG", "SET", "proc-title-template", "{nope} {port}"],
+        &["CONFIG", "SET", "proc-title-template", "{{x {title} {port}"],
+        &["CONFIG", "GET", "proc-title-template"],
         &["CONFIG", "SET", "repl-backlog-size", "0"],
         &[
             "CONFIG",

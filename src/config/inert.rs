@@ -144,6 +144,39 @@ fn activedefrag(a: &[&[u8]]) -> Check {
     Ok("no".to_string())
 }
 
+/// `proc-title-template`: Redis expands it with an empty title and refuses
+/// an unknown `{variable}`, an unclosed `{`, or a title that comes out
+/// empty (after trimming spaces).
+fn proc_title(a: &[&[u8]]) -> Check {
+    const INVALID: &str = "template format is invalid or contains unknown variables";
+    let t = string(a)?;
+    let mut out = String::new();
+    let mut rest = t.as_str();
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        if let Some(quoted) = after.strip_prefix('{') {
+            out.push('{');
+            rest = quoted;
+            continue;
+        }
+        let close = after.find('}').ok_or(INVALID)?;
+        // What each variable expands to when Redis checks a template:
+        // only the address, port and config file are never empty.
+        out.push_str(match &after[..close] {
+            "title" | "server-mode" | "unixsocket" => "",
+            "listen-addr" | "port" | "tls-port" | "config-file" => "x",
+            _ => return Err(INVALID.to_string()),
+        });
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    if out.trim_matches(' ').is_empty() {
+        return Err(INVALID.to_string());
+    }
+    Ok(t)
+}
+
 /// `replicaof`: shown (empty) for tools, but forkv is never a replica.
 fn replicaof(a: &[&[u8]]) -> Check {
     match a {
@@ -218,7 +251,7 @@ pub(super) static PARAMS: &[Param] = &[
     Param::new("no-appendfsync-on-rewrite", inert!("no-appendfsync-on-rewrite", "no", boolean)),
     Param::new("oom-score-adj", inert!("oom-score-adj", "no", |a| choice(a, &["no", "yes", "relative", "absolute"]))),
     Param::new("oom-score-adj-values", inert!("oom-score-adj-values", "0 200 800", oom_values)).flags(MULTI_ARG),
-    Param::new("proc-title-template", inert!("proc-title-template", "{title} {listen-addr} {server-mode}", string)),
+    Param::new("proc-title-template", inert!("proc-title-template", "{title} {listen-addr} {server-mode}", proc_title)),
     Param::new("propagation-error-behavior", inert!("propagation-error-behavior", "ignore", |a| choice(a, &["ignore", "panic", "panic-on-replicas"]))),
     Param::new("rdb-del-sync-files", inert!("rdb-del-sync-files", "no", boolean)),
     Param::new("rdb-save-incremental-fsync", inert!("rdb-save-incremental-fsync", "yes", boolean)),
