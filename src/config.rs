@@ -925,7 +925,7 @@ static PARAMS: &[Param] = &[
     Param::new("protected-mode", boolean!(protected_mode)),
     Param::new("proto-max-bulk-len", memory!(proto_max_bulk_len, MB, LONG_MAX)),
     Param::new("client-query-buffer-limit", memory!(client_query_buffer_limit, MB, LONG_MAX)),
-    Param::new("loglevel", enumeration!(loglevel)),
+    Param::new("loglevel", special!(|c| enum_name(c.loglevel).to_string(), set_loglevel)),
     Param::new("logfile", special!(|c| c.logfile.clone(), |c, a| set_string(&mut c.logfile, a))).flags(IMMUTABLE),
     Param::new("pidfile", special!(|c| c.pidfile.clone(), |c, a| set_string(&mut c.pidfile, a))).flags(IMMUTABLE),
     Param::new("hz", special!(|c| c.hz.to_string(), set_hz)),
@@ -1292,6 +1292,20 @@ fn set_hz(c: &mut Config, args: &[&[u8]]) -> Result<(), String> {
     c.hz = u32::try_from(v)
         .unwrap_or(HZ_RANGE.1)
         .clamp(HZ_RANGE.0, HZ_RANGE.1);
+    Ok(())
+}
+
+/// `loglevel`: `nothing` (Redis 7.2) is accepted, but the error lists the
+/// four levels Redis 7.0 has, as its text reads.
+fn set_loglevel(c: &mut Config, args: &[&[u8]]) -> Result<(), String> {
+    c.loglevel = parse_enum(one(args)?).map_err(|_| {
+        enum_error(
+            LogLevel::NAMES
+                .iter()
+                .map(|(n, _)| *n)
+                .filter(|n| *n != "nothing"),
+        )
+    })?;
     Ok(())
 }
 
@@ -1927,7 +1941,7 @@ mod tests {
             ),
             (
                 "loglevel loud",
-                "argument(s) must be one of the following: debug, verbose, notice, warning, nothing",
+                "argument(s) must be one of the following: debug, verbose, notice, warning",
             ),
             ("save 1", "Invalid save parameters"),
             ("save 0 1", "Invalid save parameters"),
