@@ -98,16 +98,6 @@ impl Listeners {
         self.wake.notify_one();
         Ok(())
     }
-
-    /// Number of listening sockets.
-    pub fn len(&self) -> usize {
-        self.active.len()
-    }
-
-    /// True when the server listens nowhere.
-    pub fn is_empty(&self) -> bool {
-        self.active.is_empty()
-    }
 }
 
 /// Starts the accept loops of the sockets each rebind opens, for as long as
