@@ -912,10 +912,10 @@ fn socket_inodes(pid: u32) -> Vec<u64> {
         .collect()
 }
 
-/// The save child closes every client socket, including the one of the
-/// client that sent BGSAVE (whose state is in use while the command runs):
-/// otherwise that connection stays half-open in CLOSE_WAIT until the child
-/// exits, after the client has gone.
+/// The save child closes the listener and every client socket, including
+/// the one of the client that sent BGSAVE (whose state is in use while the
+/// command runs): otherwise that connection stays half-open in CLOSE_WAIT
+/// until the child exits, after the client has gone.
 #[test]
 fn save_child_holds_no_client_socket() {
     let server = start(&[]);
@@ -933,6 +933,8 @@ fn save_child_holds_no_client_socket() {
     let inodes = [
         server_socket_inode(server.pid(), server.port, port_of(&bystander)),
         server_socket_inode(server.pid(), server.port, port_of(&saver)),
+        // The listener: remote port 0.
+        server_socket_inode(server.pid(), server.port, 0),
     ];
     assert_eq!(
         cmd(&mut saver, &[b"BGSAVE"]),
