@@ -433,15 +433,13 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                             need = 1;
                             c.argv_mem = args.iter().map(|a| a.len()).sum();
                             let reply = crate::cmd::execute(st, &mut c, &args, now);
-                            if !c.postponed {
-                                c.argv_mem = 0;
-                            }
                             if c.postponed {
                                 // Held by CLIENT PAUSE: it and the rest of the
                                 // pipeline wait for the pause to end.
                                 pending = Some(args);
                                 break;
                             }
+                            c.argv_mem = 0;
                             if let Some(req) = c.block_request.take() {
                                 // Park the client; the rest of its pipeline
                                 // waits until it is served.
