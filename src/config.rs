@@ -12,11 +12,14 @@
 //! or touches the log; the server applies the values (see the docs of
 //! [`Config`] for which ones need action when they change at runtime).
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::util::glob::glob_match;
 use crate::util::split::{is_c_space, split_args};
+
+mod inert;
 
 /// Key-eviction policies Redis accepts for `maxmemory-policy`, in Redis's
 /// order (which is also the order of its error message).
@@ -140,8 +143,9 @@ pub struct ClientOutputBufferLimits {
 /// connections), `maxclients`, `timeout`, `tcp-keepalive` (new connections),
 /// `hz` (cron period), `maxmemory*` (may start evicting at once),
 /// `loglevel`, `save` (snapshot schedule), `dir` (see below),
-/// `client-output-buffer-limit`, `notify-keyspace-events`, `slowlog-*`.
-/// `port`, `bind`, `databases`, `daemonize`, `logfile`, `pidfile`,
+/// `client-output-buffer-limit`, `notify-keyspace-events`, `slowlog-*`,
+/// `port` and `bind` (the listeners are rebound; see `server::listen`).
+/// `databases`, `daemonize`, `logfile`, `pidfile`,
 /// `tcp-backlog`, `disable-thp`, `cluster-enabled` and the `enable-*`
 /// switches are fixed after startup.
 #[derive(Debug, Clone, PartialEq)]
@@ -311,6 +315,9 @@ pub struct Config {
     /// `client-output-buffer-limit`. Default `normal 0 0 0 slave 256mb 64mb
     /// 60 pubsub 32mb 8mb 60`.
     pub client_output_buffer_limit: ClientOutputBufferLimits,
+    /// Redis parameters accepted but not acted on (see `config/inert.rs`),
+    /// by canonical name, as `CONFIG GET` shows them; only those set.
+    pub inert: BTreeMap<&'static str, String>,
 }
 
 impl Default for Config {
@@ -393,6 +400,7 @@ impl Default for Config {
                     soft_seconds: 60,
                 },
             },
+            inert: BTreeMap::new(),
         }
     }
 }
@@ -525,7 +533,7 @@ impl Config {
             };
         }
         let mut out = Vec::new();
-        for p in PARAMS {
+        for p in all_params() {
             for name in std::iter::once(p.name).chain(p.alias) {
                 if glob_match(pattern, name.as_bytes(), true) {
                     out.push((name.to_string(), (p.get)(self)));
@@ -906,8 +914,8 @@ const SAVE_INDEX: usize = 0;
 #[rustfmt::skip]
 static PARAMS: &[Param] = &[
     Param::new("save", special!(get_save, set_save)).flags(MULTI_ARG),
-    Param::new("port", integer!(port, 0, 65535)).flags(IMMUTABLE),
-    Param::new("bind", special!(get_bind, set_bind)).flags(IMMUTABLE | MULTI_ARG),
+    Param::new("port", integer!(port, 0, 65535)),
+    Param::new("bind", special!(get_bind, set_bind)).flags(MULTI_ARG),
     Param::new("dir", special!(get_dir, set_dir)).flags(PROTECTED),
     Param::new("dbfilename", special!(|c| c.dbfilename.clone(), set_dbfilename)).flags(PROTECTED),
     Param::new("requirepass", special!(get_requirepass, set_requirepass)),
@@ -917,7 +925,7 @@ static PARAMS: &[Param] = &[
     Param::new("protected-mode", boolean!(protected_mode)),
     Param::new("proto-max-bulk-len", memory!(proto_max_bulk_len, MB, LONG_MAX)),
     Param::new("client-query-buffer-limit", memory!(client_query_buffer_limit, MB, LONG_MAX)),
-    Param::new("loglevel", enumeration!(loglevel)),
+    Param::new("loglevel", special!(|c| enum_name(c.loglevel).to_string(), set_loglevel)),
     Param::new("logfile", special!(|c| c.logfile.clone(), |c, a| set_string(&mut c.logfile, a))).flags(IMMUTABLE),
     Param::new("pidfile", special!(|c| c.pidfile.clone(), |c, a| set_string(&mut c.pidfile, a))).flags(IMMUTABLE),
     Param::new("hz", special!(|c| c.hz.to_string(), set_hz)),
@@ -967,10 +975,21 @@ static PARAMS: &[Param] = &[
     Param::new("client-output-buffer-limit", special!(get_obuf_limits, set_obuf_limits)).flags(MULTI_ARG),
 ];
 
+/// Every parameter: those forkv acts on, then the inert ones.
+fn all_params() -> impl Iterator<Item = &'static Param> {
+    PARAMS.iter().chain(inert::PARAMS)
+}
+
+/// The canonical name of a parameter given by name or alias, ignoring
+/// ASCII case (what the server keys its reactions to `CONFIG SET` on).
+pub fn canonical_name(name: &[u8]) -> Option<&'static str> {
+    lookup(name).map(|(p, _)| p.name)
+}
+
 /// Finds a parameter by name or alias, ignoring ASCII case; also returns
 /// the lowercase name it matched, which Redis uses in `CONFIG SET` errors.
 fn lookup(name: &[u8]) -> Option<(&'static Param, &'static str)> {
-    PARAMS.iter().find_map(|p| {
+    all_params().find_map(|p| {
         std::iter::once(p.name)
             .chain(p.alias)
             .find(|n| n.as_bytes().eq_ignore_ascii_case(name))
@@ -1273,6 +1292,20 @@ fn set_hz(c: &mut Config, args: &[&[u8]]) -> Result<(), String> {
     c.hz = u32::try_from(v)
         .unwrap_or(HZ_RANGE.1)
         .clamp(HZ_RANGE.0, HZ_RANGE.1);
+    Ok(())
+}
+
+/// `loglevel`: `nothing` (Redis 7.2) is accepted, but the error lists the
+/// four levels Redis 7.0 has, as its text reads.
+fn set_loglevel(c: &mut Config, args: &[&[u8]]) -> Result<(), String> {
+    c.loglevel = parse_enum(one(args)?).map_err(|_| {
+        enum_error(
+            LogLevel::NAMES
+                .iter()
+                .map(|(n, _)| *n)
+                .filter(|n| *n != "nothing"),
+        )
+    })?;
     Ok(())
 }
 
@@ -1908,7 +1941,7 @@ mod tests {
             ),
             (
                 "loglevel loud",
-                "argument(s) must be one of the following: debug, verbose, notice, warning, nothing",
+                "argument(s) must be one of the following: debug, verbose, notice, warning",
             ),
             ("save 1", "Invalid save parameters"),
             ("save 0 1", "Invalid save parameters"),
@@ -2123,6 +2156,7 @@ mod tests {
             names("MAXMEMORY*"),
             [
                 "maxmemory",
+                "maxmemory-clients",
                 "maxmemory-eviction-tenacity",
                 "maxmemory-policy",
                 "maxmemory-samples"
@@ -2143,7 +2177,7 @@ mod tests {
         let all = c.get(b"*");
         assert_eq!(
             all.len(),
-            PARAMS.len() + PARAMS.iter().filter(|p| p.alias.is_some()).count()
+            all_params().count() + all_params().filter(|p| p.alias.is_some()).count()
         );
         assert!(
             all.windows(2).all(|w| w[0].0 < w[1].0),
@@ -2213,8 +2247,6 @@ mod tests {
             "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument must be between 1 and 4294967295 inclusive"
         );
         for name in [
-            "port",
-            "bind",
             "databases",
             "daemonize",
             "logfile",
@@ -2235,7 +2267,7 @@ mod tests {
         );
         assert_eq!(
             err(&mut c, &[("port", "1"), ("port", "2")]),
-            "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+            "ERR CONFIG SET failed (possibly related to argument 'port') - duplicate parameter"
         );
         assert_eq!(
             err(&mut c, &[("maxclients", "5"), ("MAXCLIENTS", "6")]),
@@ -2347,6 +2379,38 @@ mod tests {
     }
 
     #[test]
+    fn inert_parameters_load_and_read_back() {
+        let c = Config::from_args(&args(&[
+            "--appendfsync",
+            "ALWAYS",
+            "--slave-read-only",
+            "no",
+            "--oom-score-adj-values",
+            "1",
+            "2",
+            "3",
+            "--io-threads",
+            "4",
+        ]))
+        .unwrap();
+        assert_eq!(get1(&c, "appendfsync"), "always");
+        assert_eq!(get1(&c, "replica-read-only"), "no");
+        assert_eq!(get1(&c, "slave-read-only"), "no");
+        assert_eq!(get1(&c, "oom-score-adj-values"), "1 2 3");
+        assert_eq!(get1(&c, "io-threads"), "4");
+        // Unset ones read as Redis's defaults.
+        assert_eq!(get1(&c, "repl-backlog-size"), "1048576");
+        let err = Config::from_args(&args(&["--io-threads", "0"])).unwrap_err();
+        assert!(
+            err.ends_with("argument must be between 1 and 128 inclusive"),
+            "{err}"
+        );
+        // forkv is never a replica: a file asking for one stops startup.
+        let err = Config::from_args(&args(&["--replicaof", "127.0.0.1", "6379"])).unwrap_err();
+        assert!(err.contains("no replication"), "{err}");
+    }
+
+    #[test]
     fn from_args_errors() {
         let err = Config::from_args(&args(&["--port", "99999"])).unwrap_err();
         assert_eq!(
@@ -2436,7 +2500,7 @@ mod tests {
             x
         };
         let alphabet = b"ab \t\r\n\"'\\x0#*?[]-kmgb19";
-        let names: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
+        let names: Vec<&str> = all_params().map(|p| p.name).collect();
         for _ in 0..3000 {
             let len = (next() % 40) as usize;
             let junk: Vec<u8> = (0..len)

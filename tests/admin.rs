@@ -519,3 +519,125 @@ fn monitor_inside_exec_is_refused() {
         is(&mut c, "PING", "+PONG\r\n");
     });
 }
+
+/// A field of a CLIENT LIST / CLIENT INFO line.
+fn field(line: &str, key: &str) -> String {
+    line.split(' ')
+        .find_map(|f| f.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        .to_string()
+}
+
+fn num(line: &str, key: &str) -> u64 {
+    field(line, key)
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} in {line}"))
+}
+
+fn client_info(c: &mut RawConn) -> String {
+    let text = parse_one(&r(c, "CLIENT INFO"))
+        .as_str()
+        .expect("bulk string");
+    text.trim_end().to_string()
+}
+
+/// CLIENT INFO describes the command that asks: its arguments (`argv-mem`),
+/// the query buffer holding it (`qbuf`), its name as `parent|sub`; and the
+/// connection's protocol and tracking redirect.
+#[test]
+fn client_info_fields_of_the_running_command() {
+    on_both(|s| {
+        let mut c = s.raw_conn();
+        let line = client_info(&mut c);
+        // `*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n` is 26 bytes.
+        assert_eq!(num(&line, "qbuf"), 26, "{line}");
+        assert_eq!(num(&line, "argv-mem"), 10, "{line}");
+        assert_eq!(field(&line, "cmd"), "client|info");
+        assert_eq!(field(&line, "events"), "r");
+        assert_eq!(field(&line, "user"), "default");
+        assert_eq!(field(&line, "redir"), "-1");
+        assert_eq!(field(&line, "resp"), "2");
+        assert_eq!(num(&line, "multi-mem"), 0);
+        assert_eq!((num(&line, "oll"), num(&line, "omem")), (0, 0), "{line}");
+        assert!(num(&line, "tot-mem") > num(&line, "qbuf") + num(&line, "qbuf-free"));
+        r(&mut c, "HELLO 3");
+        is(&mut c, "CLIENT TRACKING on", "+OK\r\n");
+        let line = client_info(&mut c);
+        assert_eq!(
+            (field(&line, "redir"), field(&line, "resp")),
+            ("0".into(), "3".into())
+        );
+    });
+}
+
+/// Other clients' lines: a blocked command keeps its arguments, a MULTI
+/// queue has memory that grows with each command, and half a request waits
+/// in the query buffer.
+#[test]
+fn client_list_fields_of_waiting_clients() {
+    on_both(|s| {
+        let mut admin = s.raw_conn();
+        let mut blocked = named(s, "blk");
+        send_line(&mut blocked, "BLPOP nolist 0");
+        let mut line = String::new();
+        common::wait_for("the client to block", Duration::from_secs(5), || {
+            line = client_line(&mut admin, "blk");
+            field(&line, "flags") == "b"
+        });
+        // BLPOP + nolist + 0.
+        assert_eq!(num(&line, "argv-mem"), 12, "{line}");
+        assert_eq!(field(&line, "cmd"), "blpop");
+
+        let mut m = named(s, "m");
+        is(&mut m, "MULTI", "+OK\r\n");
+        assert_eq!(num(&client_line(&mut admin, "m"), "multi-mem"), 0);
+        is(&mut m, "SET k vvvvvvvvvv", "+QUEUED\r\n");
+        let one = num(&client_line(&mut admin, "m"), "multi-mem");
+        assert!(one >= 14, "multi-mem {one} below the queued arguments");
+        is(&mut m, "SET k2 v", "+QUEUED\r\n");
+        let two = num(&client_line(&mut admin, "m"), "multi-mem");
+        assert!(two > one, "multi-mem {one} then {two}");
+        is(&mut m, "EXEC", "*2\r\n+OK\r\n+OK\r\n");
+        assert_eq!(num(&client_line(&mut admin, "m"), "multi-mem"), 0);
+
+        let mut part = named(s, "part");
+        std::io::Write::write_all(&mut part, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc").unwrap();
+        common::wait_for("the partial request", Duration::from_secs(5), || {
+            num(&client_line(&mut admin, "part"), "qbuf") > 0
+        });
+        std::io::Write::write_all(&mut part, &[b'x'; 97]).unwrap();
+        std::io::Write::write_all(&mut part, b"\r\n").unwrap();
+        assert_eq!(read_reply(&mut part), b"+OK\r\n");
+        assert_eq!(num(&client_line(&mut admin, "part"), "qbuf"), 0);
+    });
+}
+
+/// A subscriber that stops reading while messages are published: its
+/// output piles up in reply blocks (`oll`, `omem`, `tot-mem`) and it waits
+/// to be written to (`events=rw`).
+#[test]
+fn client_list_output_of_a_subscriber_that_does_not_read() {
+    on_both(|s| {
+        let mut sub = named(s, "sub");
+        is(
+            &mut sub,
+            "SUBSCRIBE ch",
+            "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n",
+        );
+        let mut publisher = s.raw_conn();
+        let payload = vec![b'x'; 10_000];
+        // 10 MB: more than the kernel buffers, under the pubsub limits.
+        for _ in 0..1000 {
+            send(&mut publisher, &[b"PUBLISH", b"ch", &payload]);
+        }
+        for _ in 0..1000 {
+            assert_eq!(read_reply(&mut publisher), b":1\r\n");
+        }
+        let line = client_line(&mut publisher, "sub");
+        assert!(num(&line, "omem") > 0, "{line}");
+        assert!(num(&line, "oll") > 0, "{line}");
+        assert!(num(&line, "tot-mem") > num(&line, "omem"), "{line}");
+        assert_eq!(field(&line, "events"), "rw", "{line}");
+        drop(sub);
+    });
+}

@@ -884,3 +884,87 @@ fn save_points_trigger_background_saves_and_cow_is_reported() {
     );
     let _ = saw_live;
 }
+
+/// Inode of the server's side of the TCP connection whose peer is the local
+/// address `peer_port`, from `/proc/<pid>/net/tcp` (ports are in hex).
+fn server_socket_inode(pid: u32, server_port: u16, peer_port: u16) -> u64 {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
+    let port_of = |addr: &str| u16::from_str_radix(addr.rsplit(':').next().unwrap(), 16).unwrap();
+    table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| port_of(f[1]) == server_port && port_of(f[2]) == peer_port)
+        .map(|f| f[9].parse().unwrap())
+        .unwrap_or_else(|| panic!("no connection from port {peer_port} in\n{table}"))
+}
+
+/// The `socket:[inode]` descriptors a process holds.
+fn socket_inodes(pid: u32) -> Vec<u64> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect()
+}
+
+/// The save child closes the listener and every client socket, including
+/// the one of the client that sent BGSAVE (whose state is in use while the
+/// command runs): otherwise that connection stays half-open in CLOSE_WAIT
+/// until the child exits, after the client has gone.
+#[test]
+fn save_child_holds_no_client_socket() {
+    let server = start(&[]);
+    let mut setup = server.raw_conn();
+    assert_eq!(
+        cmd(
+            &mut setup,
+            &[b"DEBUG", b"POPULATE", b"400000", b"k", b"1000"]
+        ),
+        b"+OK\r\n"
+    );
+    let bystander = server.raw();
+    let mut saver = server.raw();
+    let port_of = |s: &std::net::TcpStream| s.local_addr().unwrap().port();
+    let inodes = [
+        server_socket_inode(server.pid(), server.port, port_of(&bystander)),
+        server_socket_inode(server.pid(), server.port, port_of(&saver)),
+        // The listener: remote port 0.
+        server_socket_inode(server.pid(), server.port, 0),
+    ];
+    assert_eq!(
+        cmd(&mut saver, &[b"BGSAVE"]),
+        b"+Background saving started\r\n"
+    );
+    drop(saver);
+    let mut child = 0;
+    wait_for("the save child", Duration::from_secs(5), || {
+        child = child_pids(server.pid()).first().copied().unwrap_or(0);
+        child != 0
+    });
+    // Once the child writes, it is past closing what it inherited.
+    wait_for("a partial temp file", Duration::from_secs(10), || {
+        std::fs::metadata(server.dir.join(format!("temp-{child}.forkv")))
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+    });
+    let held = socket_inodes(child);
+    assert!(
+        child_pids(server.pid()).contains(&child),
+        "the child must still be saving for the check to mean anything"
+    );
+    for inode in inodes {
+        assert!(
+            !held.contains(&inode),
+            "the save child holds client socket {inode}: {held:?}"
+        );
+    }
+    assert_eq!(
+        cmd(&mut setup, &[b"BGSAVE", b"CANCEL"]),
+        b"+Background saving cancelled\r\n"
+    );
+}

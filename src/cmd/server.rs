@@ -289,6 +289,11 @@ pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 /// CONFIG SET parameter value [parameter value ...]
+///
+/// All or nothing, as in Redis 7: every value is checked and set, then the
+/// reactions that can fail run (rebinding the listeners, raising the open
+/// files limit); if one fails, every old value comes back and the reactions
+/// already run are undone.
 pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() % 2 == 1 {
         return Err(CmdError::syntax());
@@ -297,23 +302,91 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .chunks(2)
         .map(|p| (&p[0][..], &p[1][..]))
         .collect();
-    let before = ctx.srv.config.maxclients;
-    let maxmemory = ctx.srv.config.maxmemory;
+    let old = ctx.srv.config.clone();
     ctx.srv.config.set(&pairs).map_err(CmdError::msg)?;
-    let after = ctx.srv.config.maxclients;
-    if after > before
-        && let Err(max) = crate::server::raise_fd_limit(after)
-    {
-        ctx.srv.config.maxclients = before;
-        return Err(CmdError::msg(format!(
-            "ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with {max}"
-        )));
+    // Each reaction once, in the order its parameters were given, named by
+    // the first of them (Redis's deduplicated apply functions).
+    let mut steps: Vec<(Reaction, &'static str)> = Vec::new();
+    for (name, _) in &pairs {
+        let Some(name) = crate::config::canonical_name(name) else {
+            continue;
+        };
+        let r = match name {
+            "port" | "bind" => Reaction::Listeners,
+            "maxclients" => Reaction::Maxclients,
+            _ => continue,
+        };
+        if !steps.iter().any(|(s, _)| *s == r) {
+            steps.push((r, name));
+        }
+    }
+    for (i, &(step, name)) in steps.iter().enumerate() {
+        if let Err(reason) = react(ctx.srv, step, name, &old) {
+            tracing::warn!(
+                "Failed applying new configuration. Possibly related to new {name} setting. Restoring previous settings."
+            );
+            ctx.srv.config = old.clone();
+            for &(done, name) in &steps[..i] {
+                if let Err(e) = react(ctx.srv, done, name, &old) {
+                    tracing::warn!("Failed to restore the previous {name} setting: {e}");
+                }
+            }
+            return Err(CmdError::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+            )));
+        }
     }
     crate::server::apply_config(ctx.srv);
-    if ctx.srv.config.maxmemory != maxmemory {
+    if ctx.srv.config.maxmemory != old.maxmemory {
         ctx.srv.maxmemory_changed();
     }
     Ok(Reply::Ok)
+}
+
+/// A reaction to CONFIG SET that can fail.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reaction {
+    /// Listen on the `bind` addresses at `port`.
+    Listeners,
+    /// Make room for `maxclients` descriptors.
+    Maxclients,
+}
+
+/// Runs `step` for the current configuration; the error is Redis's reason.
+/// `old` is the configuration before this CONFIG SET.
+fn react(
+    srv: &mut crate::server::state::ServerState,
+    step: Reaction,
+    name: &str,
+    old: &crate::config::Config,
+) -> Result<(), String> {
+    match step {
+        Reaction::Listeners => {
+            let c = &srv.config;
+            // Port 0 means no TCP listener, as in Redis.
+            let bind = if c.port == 0 { &[][..] } else { &c.bind[..] };
+            if let Err(e) = srv.listeners.rebind(bind, c.port, c.tcp_backlog) {
+                tracing::warn!("{e}");
+                return Err(if name == "port" {
+                    "Unable to listen on this port. Check server logs.".to_string()
+                } else {
+                    "Failed to bind to specified addresses.".to_string()
+                });
+            }
+            srv.port = srv.listeners.first_port().unwrap_or(c.port);
+        }
+        Reaction::Maxclients => {
+            let want = srv.config.maxclients;
+            if want > old.maxclients
+                && let Err(max) = crate::server::raise_fd_limit(want)
+            {
+                return Err(format!(
+                    "The operating system is not able to handle the specified number of clients, try with {max}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// CONFIG RESETSTAT

@@ -11,7 +11,6 @@ pub mod load;
 pub mod save;
 
 use crate::server::state::ServerState;
-use std::os::fd::RawFd;
 use std::time::Instant;
 
 /// Seconds before a failed background save is retried by the save points
@@ -42,8 +41,6 @@ pub struct Persistence {
     pub last_load: load::LoadStats,
     /// Test hook (DEBUG FORK-FAIL): make the next fork fail.
     pub fail_next_fork: bool,
-    /// Listening sockets, closed by the child.
-    pub listener_fds: Vec<RawFd>,
 }
 
 impl Default for Persistence {
@@ -60,7 +57,6 @@ impl Default for Persistence {
             last_try_unix: 0,
             last_load: load::LoadStats::default(),
             fail_next_fork: false,
-            listener_fds: Vec::new(),
         }
     }
 }
@@ -79,12 +75,8 @@ pub fn bgsave(st: &mut ServerState) -> Result<(), String> {
         return Err("ERR Background save already in progress".into());
     }
     let target = st.config.snapshot_path();
-    let mut fds = st.persist.listener_fds.clone();
-    fds.extend(
-        st.clients
-            .values()
-            .filter_map(|c| c.try_borrow().ok().map(|c| c.fd)),
-    );
+    let mut fds = st.listeners.fds();
+    fds.extend(st.client_fds.values());
     st.persist.last_try_unix = now_unix();
     let result = if std::mem::take(&mut st.persist.fail_next_fork) {
         Err("fork: Cannot allocate memory (simulated by DEBUG FORK-FAIL)".to_string())

@@ -122,6 +122,22 @@ impl Output {
         self.len() == 0
     }
 
+    /// Bytes in the buffer small replies are copied into (CLIENT LIST `obl`).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Allocated size of that buffer (CLIENT LIST `rbs`).
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Chunks queued apart from that buffer: large values and sealed
+    /// parts of it (CLIENT LIST `oll`).
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
     fn put(&mut self, b: &[u8]) {
         self.buf.extend_from_slice(b);
     }

@@ -86,10 +86,18 @@ pub struct Client {
     pub no_touch: bool,
     /// READONLY (accepted for cluster-aware clients; no effect).
     pub readonly: bool,
-    /// Bytes waiting in the query buffer (CLIENT LIST `qbuf=`).
+    /// Bytes in the query buffer (CLIENT LIST `qbuf`): while a batch of
+    /// pipelined requests runs, the whole batch, as in Redis; between
+    /// turns, the incomplete request waiting for more input.
     pub qbuf: usize,
-    /// Bytes waiting in the output buffer (CLIENT LIST `omem=`).
-    pub omem: usize,
+    /// Free room in the query buffer's allocation (CLIENT LIST `qbuf-free`).
+    pub qbuf_free: usize,
+    /// Bytes of the arguments of the command running or waiting (postponed
+    /// by CLIENT PAUSE) (CLIENT LIST `argv-mem`; a blocked command's are
+    /// counted from [`Blocked::args`]).
+    pub argv_mem: usize,
+    /// Most bytes seen in the output's copy buffer (CLIENT LIST `rbp`).
+    pub reply_peak: usize,
     /// Bytes read from the client.
     pub net_in: u64,
     /// Bytes written to the client.
@@ -108,6 +116,8 @@ pub struct Client {
     pub out: Output,
     /// Bytes taken from `out` whose write has not finished yet.
     pub inflight: usize,
+    /// Chunks taken from `out` whose write has not finished yet.
+    pub inflight_chunks: usize,
     /// When the output buffer first went over its soft limit (Unix ms).
     pub obuf_soft_since: Option<i64>,
     /// CLIENT TRACKING state (None while off).
@@ -161,7 +171,9 @@ impl Client {
             no_touch: false,
             readonly: false,
             qbuf: 0,
-            omem: 0,
+            qbuf_free: 0,
+            argv_mem: 0,
+            reply_peak: 0,
             net_in: 0,
             net_out: 0,
             commands: 0,
@@ -170,6 +182,7 @@ impl Client {
             blocked: None,
             out: Output::default(),
             inflight: 0,
+            inflight_chunks: 0,
             obuf_soft_since: None,
             tracking: None,
             subs: Default::default(),
@@ -252,8 +265,9 @@ impl Client {
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default()
         };
+        let mem = self.memory();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs=16384 rbp=16384 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -268,21 +282,81 @@ impl Client {
             self.subs.shard.len(),
             self.multi.as_ref().map_or(-1, |m| m.commands.len() as i64),
             self.qbuf,
-            if self.qbuf > 0 {
-                16384usize.saturating_sub(self.qbuf)
-            } else {
-                0
-            },
-            self.multi.as_ref().map_or(0, |m| m.arg_bytes
-                + m.commands.capacity()
-                    * std::mem::size_of::<(&crate::cmd::Command, Vec<Bytes>)>()),
-            self.omem,
-            self.qbuf + self.omem + 16384 + std::mem::size_of::<Client>(),
+            self.qbuf_free,
+            mem.argv,
+            mem.multi,
+            mem.rbs,
+            self.reply_peak.max(self.out.buffered()),
+            self.out.buffered(),
+            mem.oll,
+            mem.omem,
+            mem.total,
+            if self.output_bytes() > 0 { "rw" } else { "r" },
             self.last_cmd,
             tracking.map_or(-1, |t| t.redirect as i64),
             self.resp,
             lossy(&self.lib_name),
             lossy(&self.lib_ver),
         )
+    }
+}
+
+/// What a client's buffers hold, in Redis 7.0's CLIENT LIST terms. Redis
+/// has a fixed reply buffer plus a list of reply blocks; forkv has a copy
+/// buffer for small replies plus shared chunks for large values (and the
+/// chunks its connection is writing), which take their places.
+struct ClientMemory {
+    /// `argv-mem`: arguments of the current (or blocked) command.
+    argv: usize,
+    /// `multi-mem`: arguments of the queued MULTI commands plus one slot
+    /// per queued command, as Redis counts them.
+    multi: usize,
+    /// `rbs`: allocated size of the copy buffer.
+    rbs: usize,
+    /// `oll`: chunks queued or being written.
+    oll: usize,
+    /// `omem`: bytes of those chunks (what the output limits watch in
+    /// Redis; the copy buffer is `obl`).
+    omem: usize,
+    /// `tot-mem`: all of the above plus the query buffer, the copy buffer,
+    /// the client structure and its subscriptions.
+    total: usize,
+}
+
+impl Client {
+    fn memory(&self) -> ClientMemory {
+        let sum = |args: &[Bytes]| args.iter().map(|a| a.len()).sum::<usize>();
+        let argv = match &self.blocked {
+            Some(b) => sum(&b.args),
+            None => self.argv_mem,
+        };
+        let multi = self.multi.as_ref().map_or(0, |m| {
+            m.arg_bytes
+                + m.commands.capacity() * std::mem::size_of::<(&crate::cmd::Command, Vec<Bytes>)>()
+        });
+        let rbs = self.out.buffer_capacity();
+        let oll = self.out.chunk_count() + self.inflight_chunks;
+        let omem = self.out.len() - self.out.buffered() + self.inflight;
+        let subs: usize = [&self.subs.channels, &self.subs.patterns, &self.subs.shard]
+            .iter()
+            .flat_map(|s| s.iter())
+            .map(|(c, _)| c.len() + std::mem::size_of::<Bytes>())
+            .sum();
+        let total = self.qbuf
+            + self.qbuf_free
+            + argv
+            + multi
+            + rbs
+            + omem
+            + subs
+            + std::mem::size_of::<Client>();
+        ClientMemory {
+            argv,
+            multi,
+            rbs,
+            oll,
+            omem,
+            total,
+        }
     }
 }

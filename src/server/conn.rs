@@ -14,10 +14,16 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Accepts connections forever, spawning a task per client.
-pub async fn accept_loop(listener: TcpListener, shared: Rc<Shared>) {
+/// Accepts connections until `stop` (a rebind closed the socket), spawning
+/// a task per client.
+pub async fn accept_loop(listener: TcpListener, stop: Rc<tokio::sync::Notify>, shared: Rc<Shared>) {
     loop {
-        let (sock, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.notified() => return,
+            r = listener.accept() => r,
+        };
+        let (sock, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 // Out of file descriptors and similar: back off briefly.
@@ -81,6 +87,7 @@ fn admit(
         crate::db::now_ms(),
     )));
     st.clients.insert(id, c.clone());
+    st.client_fds.insert(id, sock.as_raw_fd());
     Ok(c)
 }
 
@@ -97,6 +104,7 @@ async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>)
     let mut st = shared.state.borrow_mut();
     st.client_closed(&mut client.borrow_mut());
     st.clients.remove(&id);
+    st.client_fds.remove(&id);
 }
 
 /// What woke a connection task.
@@ -260,13 +268,14 @@ async fn flush(
             if c.killed {
                 return false;
             }
+            c.reply_peak = c.reply_peak.max(c.out.buffered());
             let chunks = c.out.take();
             if chunks.is_empty() {
-                c.omem = 0;
                 return true;
             }
             let n: usize = chunks.iter().map(|b| b.len()).sum();
             c.inflight = n;
+            c.inflight_chunks = chunks.len();
             c.net_out += n as u64;
             let mut st = shared.state.borrow_mut();
             st.stats.total_writes_processed += 1;
@@ -294,6 +303,8 @@ async fn flush(
                     }
                 }
             }
+            let mut c = client.borrow_mut();
+            c.inflight_chunks = c.inflight_chunks.saturating_sub(1);
         }
     }
 }
@@ -399,6 +410,10 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                 None => buf.len() >= need,
             };
             if c.blocked.is_none() && runnable {
+                // As Redis's query buffer, ours holds the whole batch until
+                // it has run (CLIENT LIST from inside it shows so).
+                c.qbuf = buf.len();
+                c.qbuf_free = buf.capacity() - buf.len();
                 // One clock read per batch: pipelined commands share it.
                 let now = crate::db::now_ms();
                 if let Some(d) = st.ks.dbs.get(c.db) {
@@ -416,6 +431,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                     match decoded {
                         Ok(Decoded::Request(args)) => {
                             need = 1;
+                            c.argv_mem = args.iter().map(|a| a.len()).sum();
                             let outcome = crate::cmd::execute(st, &mut c, &args, now);
                             if let crate::cmd::Outcome::Postponed = outcome {
                                 // Held by CLIENT PAUSE: it and the rest of the
@@ -423,6 +439,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                                 pending = Some(args);
                                 break;
                             }
+                            c.argv_mem = 0;
                             if let crate::cmd::Outcome::Blocked = outcome
                                 && let Some(req) = c.block_request.take()
                             {
@@ -479,12 +496,12 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
             // Broadcast invalidations for this turn's changes, in one batch.
             st.tracking_end_of_turn(Some(&mut c));
             c.qbuf = buf.len();
+            c.qbuf_free = buf.capacity() - buf.len();
             st.enforce_output_limit(&mut c);
             if c.killed {
                 drop_client = true;
                 break 'turn;
             }
-            c.omem = c.out.len();
             parked = c.blocked.is_some();
         }
         if drop_client {

@@ -9,6 +9,7 @@ pub mod client;
 mod conn;
 pub mod effects;
 pub mod eviction;
+pub mod listen;
 pub mod pause;
 pub mod pubsub;
 pub mod signals;
@@ -20,10 +21,8 @@ use crate::config::Config;
 use crate::persist;
 use state::ServerState;
 use std::cell::RefCell;
-use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Notify;
 
 /// What every task of the server shares.
@@ -91,48 +90,6 @@ fn adjust_open_files(config: &mut Config) {
     }
 }
 
-/// Parses a `bind` entry. Only IP literals are accepted so that binding
-/// never resolves names (which would run on a helper thread).
-fn bind_addr(entry: &str, port: u16) -> Result<(SocketAddr, bool), String> {
-    let (optional, addr) = match entry.strip_prefix('-') {
-        Some(a) => (true, a),
-        None => (false, entry),
-    };
-    let ip: IpAddr = match addr {
-        "*" => "0.0.0.0".parse().map_err(|e| format!("{e}"))?,
-        "::*" => "::".parse().map_err(|e| format!("{e}"))?,
-        a => a.parse().map_err(|_| {
-            format!("bind address '{a}' is not an IP address (host names are not resolved)")
-        })?,
-    };
-    Ok((SocketAddr::new(ip, port), optional))
-}
-
-fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let sock = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        let s = TcpSocket::new_v6()?;
-        // Listen on IPv6 only so `*` and `::*` can both be bound.
-        let one: libc::c_int = 1;
-        use std::os::fd::AsRawFd;
-        // SAFETY: setsockopt on a socket we own with a valid int option.
-        unsafe {
-            libc::setsockopt(
-                s.as_raw_fd(),
-                libc::IPPROTO_IPV6,
-                libc::IPV6_V6ONLY,
-                &one as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
-        s
-    };
-    sock.set_reuseaddr(true)?;
-    sock.bind(addr)?;
-    sock.listen(backlog)
-}
-
 /// Runs the server until SHUTDOWN or SIGTERM/SIGINT. Returns the process
 /// exit code.
 pub fn run(mut config: Config, config_file: Option<String>) -> i32 {
@@ -196,40 +153,20 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         tracing::error!("{e}");
         return 1;
     }
-    let config = &st.config;
-    let mut listeners = Vec::new();
-    for entry in &config.bind {
-        let (addr, optional) = match bind_addr(entry, config.port) {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::error!("{e}");
-                return 1;
-            }
-        };
-        match listen(addr, config.tcp_backlog) {
-            Ok(l) => listeners.push(l),
-            Err(e) if optional => {
-                tracing::debug!("skipping optional bind {addr}: {e}");
-            }
-            Err(e) => {
-                tracing::error!("Could not create server TCP listening socket {addr}: {e}");
-                return 1;
-            }
-        }
-    }
-    if listeners.is_empty() {
-        tracing::error!("Failed listening on port {} (tcp), aborting.", config.port);
+    let (bind, port, backlog) = (
+        st.config.bind.clone(),
+        st.config.port,
+        st.config.tcp_backlog,
+    );
+    if let Err(e) = st.listeners.rebind(&bind, port, backlog) {
+        tracing::error!("{e}");
         return 1;
     }
-    let port = listeners[0]
-        .local_addr()
-        .map(|a| a.port())
-        .unwrap_or(config.port);
+    let Some(port) = st.listeners.first_port() else {
+        tracing::error!("Failed listening on port {port} (tcp), aborting.");
+        return 1;
+    };
     st.port = port;
-    {
-        use std::os::fd::AsRawFd;
-        st.persist.listener_fds = listeners.iter().map(|l| l.as_raw_fd()).collect();
-    }
     let shared = Rc::new(Shared {
         state: RefCell::new(st),
         shutdown: Notify::new(),
@@ -240,12 +177,7 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         std::process::id(),
         port
     );
-    for l in listeners {
-        if let Ok(a) = l.local_addr() {
-            tracing::info!("listening on {a}");
-        }
-        tokio::task::spawn_local(conn::accept_loop(l, shared.clone()));
-    }
+    tokio::task::spawn_local(listen::supervise(shared.clone()));
     tokio::task::spawn_local(cron(shared.clone()));
     tokio::task::spawn_local(eviction::background(shared.clone()));
     let code = wait_for_shutdown(&shared).await;

@@ -49,9 +49,6 @@ impl ServerState {
                     return;
                 }
                 c.send(r);
-                // Its connection may be stuck writing: keep CLIENT LIST's
-                // `omem` current.
-                c.omem = c.output_bytes();
                 self.enforce_output_limit(&mut c);
                 c.wake.notify_one();
             }

@@ -78,6 +78,11 @@ pub struct ServerState {
     pub config: Config,
     /// Connected clients by id (CLIENT LIST, CLIENT KILL).
     pub clients: BTreeMap<u64, Rc<RefCell<Client>>>,
+    /// Socket descriptor of every connected client, by id. Kept apart from
+    /// `clients` so a fork child can close them all, including the socket
+    /// of the client whose command (BGSAVE) is running and whose `RefCell`
+    /// is therefore borrowed.
+    pub client_fds: BTreeMap<u64, std::os::fd::RawFd>,
     /// Next client id.
     pub next_client_id: u64,
     /// Counters.
@@ -92,6 +97,8 @@ pub struct ServerState {
     pub run_id: String,
     /// TCP port actually bound.
     pub port: u16,
+    /// Listening sockets.
+    pub listeners: super::listen::Listeners,
     /// Set by SHUTDOWN; the accept loop stops and the process exits.
     pub shutdown: Option<ShutdownMode>,
     /// True while a snapshot is loading.
@@ -150,6 +157,8 @@ impl ServerState {
             port: config.port,
             config,
             clients: BTreeMap::new(),
+            client_fds: BTreeMap::new(),
+            listeners: Default::default(),
             next_client_id: 1,
             stats: Stats::default(),
             cmd_stats: vec![CmdStats::default(); commands],
