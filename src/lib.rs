@@ -3,15 +3,23 @@
 //! Module map (requests flow top to bottom):
 //!
 //! - [`server`]: listening sockets, one task per connection, the cron
-//!   tick, shutdown. Everything runs on **one thread**: a tokio
-//!   current-thread runtime with a `LocalSet`. Nothing may add a thread
-//!   (no `spawn_blocking`, no `tokio::fs`, no name-resolving `bind`), so
-//!   the process can `fork()` safely for snapshots.
+//!   tick, shutdown, and the server state other clients' commands touch
+//!   (blocking, pub/sub, tracking, WATCH and transactions, MONITOR, slow
+//!   log, latency monitor, persistence scheduling, the write-effect
+//!   stream). Everything runs on **one thread**: a tokio current-thread
+//!   runtime with a `LocalSet`. Nothing may add a thread (no
+//!   `spawn_blocking`, no `tokio::fs`, no name-resolving `bind`), so the
+//!   process can `fork()` safely for snapshots. It reaches into [`cmd`]
+//!   only to dispatch.
 //! - [`protocol`]: request decoding (RESP and inline, with Redis's limits
 //!   and error texts) and reply encoding for RESP2 and RESP3.
-//! - [`cmd`]: the declarative command table and one file per command
-//!   family; handlers turn arguments into typed keyspace calls.
+//! - [`cmd`]: the command table over Redis's typed metadata, the gates and
+//!   the one call path every caller uses (connections, scripts, loaders),
+//!   and one file per command family; handlers turn arguments into typed
+//!   keyspace calls.
 //! - [`db`]: the keyspace, the only place data is read or written; no I/O.
+//! - [`persist`]: snapshot format, writer, loader and fork child, over the
+//!   keyspace alone.
 //! - [`config`]: redis.conf-style configuration and its CONFIG GET/SET view.
 //! - [`error`]: every error text a client can see.
 //! - [`alloc`], [`log`], [`util`]: memory accounting, logging, helpers.
@@ -31,3 +39,6 @@ pub mod persist;
 pub mod protocol;
 pub mod server;
 pub mod util;
+
+/// The Redis version forkv is compatible with, as clients see it.
+pub const REDIS_COMPAT_VERSION: &str = "7.0.15";

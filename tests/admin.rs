@@ -641,3 +641,40 @@ fn client_list_output_of_a_subscriber_that_does_not_read() {
         drop(sub);
     });
 }
+
+/// Slow log entries keep copies of their arguments: a slice would pin the
+/// read buffer the request arrived in (a megabyte here) for as long as the
+/// entry lives.
+#[test]
+fn slow_log_entries_do_not_pin_read_buffers() {
+    let server = common::start(&["--slowlog-log-slower-than", "0", "--slowlog-max-len", "16"]);
+    let mut c = server.client();
+    let used = |c: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("memory").query(c).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let before = used(&mut c);
+    let value = vec![b'v'; 1 << 20];
+    for i in 0..12 {
+        // Each SET arrives in a read buffer of its own.
+        let _: () = redis::cmd("SET")
+            .arg(format!("big{i}"))
+            .arg(&value)
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = redis::cmd("FLUSHALL").arg("SYNC").query(&mut c).unwrap();
+    let n: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut c).unwrap();
+    assert_eq!(n, 16);
+    let after = used(&mut c);
+    assert!(
+        after < before + 2_000_000,
+        "{} bytes still held after the keys are gone (before {before})",
+        after - before
+    );
+}

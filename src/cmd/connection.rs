@@ -7,8 +7,7 @@ use crate::protocol::Reply;
 use crate::server::client::ReplyMode;
 use bytes::Bytes;
 
-/// The Redis version forkv is compatible with, as clients see it.
-pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
+pub use crate::REDIS_COMPAT_VERSION;
 
 /// PING [message]
 pub fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -172,8 +171,8 @@ pub fn quit(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
 
 /// RESET: back to a fresh connection's state.
 pub fn reset(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
-    super::monitor::stop(ctx.srv, ctx.client);
-    super::multi::discard(ctx.srv, ctx.client);
+    crate::server::monitor::stop(ctx.srv, ctx.client);
+    crate::server::multi::discard(ctx.srv, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
     c.resp = 2;

@@ -174,7 +174,7 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
             w!("loading:{}", srv.loading as u8);
             w!("async_loading:0");
             let mut fields = Vec::new();
-            crate::persist::info_persistence(srv, &mut fields);
+            crate::server::persistence::info_persistence(srv, &mut fields);
             for (k, v) in fields {
                 w!("{k}:{v}");
             }

@@ -1,107 +1,17 @@
-//! The latency monitor: events (`command`, `fast-command`, `fork`,
-//! `expire-cycle`) that took at least `latency-monitor-threshold`
-//! milliseconds (0 = off) are sampled, one sample per event and second (the
-//! highest), 160 samples of history per event, as Redis keeps them; and the
-//! LATENCY command that reports them (LATEST, HISTORY, RESET, GRAPH,
-//! DOCTOR, HELP).
+//! LATENCY (LATEST, HISTORY, RESET, GRAPH, DOCTOR, HELP): reports what the
+//! latency monitor (`server::latency`) recorded.
 
 use super::Ctx;
 use super::keys::help_reply;
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
+use crate::server::latency::{Sample, Series};
 use crate::server::state::ServerState;
 use bytes::Bytes;
 use std::fmt::Write;
 
-/// Samples kept per event (Redis's LATENCY_TS_LEN).
-const HISTORY: usize = 160;
 /// Width of LATENCY GRAPH.
 const GRAPH_COLS: usize = 80;
-
-#[derive(Clone, Copy, Default)]
-struct Sample {
-    /// Unix seconds (0 = unused slot).
-    time: i64,
-    /// Milliseconds.
-    latency: u64,
-}
-
-/// The history of one event.
-struct Series {
-    /// Slot of the next sample.
-    idx: usize,
-    /// Highest latency ever recorded.
-    max: u64,
-    samples: [Sample; HISTORY],
-}
-
-impl Series {
-    fn new() -> Self {
-        Series {
-            idx: 0,
-            max: 0,
-            samples: [Sample::default(); HISTORY],
-        }
-    }
-
-    fn add(&mut self, now: i64, latency: u64) {
-        self.max = self.max.max(latency);
-        let prev = &mut self.samples[(self.idx + HISTORY - 1) % HISTORY];
-        if prev.time == now {
-            prev.latency = prev.latency.max(latency);
-            return;
-        }
-        self.samples[self.idx] = Sample { time: now, latency };
-        self.idx = (self.idx + 1) % HISTORY;
-    }
-
-    fn last(&self) -> Sample {
-        self.samples[(self.idx + HISTORY - 1) % HISTORY]
-    }
-
-    /// Used samples, oldest first.
-    fn in_order(&self) -> impl Iterator<Item = Sample> + '_ {
-        (0..HISTORY)
-            .map(|j| self.samples[(self.idx + j) % HISTORY])
-            .filter(|s| s.time != 0)
-    }
-}
-
-/// Recorded events, in the order they first happened.
-#[derive(Default)]
-pub struct Latency {
-    events: Vec<(String, Series)>,
-}
-
-impl Latency {
-    fn get(&self, event: &[u8]) -> Option<&Series> {
-        self.events
-            .iter()
-            .find(|(n, _)| n.as_bytes() == event)
-            .map(|(_, s)| s)
-    }
-}
-
-impl ServerState {
-    /// Records `ms` for `event` when the latency monitor is on and the
-    /// threshold is met (Redis's `latencyAddSampleIfNeeded`).
-    pub fn latency_sample(&mut self, event: &str, ms: u64) {
-        let threshold = self.config.latency_monitor_threshold;
-        if threshold == 0 || ms < threshold {
-            return;
-        }
-        let now = crate::db::now_ms() / 1000;
-        let events = &mut self.latency.events;
-        let i = match events.iter().position(|(n, _)| n == event) {
-            Some(i) => i,
-            None => {
-                events.push((event.to_string(), Series::new()));
-                events.len() - 1
-            }
-        };
-        events[i].1.add(now, ms);
-    }
-}
 
 /// LATENCY LATEST
 pub fn latest(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
@@ -445,6 +355,7 @@ pub fn help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::latency::HISTORY;
 
     #[test]
     fn one_sample_per_second_keeping_the_highest() {

@@ -958,10 +958,8 @@ fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         Some(k) => {
             // A client served after blocking adds nothing to dirty in Redis 7.0.
             let v = pop_from(ctx, k, end, 1, !rerun).pop();
-            if v.is_some() {
-                if ctx.propagating() {
-                    ctx.propagate(vec![end_pop(end), k.clone()]);
-                }
+            if v.is_some() && ctx.propagating() {
+                ctx.propagate(vec![end_pop(end), k.clone()]);
             }
             Ok(match v {
                 Some(v) => Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Value(v)]),

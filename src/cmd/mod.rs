@@ -664,7 +664,7 @@ fn run_unit(
         client.postponed = false;
         srv.pause.release(client.id);
     }
-    multi::apply_deferred(srv, client);
+    crate::server::multi::apply_deferred(srv, client);
     let prepared = prepare(srv, client, args);
     // The command that ran or was refused (None: unknown).
     let resolved = match &prepared {
@@ -1009,8 +1009,11 @@ fn prepare_for(
         ));
     }
     if cmd.has(flags::WRITE) && !gates.wrote {
-        if crate::persist::writes_refused(srv) {
-            return Err((Some(cmd), CmdError::msg(crate::persist::MISCONF)));
+        if crate::server::persistence::writes_refused(srv) {
+            return Err((
+                Some(cmd),
+                CmdError::msg(crate::server::persistence::MISCONF),
+            ));
         }
         if srv.config.maxmemory > 0
             && cmd.has(flags::DENYOOM)
@@ -1064,8 +1067,11 @@ fn prepare(
         }
     }
     let writes = cmd.has(flags::WRITE) || queued & flags::WRITE != 0;
-    if (writes || cmd.hooked(hooks::MISCONF)) && crate::persist::writes_refused(srv) {
-        return Err((Some(cmd), CmdError::msg(crate::persist::MISCONF)));
+    if (writes || cmd.hooked(hooks::MISCONF)) && crate::server::persistence::writes_refused(srv) {
+        return Err((
+            Some(cmd),
+            CmdError::msg(crate::server::persistence::MISCONF),
+        ));
     }
     // RESP2 subscribed clients may run only the rows marked SUBSCRIBED.
     if client.resp == 2 && client.is_pubsub() && !cmd.hooked(hooks::SUBSCRIBED) {

@@ -13,36 +13,16 @@
 //! FLUSHDB/FLUSHALL emptying it (see `ServerState::key_modified`,
 //! `ServerState::db_flushed` and `server::watch`).
 
-use super::{Command, Ctx, flags};
+use super::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::server::client::Client;
+use crate::server::multi::{MultiState, discard, unwatch_all};
 use crate::server::state::ServerState;
 use bytes::Bytes;
 
 /// EXEC's answer when a queued command was refused.
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
-
-/// A client's open transaction.
-#[derive(Default, Debug)]
-pub struct MultiState {
-    /// Queued commands with their arguments.
-    pub commands: Vec<(&'static Command, Vec<Bytes>)>,
-    /// A command was refused while queueing: EXEC must abort.
-    pub dirty_exec: bool,
-    /// Union of the queued commands' flags.
-    pub flags: u32,
-    /// Bytes of queued arguments (CLIENT LIST `multi-mem`).
-    pub arg_bytes: usize,
-}
-
-impl MultiState {
-    /// True if a queued command may write or replicate (EXEC then counts as
-    /// such for CLIENT PAUSE WRITE and write refusals).
-    pub fn writes(&self) -> bool {
-        self.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0
-    }
-}
 
 /// True if `cmd` must be queued rather than run: the client is in MULTI
 /// and the command is not one of those that act on the transaction itself.
@@ -79,21 +59,6 @@ pub fn exec_refused(srv: &mut ServerState, client: &mut Client, e: &CmdError) ->
     discard(srv, client);
     let reason = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
     format!("EXECABORT Transaction discarded because of: {reason}")
-}
-
-/// Ends the transaction and drops the watched keys.
-pub fn discard(srv: &mut ServerState, client: &mut Client) {
-    client.multi = None;
-    client.dirty_cas = false;
-    unwatch_all(srv, client);
-}
-
-/// Drops every key the client watches.
-pub fn unwatch_all(srv: &mut ServerState, client: &mut Client) {
-    if !client.watched.is_empty() {
-        srv.watches.remove(client.id, &client.watched);
-        client.watched.clear();
-    }
 }
 
 /// True if `key` is stored but its deadline has passed (not deleted yet).
@@ -190,39 +155,4 @@ pub fn unwatch(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     unwatch_all(ctx.srv, ctx.client);
     ctx.client.dirty_cas = false;
     Ok(Reply::Ok)
-}
-
-impl ServerState {
-    /// Marks client `id`'s transaction dirty (EXEC will fail). With
-    /// `unwatch`, its watched keys are dropped too, as nothing can undo it.
-    pub(crate) fn mark_dirty_cas(&mut self, current: Option<&mut Client>, id: u64, unwatch: bool) {
-        match current {
-            Some(c) if c.id == id => set_dirty(self, c, unwatch),
-            _ => {
-                let Some(rc) = self.clients.get(&id).cloned() else {
-                    return;
-                };
-                match rc.try_borrow_mut() {
-                    Ok(mut c) => set_dirty(self, &mut c, unwatch),
-                    // Its connection is mid-turn (its write served a blocked
-                    // client that changed the key): mark it on its next command.
-                    Err(_) => self.watches.defer_dirty(id),
-                }
-            }
-        }
-    }
-}
-
-fn set_dirty(srv: &mut ServerState, c: &mut Client, unwatch: bool) {
-    c.dirty_cas = true;
-    if unwatch {
-        unwatch_all(srv, c);
-    }
-}
-
-/// Applies a dirty mark that could not be set when the key changed.
-pub fn apply_deferred(srv: &mut ServerState, client: &mut Client) {
-    if srv.watches.take_deferred(client.id) {
-        set_dirty(srv, client, true);
-    }
 }

@@ -39,10 +39,10 @@ pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(args)?;
     ctx.srv.db_flushed(Some(ctx.client), None);
     ctx.srv.ks.flush_all(lazy);
-    crate::persist::kill_child(ctx.srv);
+    crate::server::persistence::kill_child(ctx.srv);
     if !ctx.srv.config.save.is_empty() {
         let dirty = ctx.srv.ks.stats.dirty;
-        let _ = crate::persist::save_now(ctx.srv);
+        let _ = crate::server::persistence::save_now(ctx.srv);
         // The flush itself still counts as a change, as in Redis.
         ctx.srv.ks.stats.dirty = dirty;
     }
@@ -54,7 +54,7 @@ pub fn save(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     if ctx.srv.persist.child.is_some() {
         return Err(CmdError::msg("ERR Background save already in progress"));
     }
-    crate::persist::save_now(ctx.srv).map_err(CmdError::msg)?;
+    crate::server::persistence::save_now(ctx.srv).map_err(CmdError::msg)?;
     Ok(Reply::Ok)
 }
 
@@ -69,7 +69,7 @@ pub fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
         }
         2 if is(&args[1], "cancel") => {
-            return if crate::persist::cancel(ctx.srv) {
+            return if crate::server::persistence::cancel(ctx.srv) {
                 Ok(Reply::status("Background saving cancelled"))
             } else {
                 Err(CmdError::msg(
@@ -79,7 +79,7 @@ pub fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         _ => return Err(CmdError::syntax()),
     }
-    crate::persist::bgsave(ctx.srv).map_err(CmdError::msg)?;
+    crate::server::persistence::bgsave(ctx.srv).map_err(CmdError::msg)?;
     Ok(Reply::status("Background saving started"))
 }
 
@@ -126,35 +126,13 @@ pub fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if save {
         mode = ShutdownMode::Save;
     }
-    if shutdown_save(ctx.srv, mode).is_err() {
+    if crate::server::persistence::shutdown_save(ctx.srv, mode).is_err() {
         return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.srv.shutdown = Some(mode);
     ctx.client.close_after_reply = true;
     // Like Redis, a successful SHUTDOWN sends no reply: the connection closes.
     Ok(Reply::Raw(Bytes::new()))
-}
-
-/// Before exiting: stop a background save and, unless NOSAVE, save in the
-/// foreground when asked to (SAVE) or when save points are configured.
-pub fn shutdown_save(
-    srv: &mut crate::server::state::ServerState,
-    mode: ShutdownMode,
-) -> Result<(), String> {
-    crate::persist::kill_child(srv);
-    let save = match mode {
-        ShutdownMode::NoSave => false,
-        ShutdownMode::Save => true,
-        ShutdownMode::Default => !srv.config.save.is_empty(),
-    };
-    if save {
-        tracing::info!("Saving the final snapshot before exiting.");
-        crate::persist::save_now(srv).map_err(|e| {
-            tracing::warn!("Error trying to save the DB, can't exit: {e}");
-            e
-        })?;
-    }
-    Ok(())
 }
 
 /// DEBUG SLEEP seconds | DEBUG POPULATE count [prefix] [size] | DEBUG HELP
@@ -216,7 +194,7 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Ok(Reply::Ok)
     } else if is(sub, "reload") && args.len() == 2 {
         // Save, empty the keyspace, load the file back: a round trip test.
-        crate::persist::save_now(ctx.srv).map_err(CmdError::msg)?;
+        crate::server::persistence::save_now(ctx.srv).map_err(CmdError::msg)?;
         let path = ctx.srv.config.snapshot_path();
         ctx.srv.db_flushed(Some(ctx.client), None);
         ctx.srv.ks.flush_all(false);

@@ -125,7 +125,7 @@ pub struct Client {
     /// Pub/sub channels, patterns and shard channels listened on.
     pub subs: super::pubsub::Subscriptions,
     /// The open transaction (after MULTI).
-    pub multi: Option<crate::cmd::multi::MultiState>,
+    pub multi: Option<super::multi::MultiState>,
     /// A watched key changed: the next EXEC fails.
     pub dirty_cas: bool,
     /// Watched keys as (database, key), in WATCH order.

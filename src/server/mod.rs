@@ -9,10 +9,15 @@ pub mod client;
 mod conn;
 pub mod effects;
 pub mod eviction;
+pub mod latency;
 pub mod listen;
+pub mod monitor;
+pub mod multi;
 pub mod pause;
+pub mod persistence;
 pub mod pubsub;
 pub mod signals;
+pub mod slowlog;
 pub mod state;
 pub mod tracking;
 pub mod watch;
@@ -141,7 +146,7 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
         "forkv {} starting, pid={}, Redis {} compatible",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
-        crate::cmd::connection::REDIS_COMPAT_VERSION
+        crate::REDIS_COMPAT_VERSION
     );
     prepare_process(&config);
     eviction::check_at_startup(&config);
@@ -219,7 +224,7 @@ async fn wait_for_shutdown(shared: &Rc<Shared>) -> i32 {
         };
         tracing::info!("Received {sig} scheduling shutdown...");
         let mut st = shared.state.borrow_mut();
-        if crate::cmd::server::shutdown_save(&mut st, state::ShutdownMode::Default).is_ok() {
+        if persistence::shutdown_save(&mut st, state::ShutdownMode::Default).is_ok() {
             break;
         }
         tracing::warn!(
@@ -257,7 +262,7 @@ async fn cron(shared: Rc<Shared>) {
         st.drain_keyspace_events(None);
         st.tracking_limit_keys(None);
         st.tracking_end_of_turn(None);
-        persist::cron(st);
+        persistence::cron(st);
         let no_child = st.persist.child.is_none();
         st.ks.cron(Duration::from_millis(1), no_child);
         sample_ops(st);

@@ -112,7 +112,7 @@ pub struct ServerState {
     /// Clients blocked on keys.
     pub blocking: super::blocking::Blocking,
     /// Snapshot state (background save child, statuses).
-    pub persist: crate::persist::Persistence,
+    pub persist: crate::server::persistence::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
     /// Messages for a client that was busy when they were sent (see
@@ -132,9 +132,9 @@ pub struct ServerState {
     /// CLIENT PAUSE state.
     pub pause: super::pause::Pause,
     /// The slow log.
-    pub slowlog: crate::cmd::slowlog::SlowLog,
+    pub slowlog: super::slowlog::SlowLog,
     /// The latency monitor's events.
-    pub latency: crate::cmd::latency::Latency,
+    pub latency: super::latency::Latency,
     /// Ids of the clients in MONITOR mode, in the order they started.
     pub monitors: Vec<u64>,
 }
@@ -201,8 +201,8 @@ impl ServerState {
     /// was killed: its transaction and watched keys, MONITOR mode, a
     /// command postponed by CLIENT PAUSE, tracking and subscriptions.
     pub fn client_closed(&mut self, c: &mut Client) {
-        crate::cmd::multi::discard(self, c);
-        crate::cmd::monitor::stop(self, c);
+        super::multi::discard(self, c);
+        super::monitor::stop(self, c);
         self.pause.release(c.id);
         self.watches.take_deferred(c.id);
         self.tracking_disable(c);
