@@ -19,6 +19,7 @@ use crate::db::{Lookup, SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
+use crate::util::rng::Rng;
 use bytes::Bytes;
 
 /// This family's rows of the command table.
@@ -47,30 +48,9 @@ pub const ROWS: &[Row] = &[
 // Helpers shared with the hash commands
 // ---------------------------------------------------------------------------
 
-/// A local xorshift64* generator seeded from the keyspace's, so sampling a
-/// value does not need a second borrow of the keyspace.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    /// Seeds from the server's generator.
-    pub(crate) fn new(ctx: &mut Ctx) -> Rng {
-        Rng(ctx.srv.ks.rand() | 1)
-    }
-
-    /// The next number.
-    pub(crate) fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in 0..n (n > 0).
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        crate::db::set::below(self.next(), n)
-    }
+/// A sampling generator seeded from the keyspace's.
+pub(crate) fn rng(ctx: &mut Ctx) -> Rng {
+    Rng::seeded(ctx.srv.ks.rand())
 }
 
 /// Picks `k` of `n` positions uniformly, in ascending order (Knuth's
@@ -386,9 +366,9 @@ pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() == 3 {
         return srandmember_count(ctx, args);
     }
-    let mut rng = Rng::new(ctx);
+    let mut rng = rng(ctx);
     Ok(match read_set(ctx, &args[1])? {
-        Some(s) => match s.random(|| rng.next()) {
+        Some(s) => match s.random(|| rng.next_u64()) {
             Some(m) => member_reply(&m),
             None => Reply::Nil,
         },
@@ -398,7 +378,7 @@ pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn srandmember_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let l = parse_rand_count(&args[2])?;
-    let mut rng = Rng::new(ctx);
+    let mut rng = rng(ctx);
     let Some(s) = read_set(ctx, &args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
@@ -418,7 +398,7 @@ fn srandmember_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let sampler = s.sampler();
         let mut out = RawReply::array(count, count * 8);
         for _ in 0..count {
-            sampler.pick(|| rng.next()).with(|b| out.bulk(b));
+            sampler.pick(|| rng.next_u64()).with(|b| out.bulk(b));
             if out.len() > MAX_SAMPLE_REPLY {
                 return Err(CmdError::msg("ERR value is out of range"));
             }
@@ -453,7 +433,7 @@ fn distinct_sample<'a>(s: &'a Set, count: usize, rng: &mut Rng) -> Vec<Member<'a
     let mut seen = std::collections::HashSet::with_capacity(count);
     let mut out = Vec::with_capacity(count);
     while out.len() < count {
-        let Some(m) = s.random(|| rng.next()) else {
+        let Some(m) = s.random(|| rng.next_u64()) else {
             break;
         };
         let Member::Str(b) = m else { continue };
@@ -472,11 +452,11 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::syntax());
     }
-    let mut rng = Rng::new(ctx);
+    let mut rng = rng(ctx);
     let Some(s) = write_set(ctx, &args[1])? else {
         return Ok(Reply::Nil);
     };
-    let Some(m) = s.random(|| rng.next()).map(|m| m.to_small()) else {
+    let Some(m) = s.random(|| rng.next_u64()).map(|m| m.to_small()) else {
         return Ok(Reply::Nil);
     };
     s.remove(m.as_slice());
@@ -494,7 +474,7 @@ fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(v) if v >= 0 => v as u64,
         _ => return Err(CmdError::not_positive()),
     };
-    let mut rng = Rng::new(ctx);
+    let mut rng = rng(ctx);
     let Some(s) = write_set(ctx, &args[1])? else {
         return Ok(Reply::Set(Vec::new()));
     };
@@ -514,7 +494,7 @@ fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // Few of many: pop random members one by one.
         let mut out = Vec::with_capacity(count);
         for _ in 0..count {
-            let Some(m) = s.random(|| rng.next()).map(|m| m.to_small()) else {
+            let Some(m) = s.random(|| rng.next_u64()).map(|m| m.to_small()) else {
                 break;
             };
             s.remove(m.as_slice());

@@ -482,12 +482,7 @@ impl SkipList {
     fn random_level(&mut self) -> usize {
         let mut level = 1;
         loop {
-            let mut x = self.rng;
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            self.rng = x;
-            let r = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) & 0xFFFF;
+            let r = (crate::util::rng::xorshift(&mut self.rng) >> 32) & 0xFFFF;
             // Redis: (random() & 0xFFFF) < 0.25 * 0xFFFF.
             if r < 0x4000 && level < MAX_LEVEL {
                 level += 1;
