@@ -759,6 +759,62 @@ fn blocking_pops_time_out_and_wake_on_other_keys() {
     );
 }
 
+/// Redis 7.0 turns a timeout into ceil(seconds * 1000) ms in long double
+/// before it checks the sign, so -0.001 s (a hair above -1 ms) and
+/// -0.0009 s round to 0 and wait forever, while -0.0011 s is negative.
+#[test]
+fn tiny_negative_timeouts_wait_forever_like_redis() {
+    common::on_forkv_and_redis(&[], |s| {
+        let mut w = s.raw_conn();
+        let popped = "*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n1\r\n";
+        for (block, want) in [
+            (&["BZPOPMIN", "k", "-0.001"][..], popped),
+            (&["BZPOPMAX", "k", "-0.001"], popped),
+            (&["BZPOPMIN", "k", "-0.0009"], popped),
+            (&["BZPOPMAX", "k", "0x10"], popped),
+            (
+                &["BZMPOP", "-0.001", "1", "k", "MIN"],
+                "*2\r\n$1\r\nk\r\n*1\r\n*2\r\n$1\r\nm\r\n$1\r\n1\r\n",
+            ),
+        ] {
+            let got = common::blocked_until_served(s, block, &mut w, "ZADD k 1 m");
+            assert_eq!(
+                common::escape(&got),
+                common::escape(want.as_bytes()),
+                "{block:?}"
+            );
+        }
+        let negative = "-ERR timeout is negative\r\n";
+        let not_float = "-ERR timeout is not a float or out of range\r\n";
+        for (t, want) in [
+            ("-0.0011", negative),
+            ("-1", negative),
+            ("inf", negative),
+            ("1e20", negative),
+            ("nan", not_float),
+            (" 1", not_float),
+            ("1 ", not_float),
+        ] {
+            for block in [
+                &["BZPOPMIN", "k", t][..],
+                &["BZPOPMAX", "k", t],
+                &["BZMPOP", t, "1", "k", "MAX"],
+            ] {
+                let args: Vec<&[u8]> = block.iter().map(|a| a.as_bytes()).collect();
+                let got = common::cmd(&mut w, &args);
+                assert_eq!(
+                    common::escape(&got),
+                    common::escape(want.as_bytes()),
+                    "{block:?}"
+                );
+            }
+        }
+        // Tiny positive timeouts round up to 1 ms.
+        assert_eq!(raw_s(&mut w, "BZPOPMIN k 0.0001"), "*-1\r\n");
+        assert_eq!(raw_s(&mut w, "BZMPOP 1e-10 1 k MIN"), "*-1\r\n");
+    });
+}
+
 #[test]
 fn blocking_pops_from_redis_crate_threads() {
     let server = start(&[]);

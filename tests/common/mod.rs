@@ -886,3 +886,21 @@ pub fn info_value<S: Read + Write>(conn: &mut S, section: &str, name: &str) -> S
         .trim()
         .to_string()
 }
+
+/// Blocking-timeout check shared by the list and sorted-set tests: sends
+/// `block` (its arguments) on a new connection, asserts it is still waiting
+/// after 200 ms, sends `serve` (space-separated words) on `other` and
+/// returns the reply the blocked client then gets.
+pub fn blocked_until_served(
+    server: &Server,
+    block: &[&str],
+    other: &mut RawConn,
+    serve: &str,
+) -> Vec<u8> {
+    let mut c = server.raw_conn();
+    let args: Vec<&[u8]> = block.iter().map(|a| a.as_bytes()).collect();
+    send(&mut c, &args);
+    no_reply_within(&mut c, Duration::from_millis(200));
+    line(other, serve);
+    read_reply(&mut c)
+}
