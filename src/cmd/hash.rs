@@ -358,7 +358,7 @@ fn hrandfield_count(
         }
     } else {
         // A few fields of a big table: sample until enough distinct ones.
-        let mut seen = std::collections::HashSet::with_capacity(count);
+        let mut seen = crate::util::hash::Set::with_capacity_and_hasher(count, Default::default());
         while seen.len() < count {
             let Some((k, v)) = h.random(|| rng.next_u64()) else {
                 break;

@@ -430,7 +430,7 @@ fn distinct_sample<'a>(s: &'a Set, count: usize, rng: &mut Rng) -> Vec<Member<'a
             .collect();
     }
     // A few members of a big table: sample until enough distinct ones.
-    let mut seen = std::collections::HashSet::with_capacity(count);
+    let mut seen = crate::util::hash::Set::with_capacity_and_hasher(count, Default::default());
     let mut out = Vec::with_capacity(count);
     while out.len() < count {
         let Some(m) = s.random(|| rng.next_u64()) else {

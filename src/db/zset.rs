@@ -1068,7 +1068,10 @@ impl ZSet {
             .windows(2)
             .all(|w| before(w[0].2, w[0].1, w[1].2, w[1].1))
             && {
-                let mut seen = std::collections::HashSet::with_capacity(items.len());
+                let mut seen = crate::util::hash::Set::with_capacity_and_hasher(
+                    items.len(),
+                    Default::default(),
+                );
                 items.iter().all(|e| seen.insert(e.1))
             };
         if !sorted {

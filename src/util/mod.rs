@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod glob;
+pub mod hash;
 pub mod longdouble;
 pub mod num;
 pub mod rng;
