@@ -326,22 +326,18 @@ fn sum_bounds(d: &[f64], keys: usize, tail: f64) -> (usize, usize) {
         }
         sum = next;
     }
-    let mut below = 0.0;
-    let lo = sum
-        .iter()
-        .position(|&p| {
-            below += p;
-            below > tail
+    // The first index at which the probability mass accumulated from one
+    // end exceeds `tail`.
+    let past_tail = |mut it: Box<dyn Iterator<Item = (usize, &f64)> + '_>| {
+        let mut acc = 0.0;
+        it.find(|&(_, &p)| {
+            acc += p;
+            acc > tail
         })
-        .unwrap();
-    let mut above = 0.0;
-    let hi = sum
-        .iter()
-        .rposition(|&p| {
-            above += p;
-            above > tail
-        })
-        .unwrap();
+        .map_or(0, |(i, _)| i)
+    };
+    let lo = past_tail(Box::new(sum.iter().enumerate()));
+    let hi = past_tail(Box::new(sum.iter().enumerate().rev()));
     (lo, hi)
 }
 

@@ -26,6 +26,28 @@ pub fn arg_f64(b: &[u8]) -> Result<f64, CmdError> {
     crate::util::num::parse_f64(b).ok_or_else(CmdError::not_float)
 }
 
+/// An integer argument of at least `min` (Redis's
+/// `getRangeLongFromObjectOrReply` with a message): a parse failure and a
+/// value below `min` both give `err()`.
+pub fn at_least(b: &[u8], min: i64, err: impl FnOnce() -> CmdError) -> Result<i64, CmdError> {
+    match crate::util::num::parse_i64(b) {
+        Some(n) if n >= min => Ok(n),
+        _ => Err(err()),
+    }
+}
+
+/// A count for the random-sampling commands (SRANDMEMBER, HRANDFIELD,
+/// ZRANDMEMBER): any i64 but i64::MIN, whose negation would overflow
+/// (`getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`).
+pub fn rand_count(b: &[u8]) -> Result<i64, CmdError> {
+    match arg_i64(b)? {
+        i64::MIN => Err(CmdError::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        )),
+        v => Ok(v),
+    }
+}
+
 const ERR_TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 
 /// Timeouts this far out never fire (Redis's deadline is ~292 million
@@ -163,10 +185,9 @@ pub struct Mpop<'a> {
 /// Redis's errors and their precedence.
 pub fn mpop<'a>(args: &'a [Bytes], directions: [&str; 2]) -> Result<Mpop<'a>, CmdError> {
     let mut a = Args::new(args);
-    let numkeys = match crate::util::num::parse_i64(a.next_arg()?) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err(CmdError::msg("ERR numkeys should be greater than 0")),
-    };
+    let numkeys = at_least(a.next_arg()?, 1, || {
+        CmdError::msg("ERR numkeys should be greater than 0")
+    })? as u64;
     // The keys and the direction must all be there.
     if numkeys >= a.remaining() as u64 {
         return Err(CmdError::syntax());
@@ -182,10 +203,10 @@ pub fn mpop<'a>(args: &'a [Bytes], directions: [&str; 2]) -> Result<Mpop<'a>, Cm
         if count.is_some() || a.remaining() < 2 || !a.eat("count") {
             return Err(CmdError::syntax());
         }
-        match crate::util::num::parse_i64(a.next_arg()?) {
-            Some(n) if n >= 1 => count = Some(n as u64),
-            _ => return Err(CmdError::msg("ERR count should be greater than 0")),
-        }
+        let n = at_least(a.next_arg()?, 1, || {
+            CmdError::msg("ERR count should be greater than 0")
+        })?;
+        count = Some(n as u64);
     }
     Ok(Mpop {
         keys,

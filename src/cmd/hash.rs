@@ -6,7 +6,7 @@
 
 use super::set::{
     MAX_SAMPLE_REPLY, RawReply, create_key, drop_key, empty_scan, lookup_opt, matches,
-    parse_rand_count, parse_scan_opts, resize_allowed, rng, scan_reply, select_positions,
+    parse_scan_opts, resize_allowed, rng, scan_reply, select_positions,
 };
 use super::{Ctx, Row, arg_i64, is};
 use crate::config::notify;
@@ -268,7 +268,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut rng = rng(ctx);
     if args.len() >= 3 {
-        let l = parse_rand_count(&args[2])?;
+        let l = super::args::rand_count(&args[2])?;
         if args.len() > 4 || (args.len() == 4 && !is(&args[3], "withvalues")) {
             return Err(CmdError::syntax());
         }

@@ -168,10 +168,7 @@ fn bulk_array<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Reply {
 /// Redis's `getPositiveLongFromObjectOrReply` with a message: any parse
 /// failure or negative value gives `msg`.
 fn positive(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
-    match crate::util::num::parse_i64(arg) {
-        Some(v) if v >= 0 => Ok(v),
-        _ => Err(CmdError::msg(msg)),
-    }
+    super::args::at_least(arg, 0, || CmdError::msg(msg))
 }
 
 /// LEFT | RIGHT (case-insensitive), or a syntax error.

@@ -11,6 +11,7 @@
 //! leave `dirty` to the command, raw replies for huge random samples) are
 //! shared with the hash commands.
 
+use super::args::at_least;
 use super::keys::parse_cursor;
 use super::{Ctx, Row, arg_i64, is};
 use crate::config::notify;
@@ -153,18 +154,6 @@ impl RawReply {
     pub(crate) fn finish(self) -> Reply {
         Reply::Raw(Bytes::from(self.buf))
     }
-}
-
-/// Parses a count for the random commands: any i64 but i64::MIN (Redis's
-/// `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`).
-pub(crate) fn parse_rand_count(raw: &[u8]) -> Result<i64, CmdError> {
-    let v = arg_i64(raw)?;
-    if v == i64::MIN {
-        return Err(CmdError::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    Ok(v)
 }
 
 /// The options of a SCAN-family command.
@@ -377,7 +366,7 @@ pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn srandmember_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let l = parse_rand_count(&args[2])?;
+    let l = super::args::rand_count(&args[2])?;
     let mut rng = rng(ctx);
     let Some(s) = read_set(ctx, &args[1])? else {
         return Ok(Reply::Array(Vec::new()));
@@ -470,10 +459,7 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let count = match crate::util::num::parse_i64(&args[2]) {
-        Some(v) if v >= 0 => v as u64,
-        _ => return Err(CmdError::not_positive()),
-    };
+    let count = at_least(&args[2], 0, CmdError::not_positive)? as u64;
     let mut rng = rng(ctx);
     let Some(s) = write_set(ctx, &args[1])? else {
         return Ok(Reply::Set(Vec::new()));
@@ -637,10 +623,9 @@ pub fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
 pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let numkeys = match crate::util::num::parse_i64(&args[1]) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err(CmdError::msg("ERR numkeys should be greater than 0")),
-    };
+    let numkeys = at_least(&args[1], 1, || {
+        CmdError::msg("ERR numkeys should be greater than 0")
+    })? as u64;
     if numkeys > (args.len() - 2) as u64 {
         return Err(CmdError::msg(
             "ERR Number of keys can't be greater than number of args",
@@ -653,10 +638,8 @@ pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let more = args.len() - 1 - j;
         if is(&args[j], "limit") && more > 0 {
             j += 1;
-            limit = match crate::util::num::parse_i64(&args[j]) {
-                Some(v) if v >= 0 => v.min(isize::MAX as i64) as usize,
-                _ => return Err(CmdError::msg("ERR LIMIT can't be negative")),
-            };
+            limit = at_least(&args[j], 0, || CmdError::msg("ERR LIMIT can't be negative"))?
+                .min(isize::MAX as i64) as usize;
         } else {
             return Err(CmdError::syntax());
         }

@@ -5,6 +5,7 @@
 //! so `inf`, hex floats and every rounding agree; they are replied as
 //! doubles (`%.17g`, RESP3 `,`), except `ZSCAN`, which sends them as text.
 
+use super::args::at_least;
 use super::{Ctx, Row, arg_i64, is};
 use crate::config::notify;
 use crate::db::set::Set;
@@ -864,10 +865,7 @@ fn zpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
         return Err(CmdError::syntax());
     }
     let count = match args.get(2) {
-        Some(a) => match crate::util::num::parse_i64(a) {
-            Some(n) if n >= 0 => Some(n as u64),
-            _ => return Err(CmdError::not_positive()),
-        },
+        Some(a) => Some(at_least(a, 0, CmdError::not_positive)? as u64),
         None => None,
     };
     let shape = PopShape {
@@ -876,14 +874,6 @@ fn zpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
         nil_when_empty: false,
     };
     pop_generic(ctx, &args[1..2], max, count, shape, false)
-}
-
-/// A `long` argument in `[min, LONG_MAX]`, with `msg` for any failure.
-fn ranged(arg: &[u8], min: i64, msg: &'static str) -> Result<i64, CmdError> {
-    match crate::util::num::parse_i64(arg) {
-        Some(n) if n >= min => Ok(n),
-        _ => Err(CmdError::msg(msg)),
-    }
 }
 
 /// Parses `numkeys key... MIN|MAX [COUNT count]` from `numkeys_idx` on.
@@ -1001,15 +991,7 @@ impl RawOut {
 pub fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut rng = super::set::rng(ctx);
     if args.len() >= 3 {
-        let l = match crate::util::num::parse_i64(&args[2]) {
-            None => return Err(CmdError::not_integer()),
-            Some(i64::MIN) => {
-                return Err(CmdError::msg(
-                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-                ));
-            }
-            Some(l) => l,
-        };
+        let l = super::args::rand_count(&args[2])?;
         if args.len() > 4 || (args.len() == 4 && !is(&args[3], "withscores")) {
             return Err(CmdError::syntax());
         }
@@ -1311,7 +1293,9 @@ fn setop(
             withscores = true;
             j += 1;
         } else if card_only && remaining >= 2 && is(a, "limit") {
-            limit = ranged(&args[j + 1], 0, "ERR LIMIT can't be negative")? as u64;
+            limit = at_least(&args[j + 1], 0, || {
+                CmdError::msg("ERR LIMIT can't be negative")
+            })? as u64;
             j += 2;
         } else {
             return Err(CmdError::syntax());
