@@ -145,6 +145,19 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// Redis's `!strcasecmp(opt, ...) && moreargs`: when the next argument
+    /// is `opt` (any case) and a value follows it, consumes both and
+    /// returns the value.
+    pub fn option(&mut self, opt: &str) -> Option<&'a Bytes> {
+        match self.rest {
+            [name, value, rest @ ..] if is(name, opt) => {
+                self.rest = rest;
+                Some(value)
+            }
+            _ => None,
+        }
+    }
+
     /// The next argument as an integer.
     pub fn next_i64(&mut self) -> Result<i64, CmdError> {
         arg_i64(self.next_arg()?)
@@ -200,10 +213,11 @@ pub fn mpop<'a>(args: &'a [Bytes], directions: [&str; 2]) -> Result<Mpop<'a>, Cm
     };
     let mut count = None;
     while !a.is_empty() {
-        if count.is_some() || a.remaining() < 2 || !a.eat("count") {
-            return Err(CmdError::syntax());
-        }
-        let n = at_least(a.next_arg()?, 1, || {
+        let value = match a.option("count") {
+            Some(v) if count.is_none() => v,
+            _ => return Err(CmdError::syntax()),
+        };
+        let n = at_least(value, 1, || {
             CmdError::msg("ERR count should be greater than 0")
         })?;
         count = Some(n as u64);
@@ -298,9 +312,12 @@ mod tests {
         assert_eq!(a.next_i64(), Ok(5));
         assert!(!a.eat("limit"));
         assert!(a.eat("WITHSCORES"));
+        assert_eq!(a.clone().option("2.5"), Some(&v[3]));
+        assert_eq!(a.clone().take(3), Err(CmdError::syntax()));
         assert_eq!(a.next_f64(), Ok(2.5));
         assert_eq!(a.remaining(), 1);
         assert_eq!(a.finish(), Err(CmdError::syntax()));
+        assert_eq!(a.clone().option("x"), None, "an option without a value");
         assert_eq!(a.next_i64(), Err(CmdError::not_integer()));
         assert!(a.is_empty());
         assert_eq!(a.next_arg(), Err(CmdError::syntax()));

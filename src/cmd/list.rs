@@ -376,27 +376,22 @@ pub fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut rank: i64 = 1;
     let mut count: Option<i64> = None;
     let mut maxlen: i64 = 0;
-    let mut j = 3;
-    while j < args.len() {
-        let more = j + 1 < args.len();
-        if is(&args[j], "rank") && more {
-            j += 1;
-            rank = arg_i64(&args[j])?;
+    let mut opts = super::args::Args::new(&args[3..]);
+    while !opts.is_empty() {
+        if let Some(v) = opts.option("rank") {
+            rank = arg_i64(v)?;
             if rank == 0 {
                 return Err(CmdError::msg(
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
                 ));
             }
-        } else if is(&args[j], "count") && more {
-            j += 1;
-            count = Some(positive(&args[j], "ERR COUNT can't be negative")?);
-        } else if is(&args[j], "maxlen") && more {
-            j += 1;
-            maxlen = positive(&args[j], "ERR MAXLEN can't be negative")?;
+        } else if let Some(v) = opts.option("count") {
+            count = Some(positive(v, "ERR COUNT can't be negative")?);
+        } else if let Some(v) = opts.option("maxlen") {
+            maxlen = positive(v, "ERR MAXLEN can't be negative")?;
         } else {
             return Err(CmdError::syntax());
         }
-        j += 1;
     }
     // A negative rank searches from the tail. As in C, -LONG_MIN stays
     // negative, so every match qualifies.

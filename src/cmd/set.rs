@@ -633,17 +633,11 @@ pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let numkeys = numkeys as usize;
     let mut limit = 0usize;
-    let mut j = 2 + numkeys;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        if is(&args[j], "limit") && more > 0 {
-            j += 1;
-            limit = at_least(&args[j], 0, || CmdError::msg("ERR LIMIT can't be negative"))?
-                .min(isize::MAX as i64) as usize;
-        } else {
-            return Err(CmdError::syntax());
-        }
-        j += 1;
+    let mut opts = super::args::Args::new(&args[2 + numkeys..]);
+    while !opts.is_empty() {
+        let v = opts.option("limit").ok_or_else(CmdError::syntax)?;
+        limit = at_least(v, 0, || CmdError::msg("ERR LIMIT can't be negative"))?
+            .min(isize::MAX as i64) as usize;
     }
     let keys = &args[2..2 + numkeys];
     check_keys(ctx, keys)?;
