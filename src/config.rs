@@ -1367,10 +1367,7 @@ fn set_percentiles(c: &mut Config, args: &[&[u8]]) -> Result<(), String> {
     };
     let mut out = Vec::with_capacity(args.len());
     for a in args {
-        let v: f64 = std::str::from_utf8(a)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .filter(|v: &f64| !v.is_nan())
+        let v = crate::util::num::parse_f64(a)
             .ok_or_else(|| "Invalid latency-tracking-info-percentiles parameters".to_string())?;
         if !(0.0..=100.0).contains(&v) {
             return Err(

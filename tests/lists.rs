@@ -695,6 +695,51 @@ fn timeouts() {
     is(&mut a, "BLPOP k 0.0001", "*-1\r\n");
 }
 
+/// Redis 7.0 turns a timeout into ceil(seconds * 1000) ms in long double
+/// before it checks the sign, so -0.001 s (a hair above -1 ms) and
+/// -0.0009 s round to 0 and wait forever, while -0.0011 s is negative.
+#[test]
+fn tiny_negative_timeouts_wait_forever_like_redis() {
+    common::on_forkv_and_redis(&[], |s| {
+        let mut w = s.raw_conn();
+        let popped = "*2\r\n$1\r\nk\r\n$1\r\nv\r\n";
+        let moved = "$1\r\nv\r\n";
+        for (block, want) in [
+            (&["BLPOP", "k", "-0.001"][..], popped),
+            (&["BRPOP", "k", "-0.0009"], popped),
+            (&["BLPOP", "k", "-0"], popped),
+            (&["BLPOP", "k", "0x10"], popped),
+            (&["BRPOPLPUSH", "k", "d", "-0.001"], moved),
+            (&["BLMOVE", "k", "d", "LEFT", "RIGHT", "-0.001"], moved),
+            (
+                &["BLMPOP", "-0.001", "1", "k", "LEFT"],
+                "*2\r\n$1\r\nk\r\n*1\r\n$1\r\nv\r\n",
+            ),
+        ] {
+            let got = common::blocked_until_served(s, block, &mut w, "RPUSH k v");
+            assert_eq!(escape(&got), escape(want.as_bytes()), "{block:?}");
+            is(
+                &mut w,
+                "DEL d",
+                if want == moved { ":1\r\n" } else { ":0\r\n" },
+            );
+        }
+        common::assert_bad_timeouts(
+            &mut w,
+            &[
+                &["BLPOP", "k", "T"],
+                &["BRPOP", "k", "T"],
+                &["BRPOPLPUSH", "k", "d", "T"],
+                &["BLMOVE", "k", "d", "LEFT", "RIGHT", "T"],
+                &["BLMPOP", "T", "1", "k", "LEFT"],
+            ],
+        );
+        // Tiny positive timeouts round up to 1 ms.
+        is(&mut w, "BLPOP k 0.0001", "*-1\r\n");
+        is(&mut w, "BLPOP k 1e-10", "*-1\r\n");
+    });
+}
+
 #[test]
 fn disconnected_and_killed_waiters_are_forgotten() {
     let (s, mut w) = server();

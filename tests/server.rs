@@ -586,3 +586,59 @@ fn maxclients_follows_the_open_files_limit() {
         &b"-ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with 168\r\n"[..]
     );
 }
+
+/// The tables' hash is keyed at random per process (hash-flooding
+/// resistance): the same inserts into two servers come back from KEYS,
+/// SCAN and HKEYS in different orders. With a fixed seed (or an unkeyed
+/// hash) the orders would be identical; with 500 keys in 512 buckets two
+/// random keys give the same order with negligible probability.
+#[test]
+fn hash_order_differs_between_processes() {
+    let orders = |s: &Server| {
+        let mut c = s.client();
+        let mut set = redis::pipe();
+        // A hash table, not the packed form that keeps insertion order.
+        set.cmd("CONFIG")
+            .arg("SET")
+            .arg("hash-max-listpack-entries")
+            .arg(0)
+            .ignore();
+        for i in 0..500 {
+            set.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+            set.cmd("HSET")
+                .arg("h")
+                .arg(format!("f{i}"))
+                .arg(i)
+                .ignore();
+        }
+        let () = set.query(&mut c).unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg("key:*").query(&mut c).unwrap();
+        let (_, scanned): (String, Vec<String>) = redis::cmd("SCAN")
+            .arg(0)
+            .arg("COUNT")
+            .arg(50)
+            .query(&mut c)
+            .unwrap();
+        let fields: Vec<String> = redis::cmd("HKEYS").arg("h").query(&mut c).unwrap();
+        assert_eq!((keys.len(), fields.len()), (500, 500));
+        let enc: String = redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg("h")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(enc, "hashtable");
+        (keys, scanned, fields)
+    };
+    let a = orders(&start(&[]));
+    let b = orders(&start(&[]));
+    assert_ne!(a.0, b.0, "KEYS order");
+    assert_ne!(a.1, b.1, "SCAN first page");
+    assert_ne!(a.2, b.2, "HKEYS order");
+    // The same set of keys, only laid out differently.
+    let sorted = |v: &[String]| {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&a.0), sorted(&b.0));
+}

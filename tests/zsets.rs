@@ -765,6 +765,45 @@ fn blocking_pops_time_out_and_wake_on_other_keys() {
     );
 }
 
+/// Redis 7.0 turns a timeout into ceil(seconds * 1000) ms in long double
+/// before it checks the sign, so -0.001 s (a hair above -1 ms) and
+/// -0.0009 s round to 0 and wait forever, while -0.0011 s is negative.
+#[test]
+fn tiny_negative_timeouts_wait_forever_like_redis() {
+    common::on_forkv_and_redis(&[], |s| {
+        let mut w = s.raw_conn();
+        let popped = "*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n1\r\n";
+        for (block, want) in [
+            (&["BZPOPMIN", "k", "-0.001"][..], popped),
+            (&["BZPOPMAX", "k", "-0.001"], popped),
+            (&["BZPOPMIN", "k", "-0.0009"], popped),
+            (&["BZPOPMAX", "k", "0x10"], popped),
+            (
+                &["BZMPOP", "-0.001", "1", "k", "MIN"],
+                "*2\r\n$1\r\nk\r\n*1\r\n*2\r\n$1\r\nm\r\n$1\r\n1\r\n",
+            ),
+        ] {
+            let got = common::blocked_until_served(s, block, &mut w, "ZADD k 1 m");
+            assert_eq!(
+                common::escape(&got),
+                common::escape(want.as_bytes()),
+                "{block:?}"
+            );
+        }
+        common::assert_bad_timeouts(
+            &mut w,
+            &[
+                &["BZPOPMIN", "k", "T"],
+                &["BZPOPMAX", "k", "T"],
+                &["BZMPOP", "T", "1", "k", "MAX"],
+            ],
+        );
+        // Tiny positive timeouts round up to 1 ms.
+        assert_eq!(raw_s(&mut w, "BZPOPMIN k 0.0001"), "*-1\r\n");
+        assert_eq!(raw_s(&mut w, "BZMPOP 1e-10 1 k MIN"), "*-1\r\n");
+    });
+}
+
 #[test]
 fn blocking_pops_from_redis_crate_threads() {
     let server = start_recorded();

@@ -5,8 +5,8 @@
 //! list fields in the same order as Redis; larger ones come in hash order.
 
 use super::set::{
-    MAX_SAMPLE_REPLY, RawReply, Rng, create_key, drop_key, empty_scan, lookup_opt, matches,
-    parse_rand_count, parse_scan_opts, resize_allowed, scan_reply, select_positions,
+    MAX_SAMPLE_REPLY, RawReply, create_key, drop_key, empty_scan, lookup_opt, matches,
+    parse_scan_opts, resize_allowed, rng, scan_reply, select_positions,
 };
 use super::spec::redis as r;
 use super::{Ctx, Row, arg_i64, is};
@@ -15,6 +15,7 @@ use crate::db::hash::Hash;
 use crate::db::{EncodingLimits, SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
+use crate::util::rng::Rng;
 use bytes::Bytes;
 
 /// This family's rows of the command table.
@@ -276,9 +277,9 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// `HRANDFIELD key [count [WITHVALUES]]`
 pub fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut rng = Rng::new(ctx);
+    let mut rng = rng(ctx);
     if args.len() >= 3 {
-        let l = parse_rand_count(&args[2])?;
+        let l = super::args::rand_count(&args[2])?;
         if args.len() > 4 || (args.len() == 4 && !is(&args[3], "withvalues")) {
             return Err(CmdError::syntax());
         }
@@ -289,7 +290,7 @@ pub fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return hrandfield_count(ctx, &args[1], l, withvalues, &mut rng);
     }
     Ok(match read_hash(ctx, &args[1])? {
-        Some(h) => match h.random(|| rng.next()) {
+        Some(h) => match h.random(|| rng.next_u64()) {
             Some((k, _)) => bulk(k),
             None => Reply::Nil,
         },
@@ -339,7 +340,7 @@ fn hrandfield_count(
         };
         let mut out = RawReply::array(n, count * per);
         for _ in 0..count {
-            let Some((k, v)) = sampler.pick(|| rng.next()) else {
+            let Some((k, v)) = sampler.pick(|| rng.next_u64()) else {
                 return Ok(Reply::Array(Vec::new()));
             };
             if withvalues && resp3 {
@@ -368,9 +369,9 @@ fn hrandfield_count(
         }
     } else {
         // A few fields of a big table: sample until enough distinct ones.
-        let mut seen = std::collections::HashSet::with_capacity(count);
+        let mut seen = crate::util::hash::Set::with_capacity_and_hasher(count, Default::default());
         while seen.len() < count {
-            let Some((k, v)) = h.random(|| rng.next()) else {
+            let Some((k, v)) = h.random(|| rng.next_u64()) else {
                 break;
             };
             if seen.insert(k) {

@@ -27,6 +27,7 @@
 //!
 //! Each returns an [`Outcome`]: a reply, blocked, postponed or no reply.
 
+pub mod args;
 pub mod client;
 pub mod command;
 pub mod connection;
@@ -52,6 +53,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::server::client::{Client, ReplyMode};
 use crate::server::state::ServerState;
+pub use args::{arg_i64, is, ms_timeout_arg};
 use bytes::Bytes;
 use spec::redis as r;
 
@@ -1085,29 +1087,6 @@ fn prepare(
         return Err((Some(cmd), CmdError::msg(monitor::REPLICA_KEYSPACE)));
     }
     Ok(cmd)
-}
-
-/// Parses an integer argument.
-pub fn arg_i64(b: &[u8]) -> Result<i64, CmdError> {
-    crate::util::num::parse_i64(b).ok_or_else(CmdError::not_integer)
-}
-
-/// Parses a timeout in milliseconds (WAIT, CLIENT PAUSE) into a Unix ms
-/// deadline; 0 stays 0 (no deadline). Like Redis 7.0 the addition is not
-/// checked for overflow (a huge timeout wraps into the past).
-pub fn ms_timeout_arg(b: &[u8], now: i64) -> Result<i64, CmdError> {
-    let t = crate::util::num::parse_i64(b)
-        .ok_or_else(|| CmdError::msg("ERR timeout is not an integer or out of range"))?;
-    match t {
-        t if t < 0 => Err(CmdError::msg("ERR timeout is negative")),
-        0 => Ok(0),
-        t => Ok(t.wrapping_add(now)),
-    }
-}
-
-/// Case-insensitive comparison of an argument with an option name.
-pub fn is(arg: &[u8], opt: &str) -> bool {
-    arg.eq_ignore_ascii_case(opt.as_bytes())
 }
 
 #[cfg(test)]

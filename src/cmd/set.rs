@@ -11,6 +11,7 @@
 //! leave `dirty` to the command, raw replies for huge random samples) are
 //! shared with the hash commands.
 
+use super::args::at_least;
 use super::keys::parse_cursor;
 use super::spec::redis as r;
 use super::{Ctx, Row, arg_i64, is};
@@ -20,6 +21,7 @@ use crate::db::{Lookup, SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
+use crate::util::rng::Rng;
 use bytes::Bytes;
 
 /// This family's rows of the command table.
@@ -48,30 +50,9 @@ pub const ROWS: &[Row] = &[
 // Helpers shared with the hash commands
 // ---------------------------------------------------------------------------
 
-/// A local xorshift64* generator seeded from the keyspace's, so sampling a
-/// value does not need a second borrow of the keyspace.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    /// Seeds from the server's generator.
-    pub(crate) fn new(ctx: &mut Ctx) -> Rng {
-        Rng(ctx.srv.ks.rand() | 1)
-    }
-
-    /// The next number.
-    pub(crate) fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in 0..n (n > 0).
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        crate::db::set::below(self.next(), n)
-    }
+/// A sampling generator seeded from the keyspace's.
+pub(crate) fn rng(ctx: &mut Ctx) -> Rng {
+    Rng::seeded(ctx.srv.ks.rand())
 }
 
 /// Picks `k` of `n` positions uniformly, in ascending order (Knuth's
@@ -174,18 +155,6 @@ impl RawReply {
     pub(crate) fn finish(self) -> Reply {
         Reply::Raw(Bytes::from(self.buf))
     }
-}
-
-/// Parses a count for the random commands: any i64 but i64::MIN (Redis's
-/// `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`).
-pub(crate) fn parse_rand_count(raw: &[u8]) -> Result<i64, CmdError> {
-    let v = arg_i64(raw)?;
-    if v == i64::MIN {
-        return Err(CmdError::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    Ok(v)
 }
 
 /// The options of a SCAN-family command.
@@ -387,9 +356,9 @@ pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() == 3 {
         return srandmember_count(ctx, args);
     }
-    let mut rng = Rng::new(ctx);
+    let mut rng = rng(ctx);
     Ok(match read_set(ctx, &args[1])? {
-        Some(s) => match s.random(|| rng.next()) {
+        Some(s) => match s.random(|| rng.next_u64()) {
             Some(m) => member_reply(&m),
             None => Reply::Nil,
         },
@@ -398,8 +367,8 @@ pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn srandmember_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let l = parse_rand_count(&args[2])?;
-    let mut rng = Rng::new(ctx);
+    let l = super::args::rand_count(&args[2])?;
+    let mut rng = rng(ctx);
     let Some(s) = read_set(ctx, &args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
@@ -419,7 +388,7 @@ fn srandmember_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let sampler = s.sampler();
         let mut out = RawReply::array(count, count * 8);
         for _ in 0..count {
-            sampler.pick(|| rng.next()).with(|b| out.bulk(b));
+            sampler.pick(|| rng.next_u64()).with(|b| out.bulk(b));
             if out.len() > MAX_SAMPLE_REPLY {
                 return Err(CmdError::msg("ERR value is out of range"));
             }
@@ -451,10 +420,10 @@ fn distinct_sample<'a>(s: &'a Set, count: usize, rng: &mut Rng) -> Vec<Member<'a
             .collect();
     }
     // A few members of a big table: sample until enough distinct ones.
-    let mut seen = std::collections::HashSet::with_capacity(count);
+    let mut seen = crate::util::hash::Set::with_capacity_and_hasher(count, Default::default());
     let mut out = Vec::with_capacity(count);
     while out.len() < count {
-        let Some(m) = s.random(|| rng.next()) else {
+        let Some(m) = s.random(|| rng.next_u64()) else {
             break;
         };
         let Member::Str(b) = m else { continue };
@@ -473,11 +442,11 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::syntax());
     }
-    let mut rng = Rng::new(ctx);
+    let mut rng = rng(ctx);
     let Some(s) = write_set(ctx, &args[1])? else {
         return Ok(Reply::Nil);
     };
-    let Some(m) = s.random(|| rng.next()).map(|m| m.to_small()) else {
+    let Some(m) = s.random(|| rng.next_u64()).map(|m| m.to_small()) else {
         return Ok(Reply::Nil);
     };
     s.remove(m.as_slice());
@@ -499,11 +468,8 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let count = match crate::util::num::parse_i64(&args[2]) {
-        Some(v) if v >= 0 => v as u64,
-        _ => return Err(CmdError::not_positive()),
-    };
-    let mut rng = Rng::new(ctx);
+    let count = at_least(&args[2], 0, CmdError::not_positive)? as u64;
+    let mut rng = rng(ctx);
     let Some(s) = write_set(ctx, &args[1])? else {
         return Ok(Reply::Set(Vec::new()));
     };
@@ -527,7 +493,7 @@ fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // Few of many: pop random members one by one.
         let mut out = Vec::with_capacity(count);
         for _ in 0..count {
-            let Some(m) = s.random(|| rng.next()).map(|m| m.to_small()) else {
+            let Some(m) = s.random(|| rng.next_u64()).map(|m| m.to_small()) else {
                 break;
             };
             s.remove(m.as_slice());
@@ -678,10 +644,9 @@ pub fn sinter(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
 pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let numkeys = match crate::util::num::parse_i64(&args[1]) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err(CmdError::msg("ERR numkeys should be greater than 0")),
-    };
+    let numkeys = at_least(&args[1], 1, || {
+        CmdError::msg("ERR numkeys should be greater than 0")
+    })? as u64;
     if numkeys > (args.len() - 2) as u64 {
         return Err(CmdError::msg(
             "ERR Number of keys can't be greater than number of args",
@@ -689,19 +654,11 @@ pub fn sintercard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let numkeys = numkeys as usize;
     let mut limit = 0usize;
-    let mut j = 2 + numkeys;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        if is(&args[j], "limit") && more > 0 {
-            j += 1;
-            limit = match crate::util::num::parse_i64(&args[j]) {
-                Some(v) if v >= 0 => v.min(isize::MAX as i64) as usize,
-                _ => return Err(CmdError::msg("ERR LIMIT can't be negative")),
-            };
-        } else {
-            return Err(CmdError::syntax());
-        }
-        j += 1;
+    let mut opts = super::args::Args::new(&args[2 + numkeys..]);
+    while !opts.is_empty() {
+        let v = opts.option("limit").ok_or_else(CmdError::syntax)?;
+        limit = at_least(v, 0, || CmdError::msg("ERR LIMIT can't be negative"))?
+            .min(isize::MAX as i64) as usize;
     }
     let keys = &args[2..2 + numkeys];
     check_keys(ctx, keys)?;

@@ -490,9 +490,7 @@ pub fn incr(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     };
     let cur = match write_str(ctx, &args[1])? {
         None => 0,
-        Some(e) => {
-            crate::util::num::parse_i64(str_of(e).as_slice()).ok_or_else(CmdError::not_integer)?
-        }
+        Some(e) => super::args::arg_i64(str_of(e).as_slice())?,
     };
     let new = cur.checked_add(by).ok_or_else(CmdError::overflow)?;
     let mut buf = [0u8; 20];

@@ -5,6 +5,7 @@
 //! so `inf`, hex floats and every rounding agree; they are replied as
 //! doubles (`%.17g`, RESP3 `,`), except `ZSCAN`, which sends them as text.
 
+use super::args::at_least;
 use super::spec::redis as r;
 use super::{Ctx, Row, arg_i64, is};
 use crate::config::notify;
@@ -13,8 +14,9 @@ use crate::db::zset::{LexBound, LexRange, ScoreRange, ZSet};
 use crate::db::{Lookup, SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
+use crate::util::num::{parse_f64, strtod};
+use crate::util::rng::Rng;
 use bytes::Bytes;
-use std::time::Duration;
 
 /// This family's rows of the command table.
 #[rustfmt::skip]
@@ -65,60 +67,13 @@ const ERR_NAN: &str = "ERR resulting score is not a number (NaN)";
 const ERR_RANGE_FLOAT: &str = "ERR min or max is not a float";
 const ERR_RANGE_LEX: &str = "ERR min or max not valid string range item";
 const ERR_WEIGHT: &str = "ERR weight value is not a float";
-const ERR_TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 
 // ---------------------------------------------------------------------------
 // Number parsing and formatting
 // ---------------------------------------------------------------------------
 
-/// C's `strtod` on `s` up to its first NUL byte (C strings end there):
-/// the value, the bytes consumed, and whether `errno` became `ERANGE`.
-fn strtod(s: &[u8]) -> (f64, usize, bool) {
-    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-    let mut stack = [0u8; 128];
-    let mut heap = Vec::new();
-    let buf: &mut [u8] = if end < stack.len() {
-        &mut stack[..end + 1]
-    } else {
-        heap.resize(end + 1, 0);
-        &mut heap
-    };
-    buf[..end].copy_from_slice(&s[..end]);
-    buf[end] = 0;
-    let start = buf.as_ptr() as *const libc::c_char;
-    let mut eptr: *mut libc::c_char = std::ptr::null_mut();
-    // SAFETY: `buf` is NUL-terminated and outlives the call; strtod reads
-    // up to that NUL and stores into `eptr` a pointer inside `buf`, so the
-    // offset is in bounds. errno is thread-local and only read right after.
-    unsafe {
-        *libc::__errno_location() = 0;
-        let v = libc::strtod(start, &mut eptr);
-        let erange = *libc::__errno_location() == libc::ERANGE;
-        let used = eptr.offset_from(start).max(0) as usize;
-        (v, used, erange)
-    }
-}
-
-/// C's `isspace` in the "C" locale.
-fn c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
-}
-
-/// Redis's `string2d`: a whole argument as a double (ZADD scores,
-/// increments, weights). No NaN, no leading space, no overflow.
-fn parse_double(s: &[u8]) -> Option<f64> {
-    if s.is_empty() || c_space(s[0]) {
-        return None;
-    }
-    let (v, used, erange) = strtod(s);
-    if used != s.len() || v.is_nan() || (erange && (v.is_infinite() || v == 0.0)) {
-        return None;
-    }
-    Some(v)
-}
-
 fn score_arg(s: &[u8]) -> Result<f64, CmdError> {
-    parse_double(s).ok_or_else(CmdError::not_float)
+    super::args::arg_f64(s)
 }
 
 /// One end of a score range, as Redis's `zslParseRange` reads it (`strtod`
@@ -163,33 +118,6 @@ fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
         (Some(min), Some(max)) => Ok(LexRange { min, max }),
         _ => Err(CmdError::msg(ERR_RANGE_LEX)),
     }
-}
-
-/// A blocking timeout in seconds, as Redis's `getTimeoutFromObjectOrReply`:
-/// `ceil(seconds * 1000)` ms, 0 = forever. Out-of-range products become
-/// negative, as the C conversion does.
-fn parse_timeout(s: &[u8]) -> Result<Option<Duration>, CmdError> {
-    if s.is_empty() || s.len() >= 5 * 1024 || c_space(s[0]) {
-        return Err(CmdError::timeout_not_float());
-    }
-    let (v, used, erange) = strtod(s);
-    if used != s.len() || v.is_nan() {
-        return Err(CmdError::timeout_not_float());
-    }
-    let ms = if erange && v == 0.0 {
-        // Below a double's range but fine for Redis's long double.
-        if s.first() == Some(&b'-') { 0.0 } else { 1.0 }
-    } else {
-        (v * 1000.0).ceil()
-    };
-    // C's conversion of an out-of-range value gives LLONG_MIN: negative.
-    if ms >= 2f64.powi(63) || ms < 0.0 {
-        return Err(CmdError::msg(ERR_TIMEOUT_NEGATIVE));
-    }
-    let ms = ms as u64;
-    // Far deadlines wait "forever" anyway; keep timer arithmetic small.
-    const CAP_MS: u64 = 100 * 365 * 86_400 * 1000;
-    Ok((ms > 0).then(|| Duration::from_millis(ms.min(CAP_MS))))
 }
 
 /// A score as Redis replies it: a double (`%.17g`, `inf`, `-0` kept).
@@ -947,10 +875,7 @@ fn zpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
         return Err(CmdError::syntax());
     }
     let count = match args.get(2) {
-        Some(a) => match crate::util::num::parse_i64(a) {
-            Some(n) if n >= 0 => Some(n as u64),
-            _ => return Err(CmdError::not_positive()),
-        },
+        Some(a) => Some(at_least(a, 0, CmdError::not_positive)? as u64),
         None => None,
     };
     let shape = PopShape {
@@ -961,48 +886,10 @@ fn zpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
     pop_generic(ctx, &args[1..2], max, count, shape, false)
 }
 
-/// A `long` argument in `[min, LONG_MAX]`, with `msg` for any failure.
-fn ranged(arg: &[u8], min: i64, msg: &'static str) -> Result<i64, CmdError> {
-    match crate::util::num::parse_i64(arg) {
-        Some(n) if n >= min => Ok(n),
-        _ => Err(CmdError::msg(msg)),
-    }
-}
-
 /// Parses `numkeys key... MIN|MAX [COUNT count]` from `numkeys_idx` on.
 fn parse_mpop(args: &[Bytes], numkeys_idx: usize) -> Result<(&[Bytes], bool, u64), CmdError> {
-    let numkeys = ranged(
-        &args[numkeys_idx],
-        1,
-        "ERR numkeys should be greater than 0",
-    )?;
-    let where_idx = (numkeys_idx as i64)
-        .saturating_add(numkeys)
-        .saturating_add(1);
-    if where_idx >= args.len() as i64 {
-        return Err(CmdError::syntax());
-    }
-    let where_idx = where_idx as usize;
-    let max = if is(&args[where_idx], "min") {
-        false
-    } else if is(&args[where_idx], "max") {
-        true
-    } else {
-        return Err(CmdError::syntax());
-    };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        let more = args.len() - 1 - j;
-        if count.is_none() && is(&args[j], "count") && more > 0 {
-            j += 1;
-            count = Some(ranged(&args[j], 1, "ERR count should be greater than 0")? as u64);
-        } else {
-            return Err(CmdError::syntax());
-        }
-        j += 1;
-    }
-    Ok((&args[numkeys_idx + 1..where_idx], max, count.unwrap_or(1)))
+    let m = super::args::mpop(&args[numkeys_idx..], ["min", "max"])?;
+    Ok((m.keys, m.second, m.count))
 }
 
 const MPOP_SHAPE: PopShape = PopShape {
@@ -1053,7 +940,7 @@ fn blocking_pop(
     count: Option<u64>,
     shape: PopShape,
 ) -> CmdResult {
-    let timeout = parse_timeout(timeout)?;
+    let timeout = super::args::timeout(timeout)?;
     let rerun = ctx.client.blocked.is_some();
     for k in keys {
         match write(ctx, k) {
@@ -1110,33 +997,11 @@ impl RawOut {
     }
 }
 
-/// A small xorshift generator seeded from the keyspace's.
-struct Rand(u64);
-
-impl Rand {
-    fn below(&mut self, n: usize) -> usize {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
-    }
-}
-
 /// ZRANDMEMBER key [count [WITHSCORES]]
 pub fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let mut rng = Rand(ctx.srv.ks.rand() | 1);
+    let mut rng = super::set::rng(ctx);
     if args.len() >= 3 {
-        let l = match crate::util::num::parse_i64(&args[2]) {
-            None => return Err(CmdError::not_integer()),
-            Some(i64::MIN) => {
-                return Err(CmdError::msg(
-                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-                ));
-            }
-            Some(l) => l,
-        };
+        let l = super::args::rand_count(&args[2])?;
         if args.len() > 4 || (args.len() == 4 && !is(&args[3], "withscores")) {
             return Err(CmdError::syntax());
         }
@@ -1156,7 +1021,7 @@ fn zrandmember_count(
     key: &[u8],
     l: i64,
     withscores: bool,
-    rng: &mut Rand,
+    rng: &mut Rng,
 ) -> CmdResult {
     let resp = ctx.client.resp;
     let Some(z) = read(ctx, key)? else {
@@ -1419,7 +1284,7 @@ fn setop(
         if op != SetOp::Diff && !card_only && remaining > setnum && is(a, "weights") {
             j += 1;
             for w in weights.iter_mut() {
-                *w = parse_double(&args[j]).ok_or_else(|| CmdError::msg(ERR_WEIGHT))?;
+                *w = parse_f64(&args[j]).ok_or_else(|| CmdError::msg(ERR_WEIGHT))?;
                 j += 1;
             }
         } else if op != SetOp::Diff && !card_only && remaining >= 2 && is(a, "aggregate") {
@@ -1438,7 +1303,9 @@ fn setop(
             withscores = true;
             j += 1;
         } else if card_only && remaining >= 2 && is(a, "limit") {
-            limit = ranged(&args[j + 1], 0, "ERR LIMIT can't be negative")? as u64;
+            limit = at_least(&args[j + 1], 0, || {
+                CmdError::msg("ERR LIMIT can't be negative")
+            })? as u64;
             j += 2;
         } else {
             return Err(CmdError::syntax());
@@ -1595,19 +1462,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn doubles_parse_like_strtod() {
-        assert_eq!(parse_double(b"1.5"), Some(1.5));
-        assert_eq!(parse_double(b"inf"), Some(f64::INFINITY));
-        assert_eq!(parse_double(b"-Infinity"), Some(f64::NEG_INFINITY));
-        assert_eq!(parse_double(b"0x10"), Some(16.0));
-        assert_eq!(parse_double(b"1e400"), None);
-        assert_eq!(parse_double(b"1e-400"), None);
-        assert!(parse_double(b"4e-320").is_some());
-        assert_eq!(parse_double(b"nan"), None);
-        assert_eq!(parse_double(b" 1"), None);
-        assert_eq!(parse_double(b"1 "), None);
-        assert_eq!(parse_double(b""), None);
-        assert_eq!(parse_double(b"1\x002"), None);
+    fn score_bounds_parse_like_zsl_parse_range() {
         assert_eq!(parse_bound(b"(1.5"), Some((1.5, true)));
         assert_eq!(parse_bound(b""), Some((0.0, false)));
         assert_eq!(parse_bound(b" 2"), Some((2.0, false)));
@@ -1615,22 +1470,6 @@ mod tests {
         assert_eq!(parse_bound(b"3\x00x"), Some((3.0, false)));
         assert_eq!(parse_bound(b"nan"), None);
         assert_eq!(parse_bound(b"1x"), None);
-    }
-
-    #[test]
-    fn timeouts() {
-        let ms = |s: &str| parse_timeout(s.as_bytes()).map(|d| d.map(|d| d.as_millis()));
-        assert_eq!(ms("0"), Ok(None));
-        assert_eq!(ms("1"), Ok(Some(1000)));
-        assert_eq!(ms("0.0001"), Ok(Some(1)));
-        assert_eq!(ms("-0.0001"), Ok(None));
-        assert_eq!(ms(".5"), Ok(Some(500)));
-        assert_eq!(ms("-1").unwrap_err().0, ERR_TIMEOUT_NEGATIVE);
-        assert_eq!(ms("inf").unwrap_err().0, ERR_TIMEOUT_NEGATIVE);
-        assert_eq!(ms("1e16").unwrap_err().0, ERR_TIMEOUT_NEGATIVE);
-        assert_eq!(ms("abc"), Err(CmdError::timeout_not_float()));
-        assert_eq!(ms(" 1"), Err(CmdError::timeout_not_float()));
-        assert_eq!(ms("nan"), Err(CmdError::timeout_not_float()));
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! cron tick, so no single insert pays for moving millions of entries. Lookups
 //! consult both tables while a migration is in flight.
 //!
+//! Keys are hashed with the process-keyed SipHash of [`crate::util::hash`]
+//! (clients choose them, so the hash must resist collision flooding); the
+//! prefetch path for pipelined batches computes the same hash ahead.
+//!
 //! `scan` uses Redis's reverse-binary cursor, which guarantees that an entry
 //! present for the whole iteration is returned at least once even when the
 //! table grows or shrinks between calls.
 
 use super::buckets::Buckets;
 use super::small::SmallBytes;
-use std::hash::BuildHasher;
 
 type Link<V> = Option<Box<Node<V>>>;
 
@@ -109,7 +112,6 @@ pub struct Dict<V> {
     t: [Table<V>; 2],
     /// Next bucket of `t[0]` to migrate, when a migration is in progress.
     rehash_idx: Option<usize>,
-    hasher: foldhash::fast::RandomState,
     /// False while a fork child is writing a snapshot.
     resize_allowed: bool,
     /// Old bucket arrays still being released.
@@ -131,7 +133,6 @@ impl<V> Dict<V> {
         Dict {
             t: [Table::empty(), Table::empty()],
             rehash_idx: None,
-            hasher: foldhash::fast::RandomState::default(),
             resize_allowed: true,
             retired: Vec::new(),
             expand_check: None,
@@ -174,9 +175,11 @@ impl<V> Dict<V> {
         self.resize_allowed = allowed;
     }
 
+    /// The keyed hash every table shares ([`crate::util::hash`]): clients
+    /// choose the keys, so it must resist collision flooding.
     #[inline]
     fn hash(&self, key: &[u8]) -> usize {
-        self.hasher.hash_one(key) as usize
+        crate::util::hash::hash_bytes(key) as usize
     }
 
     /// Looks a key up.
@@ -448,7 +451,7 @@ impl<V> Dict<V> {
             let mut cur = t0.buckets[idx].take();
             while let Some(mut node) = cur {
                 cur = node.next.take();
-                let h = self.hasher.hash_one(node.key.as_slice()) as usize;
+                let h = crate::util::hash::hash_bytes(node.key.as_slice()) as usize;
                 let slot = &mut t1.buckets[h & mask1];
                 node.next = slot.take();
                 *slot = Some(node);

@@ -617,15 +617,7 @@ pub fn lru_clock() -> u32 {
     evict::lru_clock_at(now_ms())
 }
 
-/// Next number of a xorshift64* generator whose state is `s`.
-pub(crate) fn xorshift(s: &mut u64) -> u64 {
-    let mut x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-}
+pub(crate) use crate::util::rng::xorshift;
 
 #[cfg(test)]
 mod tests {

@@ -1048,11 +1048,7 @@ impl Sampler<'_> {
     }
 }
 
-/// Maps a random u64 to 0..n (n > 0) without modulo bias worth noting.
-#[inline]
-pub fn below(r: u64, n: usize) -> usize {
-    ((r as u128 * n as u128) >> 64) as usize
-}
+pub use crate::util::rng::below;
 
 #[cfg(test)]
 mod tests {

@@ -482,12 +482,7 @@ impl SkipList {
     fn random_level(&mut self) -> usize {
         let mut level = 1;
         loop {
-            let mut x = self.rng;
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            self.rng = x;
-            let r = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) & 0xFFFF;
+            let r = (crate::util::rng::xorshift(&mut self.rng) >> 32) & 0xFFFF;
             // Redis: (random() & 0xFFFF) < 0.25 * 0xFFFF.
             if r < 0x4000 && level < MAX_LEVEL {
                 level += 1;
@@ -1073,7 +1068,10 @@ impl ZSet {
             .windows(2)
             .all(|w| before(w[0].2, w[0].1, w[1].2, w[1].1))
             && {
-                let mut seen = std::collections::HashSet::with_capacity(items.len());
+                let mut seen = crate::util::hash::Set::with_capacity_and_hasher(
+                    items.len(),
+                    Default::default(),
+                );
                 items.iter().all(|e| seen.insert(e.1))
             };
         if !sorted {

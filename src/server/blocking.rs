@@ -7,13 +7,14 @@
 //! FIFO order, inside the writer's turn, so the first client to block is the
 //! first served and a pushed element is never stolen by a later client.
 
+use crate::util::hash::Map;
 use bytes::Bytes;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// The waiting lists.
 #[derive(Default)]
 pub struct Blocking {
-    waiters: HashMap<(usize, Bytes), VecDeque<u64>>,
+    waiters: Map<(usize, Bytes), VecDeque<u64>>,
     ready: VecDeque<(usize, Bytes)>,
     blocked: usize,
 }

@@ -13,18 +13,17 @@ use super::client::Client;
 use super::state::ServerState;
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
+use crate::util::hash::Keyed;
 use bytes::Bytes;
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
-type Hasher = foldhash::fast::RandomState;
-
 /// A map that remembers insertion order, with O(1) lookup and O(log n)
 /// removal (a subscriber list that can hold many thousands of clients must
 /// not make each unsubscribe linear).
 pub struct OrderedMap<K, V> {
-    map: HashMap<K, (u64, V), Hasher>,
+    map: HashMap<K, (u64, V), Keyed>,
     order: BTreeMap<u64, K>,
     next: u64,
 }

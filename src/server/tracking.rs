@@ -76,7 +76,7 @@ pub struct TrackingOptions {
 #[derive(Default)]
 struct KeyTable {
     entries: Vec<(Bytes, Vec<u64>)>,
-    index: HashMap<Bytes, usize, foldhash::fast::RandomState>,
+    index: HashMap<Bytes, usize, crate::util::hash::Keyed>,
 }
 
 impl KeyTable {

@@ -8,8 +8,8 @@
 //! expired when WATCH ran is deleted by its expiry without that counting as
 //! a change.
 
+use crate::util::hash::Map;
 use bytes::Bytes;
-use std::collections::HashMap;
 
 /// One client watching one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ struct Watcher {
 /// Watched keys by (database, key).
 #[derive(Default)]
 pub struct Watches {
-    by_key: HashMap<(usize, Bytes), Vec<Watcher>>,
+    by_key: Map<(usize, Bytes), Vec<Watcher>>,
     /// Clients found dirty while their state was in use by their own
     /// connection's turn (a blocked client served by their write): applied
     /// when they next run a command.

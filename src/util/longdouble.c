@@ -55,3 +55,19 @@ int forkv_incrbyfloat(const char *cur, size_t curlen, int has_cur, const char *i
     *outlen = (size_t)l;
     return 0;
 }
+
+/* Redis 7.0's getTimeoutFromObjectOrReply in seconds: the argument as a
+ * long double, times 1000, rounded up. Returns 0 and the milliseconds, or
+ * 1 if it is not a float. C leaves the conversion of an out-of-range value
+ * undefined; x86-64 gives LLONG_MIN, so that is what Redis answers with
+ * ("timeout is negative"). */
+int forkv_timeout_ms(const char *s, size_t slen, long long *ms) {
+    long double value;
+    if (!string2ld(s, slen, &value)) return 1;
+    long double t = ceill(value * 1000.0);
+    if (t >= -9223372036854775808.0L && t < 9223372036854775808.0L)
+        *ms = (long long)t;
+    else
+        *ms = (-9223372036854775807LL - 1);
+    return 0;
+}

@@ -1,6 +1,7 @@
-//! INCRBYFLOAT arithmetic. Redis computes it in C `long double` (80-bit on
-//! x86-64) and prints `%.17Lf` without trailing zeros; Rust has no such
-//! type, so a few lines of C (`longdouble.c`) do exactly that.
+//! Arithmetic Redis does in C `long double` (80-bit on x86-64): INCRBYFLOAT
+//! (printed with `%.17Lf` without trailing zeros) and blocking timeouts
+//! (seconds times 1000, rounded up). Rust has no such type, so a few lines
+//! of C (`longdouble.c`) do exactly what Redis does, `strtold` included.
 
 /// Why an increment was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,6 +23,19 @@ unsafe extern "C" {
         outcap: usize,
         outlen: *mut usize,
     ) -> i32;
+    fn forkv_timeout_ms(s: *const u8, len: usize, ms: *mut i64) -> i32;
+}
+
+/// `ceil(seconds * 1000)` of a timeout argument, computed in long double
+/// as Redis 7.0 does (so `-0.001` gives 0 but `-0.0011` gives -1), with a
+/// value out of `i64` range turned into `i64::MIN` like the C cast. None
+/// when the argument is not a float by Redis's `string2ld`.
+pub fn timeout_ms(arg: &[u8]) -> Option<i64> {
+    let mut ms = 0i64;
+    // SAFETY: the pointer and length come from a live slice; the C side
+    // copies at most that many bytes and writes one i64 into `ms`.
+    let rc = unsafe { forkv_timeout_ms(arg.as_ptr(), arg.len(), &mut ms) };
+    (rc == 0).then_some(ms)
 }
 
 /// Adds `incr` to `cur` (absent = 0) and returns the new value's text.

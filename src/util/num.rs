@@ -76,20 +76,53 @@ pub fn fmt_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
-/// Parses a double as Redis's `string2d` for user input (scores, timeouts):
-/// rejects empty, leading space, NaN, and trailing garbage.
+/// C's `strtod` on `s` up to its first NUL byte (C strings end there):
+/// the value, the bytes consumed, and whether `errno` became `ERANGE`.
+/// Redis reads doubles with it, so hex floats, `infinity` and the exact
+/// rounding come for free.
+pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    let mut stack = [0u8; 128];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if end < stack.len() {
+        &mut stack[..end + 1]
+    } else {
+        heap.resize(end + 1, 0);
+        &mut heap
+    };
+    buf[..end].copy_from_slice(&s[..end]);
+    buf[end] = 0;
+    let start = buf.as_ptr() as *const libc::c_char;
+    let mut eptr: *mut libc::c_char = std::ptr::null_mut();
+    // SAFETY: `buf` is NUL-terminated and outlives the call; strtod reads
+    // up to that NUL and stores into `eptr` a pointer inside `buf`, so the
+    // offset is in bounds. errno is thread-local and only read right after.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let v = libc::strtod(start, &mut eptr);
+        let erange = *libc::__errno_location() == libc::ERANGE;
+        let used = eptr.offset_from(start).max(0) as usize;
+        (v, used, erange)
+    }
+}
+
+/// C's `isspace` in the "C" locale.
+pub fn c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Redis's `string2d`: a whole argument as a double (scores, increments,
+/// weights, config percentages). No NaN, no leading space, no trailing
+/// bytes, no overflow (`1e400`) or underflow to zero (`1e-400`).
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
-    let t = std::str::from_utf8(s).ok()?;
-    if t.is_empty() || t.starts_with(|c: char| c.is_ascii_whitespace()) {
+    if s.is_empty() || c_space(s[0]) {
         return None;
     }
-    let lower = t.to_ascii_lowercase();
-    let v = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => t.parse::<f64>().ok()?,
-    };
-    if v.is_nan() { None } else { Some(v) }
+    let (v, used, erange) = strtod(s);
+    if used != s.len() || v.is_nan() || (erange && (v.is_infinite() || v == 0.0)) {
+        return None;
+    }
+    Some(v)
 }
 
 #[cfg(test)]
@@ -118,5 +151,26 @@ mod tests {
         let mut b = [0; 20];
         assert_eq!(fmt_i64(i64::MIN, &mut b), b"-9223372036854775808");
         assert_eq!(fmt_i64(0, &mut b), b"0");
+    }
+
+    #[test]
+    fn doubles_parse_like_string2d() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"+Infinity"), Some(f64::INFINITY));
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"1e308"), Some(1e308));
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"nan",
+            b"1e400",
+            b"1e-400",
+            b"1x",
+            b"1\x002",
+        ] {
+            assert_eq!(parse_f64(bad), None, "{:?}", bad);
+        }
     }
 }

@@ -1069,3 +1069,58 @@ pub fn start_recorded() -> Recorded {
         .expect("DEBUG EFFECTS LOG");
     Recorded { server, path }
 }
+
+/// Timeout arguments Redis 7.0 refuses, with its replies: milliseconds
+/// (`ceil(seconds * 1000)` in long double) that are negative or do not fit,
+/// and text that is not a float.
+pub const BAD_TIMEOUTS: &[(&str, &str)] = &[
+    ("-0.0011", "-ERR timeout is negative\r\n"),
+    ("-1", "-ERR timeout is negative\r\n"),
+    ("inf", "-ERR timeout is negative\r\n"),
+    ("1e20", "-ERR timeout is negative\r\n"),
+    ("nan", "-ERR timeout is not a float or out of range\r\n"),
+    (" 1", "-ERR timeout is not a float or out of range\r\n"),
+    ("1 ", "-ERR timeout is not a float or out of range\r\n"),
+];
+
+/// Sends each command of `commands` once per [`BAD_TIMEOUTS`] entry, with
+/// the argument `T` replaced by the timeout, and asserts Redis's reply.
+pub fn assert_bad_timeouts(c: &mut RawConn, commands: &[&[&str]]) {
+    for (t, want) in BAD_TIMEOUTS {
+        for command in commands {
+            let args: Vec<&[u8]> = command
+                .iter()
+                .map(|a| {
+                    if *a == "T" {
+                        t.as_bytes()
+                    } else {
+                        a.as_bytes()
+                    }
+                })
+                .collect();
+            assert_eq!(
+                escape(&cmd(c, &args)),
+                escape(want.as_bytes()),
+                "{command:?} {t:?}"
+            );
+        }
+    }
+}
+
+/// Blocking-timeout check shared by the list and sorted-set tests: sends
+/// `block` (its arguments) on a new connection, asserts it is still waiting
+/// after 200 ms, sends `serve` (space-separated words) on `other` and
+/// returns the reply the blocked client then gets.
+pub fn blocked_until_served(
+    server: &Server,
+    block: &[&str],
+    other: &mut RawConn,
+    serve: &str,
+) -> Vec<u8> {
+    let mut c = server.raw_conn();
+    let args: Vec<&[u8]> = block.iter().map(|a| a.as_bytes()).collect();
+    send(&mut c, &args);
+    no_reply_within(&mut c, Duration::from_millis(200));
+    line(other, serve);
+    read_reply(&mut c)
+}
