@@ -292,14 +292,14 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
         "keyspace" => {
             w!("# Keyspace");
             for (i, d) in srv.ks.dbs.iter().enumerate() {
-                if d.main.is_empty() {
+                if d.is_empty() {
                     continue;
                 }
                 w!(
                     "db{}:keys={},expires={},avg_ttl={}",
                     i,
-                    d.main.len(),
-                    d.expires.len(),
+                    d.len(),
+                    d.expires_len(),
                     d.avg_ttl
                 );
             }

@@ -164,10 +164,10 @@ pub fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut out = Vec::new();
     let mut cursor = 0;
     loop {
-        cursor = db.main.scan(cursor, |n| {
+        cursor = db.table().scan(cursor, |n| {
             let k = n.key.as_slice();
             if (all || glob_match(pat, k, false))
-                && db.expires.get(k).is_none_or(|e| e.value > ctx.now)
+                && db.deadlines().get(k).is_none_or(|e| e.value > ctx.now)
             {
                 out.push(Reply::bulk(k));
             }
@@ -215,7 +215,7 @@ pub fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let db = &ctx.srv.ks.dbs[dbi];
         let mut budget = count.saturating_mul(10);
         loop {
-            cursor = db.main.scan(cursor, |n| {
+            cursor = db.table().scan(cursor, |n| {
                 let k = n.key.as_slice();
                 if pat.is_some_and(|p| !glob_match(p, k, false)) {
                     return;

@@ -786,8 +786,10 @@ pub fn call(
     }
     // Keys the command found expired were deleted (and invalidated) before
     // it read them, so they are remembered after.
-    if cmd.has(flags::READONLY) && client.tracking.is_some() {
-        srv.tracking_remember_keys(client, cmd, args);
+    // Pub/sub commands read channels, not keys.
+    if cmd.has(flags::READONLY) && !cmd.has(flags::PUBSUB) && client.tracking.is_some() {
+        let keys = cmd.keys(args);
+        srv.tracking_remember_keys(client, keys.iter().map(|k| &args[k.pos]));
     }
     let usec = crate::util::clock::micros(start, crate::util::clock::ticks());
     let st = &mut srv.cmd_stats[cmd.index];

@@ -601,7 +601,7 @@ fn check_keys(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Vec<bool>, CmdError> {
 fn sets_of<'a>(ctx: &'a Ctx, keys: &[Bytes]) -> Vec<Option<&'a Set>> {
     let d = &ctx.srv.ks.dbs[ctx.client.db];
     keys.iter()
-        .map(|k| match d.main.get(k).map(|n| &n.value.value) {
+        .map(|k| match d.table().get(k).map(|n| &n.value.value) {
             Some(Value::Set(s)) => Some(&**s),
             _ => None,
         })

@@ -1312,7 +1312,7 @@ fn setop(
         }
     }
     let resp = ctx.client.resp;
-    let main = &ctx.srv.ks.dbs[db].main;
+    let main = ctx.srv.ks.dbs[db].table();
     let mut srcs: Vec<(Src, f64)> = keys
         .iter()
         .zip(&weights)
@@ -1426,7 +1426,7 @@ pub fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = count as i64;
     let db = ctx.client.db;
     let Some(Value::ZSet(z)) = ctx.srv.ks.dbs[db]
-        .main
+        .table()
         .get(&args[1])
         .map(|n| &n.value.value)
     else {

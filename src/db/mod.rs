@@ -86,10 +86,11 @@ impl Entry {
 
 /// One numbered database.
 pub struct Db {
-    /// Keys and values.
-    pub main: Dict<Entry>,
+    /// Keys and values. Private: every write goes through [`Keyspace`],
+    /// which keeps `expires`, statistics and events in step.
+    main: Dict<Entry>,
     /// Deadlines (Unix ms) of keys that have one.
-    pub expires: Dict<i64>,
+    expires: Dict<i64>,
     /// Where the active expiry cycle resumes in `expires`.
     expires_cursor: u64,
     /// Running estimate of the average remaining TTL in ms (INFO keyspace).
@@ -108,6 +109,45 @@ impl Default for Db {
             expires_cursor: 0,
             avg_ttl: 0,
         }
+    }
+}
+
+impl Db {
+    /// Keys stored (expired ones not yet deleted included, as DBSIZE).
+    pub fn len(&self) -> usize {
+        self.main.len()
+    }
+
+    /// True when no key is stored.
+    pub fn is_empty(&self) -> bool {
+        self.main.is_empty()
+    }
+
+    /// Keys with a deadline.
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// True if `key` is stored, whatever its deadline (no lookup side
+    /// effects: no expiry, no LRU touch, no statistics).
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.main.get(key).is_some()
+    }
+
+    /// The key table, read-only (SCAN, the snapshot writer, prefetching,
+    /// reads that must not touch LRU data). Writes go through [`Keyspace`].
+    pub fn table(&self) -> &Dict<Entry> {
+        &self.main
+    }
+
+    /// The deadline table, read-only.
+    pub fn deadlines(&self) -> &Dict<i64> {
+        &self.expires
+    }
+
+    /// Sizes the key table for `n` keys before a snapshot load.
+    pub fn reserve_for_load(&mut self, n: usize) {
+        self.main.reserve_for_load(n);
     }
 }
 

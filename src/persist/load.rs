@@ -105,9 +105,7 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
                 ks.dbs.len()
             ));
         }
-        ks.dbs[d.db as usize]
-            .main
-            .reserve_for_load((d.keys as usize).min(data.len() / 5));
+        ks.dbs[d.db as usize].reserve_for_load((d.keys as usize).min(data.len() / 5));
     }
     let total = checked.footer.keys.max(1);
     let mut last_log = Instant::now();
@@ -141,7 +139,7 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
                     String::from_utf8_lossy(r.key)
                 ));
             }
-            let h = ks.dbs[db].main.prefetch(r.key);
+            let h = ks.dbs[db].table().prefetch(r.key);
             window.push_back(Pending {
                 db,
                 h,
@@ -151,7 +149,7 @@ pub fn load_bytes(data: &[u8], ks: &mut Keyspace, now_ms: i64) -> Result<LoadSta
             });
             if window.len() > WINDOW / 2 {
                 let p = &window[window.len() - 1 - WINDOW / 2];
-                ks.dbs[p.db].main.prefetch_chain(p.h);
+                ks.dbs[p.db].table().prefetch_chain(p.h);
             }
             if window.len() == WINDOW {
                 insert_pending(ks, &mut window);

@@ -30,7 +30,7 @@ pub fn server_version() -> String {
 
 /// Total keys in the keyspace.
 pub fn total_keys(ks: &Keyspace) -> u64 {
-    ks.dbs.iter().map(|d| d.main.len() as u64).sum()
+    ks.dbs.iter().map(|d| d.len() as u64).sum()
 }
 
 /// Streams every key of `ks` into `w`, calling `progress(keys_done)` every
@@ -43,13 +43,13 @@ pub fn write_keyspace<W: Write>(
     let mut err = None;
     let mut done = 0u64;
     for (dbi, db) in ks.dbs.iter().enumerate() {
-        let has_expires = !db.expires.is_empty();
-        db.main.for_each(|n| {
+        let has_expires = !db.deadlines().is_empty();
+        db.table().for_each(|n| {
             if err.is_some() {
                 return;
             }
             let expire = if has_expires {
-                db.expires.get(n.key.as_slice()).map(|e| e.value)
+                db.deadlines().get(n.key.as_slice()).map(|e| e.value)
             } else {
                 None
             };

@@ -417,7 +417,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                 // One clock read per batch: pipelined commands share it.
                 let now = crate::db::now_ms();
                 if let Some(d) = st.ks.dbs.get(c.db) {
-                    prefetch_keys(&d.main, &buf);
+                    prefetch_keys(d.table(), &buf);
                 }
                 loop {
                     let limits = Limits {

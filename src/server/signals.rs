@@ -95,7 +95,7 @@ impl ServerState {
         if !self.key_changes_heard() {
             return;
         }
-        let exists = !self.watches.is_empty() && self.ks.dbs[db].main.get(key).is_some();
+        let exists = !self.watches.is_empty() && self.ks.dbs[db].contains(key);
         self.key_changed(current, db, key, exists);
     }
 
@@ -133,7 +133,7 @@ impl ServerState {
             None => 0..self.ks.db_count(),
         };
         for d in dbs {
-            let main = &self.ks.dbs[d].main;
+            let main = self.ks.dbs[d].table();
             for id in self.watches.flushed(d, |k| main.get(k).is_some()) {
                 self.mark_dirty_cas(current.as_deref_mut(), id, false);
             }

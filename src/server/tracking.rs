@@ -24,7 +24,6 @@
 
 use super::client::Client;
 use super::state::ServerState;
-use crate::cmd::{Command, flags};
 use crate::protocol::Reply;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -328,17 +327,21 @@ impl ServerState {
         }
     }
 
-    /// After a read-only command of `c`: remembers the keys it read, if
-    /// `c` tracks in default mode and OPTIN/OPTOUT allow it.
-    pub fn tracking_remember_keys(&mut self, c: &Client, cmd: &Command, args: &[Bytes]) {
+    /// After a read-only command of `c`: remembers `keys`, the keys it
+    /// read, if `c` tracks in default mode and OPTIN/OPTOUT allow it.
+    pub fn tracking_remember_keys<'a>(
+        &mut self,
+        c: &Client,
+        keys: impl Iterator<Item = &'a Bytes>,
+    ) {
         let Some(t) = &c.tracking else {
             return;
         };
-        if t.bcast || cmd.has(flags::PUBSUB) || (t.optin && !t.caching) || (t.optout && t.caching) {
+        if t.bcast || (t.optin && !t.caching) || (t.optout && t.caching) {
             return;
         }
-        for k in cmd.keys(args) {
-            if self.tracking.table.insert(&args[k.pos], c.id) {
+        for k in keys {
+            if self.tracking.table.insert(k, c.id) {
                 self.tracking.items += 1;
             }
         }
