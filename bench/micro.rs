@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the hot paths: request decoding and reply
-//! encoding (MB/s), keyspace get/set, and snapshot encode/decode (MB/s).
+//! encoding (MB/s), the keyed table hash, keyspace get/set, and snapshot
+//! encode/decode (MB/s).
 //! `cargo bench --bench micro`.
 
 use bytes::{Bytes, BytesMut};
@@ -68,6 +69,44 @@ fn protocol(c: &mut Criterion) {
                 })
             },
         );
+    }
+    g.finish();
+}
+
+/// The keyed hash every table uses (SipHash-1-3), on typical key lengths,
+/// next to foldhash (the unkeyed-strength hash the tables used before) as
+/// a yardstick.
+fn hash(c: &mut Criterion) {
+    use std::hash::BuildHasher;
+    let fold = foldhash::fast::RandomState::default();
+    let mut g = c.benchmark_group("hash (1024 keys)");
+    for len in [8usize, 16, 64] {
+        let keys: Vec<Vec<u8>> = (0..1024u32)
+            .map(|i| {
+                let mut k = format!("key:{i}:").into_bytes();
+                k.resize(len, b'x');
+                k
+            })
+            .collect();
+        g.throughput(Throughput::Elements(keys.len() as u64));
+        g.bench_function(BenchmarkId::new("siphash-1-3", len), |b| {
+            b.iter(|| {
+                let mut acc = 0u64;
+                for k in &keys {
+                    acc ^= forkv::util::hash::hash_bytes(black_box(k));
+                }
+                black_box(acc)
+            })
+        });
+        g.bench_function(BenchmarkId::new("foldhash", len), |b| {
+            b.iter(|| {
+                let mut acc = 0u64;
+                for k in &keys {
+                    acc ^= fold.hash_one(black_box(k.as_slice()));
+                }
+                black_box(acc)
+            })
+        });
     }
     g.finish();
 }
@@ -173,6 +212,6 @@ fn snapshot(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = protocol, keyspace, snapshot
+    targets = protocol, hash, keyspace, snapshot
 }
 criterion_main!(benches);
