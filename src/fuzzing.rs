@@ -529,6 +529,7 @@ fn connect(srv: &mut ServerState) -> Rc<RefCell<Client>> {
         authenticated,
         crate::db::now_ms(),
     )));
+    srv.links.insert(id, c.borrow().link.clone());
     srv.clients.insert(id, c.clone());
     c
 }
@@ -543,6 +544,7 @@ fn reconnect(srv: &mut ServerState, slot: &mut Rc<RefCell<Client>>) {
         }
         srv.client_closed(&mut c);
         srv.clients.remove(&c.id);
+        srv.links.remove(&c.id);
     }
     *slot = connect(srv);
 }
@@ -694,7 +696,12 @@ pub fn execute_commands(data: &[u8]) {
             let reply = cmd::execute(&mut srv, &mut c, &args, now).into_reply();
             srv.tracking_after_command(&mut c);
             let parked = park_if_blocking(&mut srv, &mut c, &args);
-            (reply, c.resp, c.close_after_reply || c.killed, parked)
+            (
+                reply,
+                c.resp,
+                c.close_after_reply || c.link.is_killed(),
+                parked,
+            )
         };
         if parked {
             assert!(reply.is_none(), "a parked client got a reply to {args:?}");
@@ -703,7 +710,7 @@ pub fn execute_commands(data: &[u8]) {
         }
         srv.tracking_end_of_turn(None);
         assert!(
-            srv.deferred.is_empty(),
+            srv.links.values().all(|l| !l.has_mail()),
             "messages left undelivered after {args:?}"
         );
         assert!(
@@ -729,7 +736,7 @@ pub fn execute_commands(data: &[u8]) {
         }
         // A client killed by the other one is reconnected too.
         let other = 1 - cur;
-        if clients[other].borrow().killed {
+        if clients[other].borrow().link.is_killed() {
             reconnect(&mut srv, &mut clients[other]);
         }
         check_blocking(&srv, &clients, &args);

@@ -160,11 +160,8 @@ pub fn info(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
 fn kill_client(ctx: &mut Ctx, id: u64) {
     if id == ctx.client.id {
         ctx.client.close_after_reply = true;
-    } else if let Some(c) = ctx.srv.clients.get(&id)
-        && let Ok(mut c) = c.try_borrow_mut()
-    {
-        c.killed = true;
-        c.wake.notify_one();
+    } else if let Some(link) = ctx.srv.links.get(&id) {
+        link.kill();
     }
 }
 
@@ -455,10 +452,8 @@ pub fn pause(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// CLIENT UNPAUSE: ends the pause and wakes the clients it held.
 pub fn unpause(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
     for id in ctx.srv.pause.stop() {
-        if let Some(c) = ctx.srv.clients.get(&id)
-            && let Ok(c) = c.try_borrow()
-        {
-            c.wake.notify_one();
+        if let Some(link) = ctx.srv.links.get(&id) {
+            link.wake.notify_one();
         }
     }
     Ok(Reply::Ok)

@@ -4,9 +4,10 @@
 //! order like Redis's listpack, so HGETALL/HKEYS/HVALS/HSCAN of a small hash
 //! list fields in the same order as Redis; larger ones come in hash order.
 
+use super::collection;
 use super::set::{
-    MAX_SAMPLE_REPLY, RawReply, create_key, drop_key, empty_scan, lookup_opt, matches,
-    parse_scan_opts, resize_allowed, rng, scan_reply, select_positions,
+    MAX_SAMPLE_REPLY, RawReply, empty_scan, matches, parse_scan_opts, rng, scan_reply,
+    select_positions,
 };
 use super::spec::redis as r;
 use super::{Ctx, Row, arg_i64, is};
@@ -39,33 +40,6 @@ pub const ROWS: &[Row] = &[
     Row::new(&r::HSCAN, hscan),
 ];
 
-/// The hash at `key` for a read command: None if missing, WRONGTYPE if not a hash.
-fn read_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Hash>, CmdError> {
-    let opt = lookup_opt(ctx);
-    match ctx.srv.ks.lookup_read(ctx.client.db, key, ctx.now, opt) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Hash(h) => Ok(Some(h)),
-            _ => Err(CmdError::wrong_type()),
-        },
-    }
-}
-
-/// The hash at `key` for a write command.
-fn write_hash<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Hash>, CmdError> {
-    let allowed = resize_allowed(ctx);
-    match ctx.srv.ks.lookup_write(ctx.client.db, key, ctx.now) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Hash(h) => {
-                h.set_resize_allowed(allowed);
-                Ok(Some(h))
-            }
-            _ => Err(CmdError::wrong_type()),
-        },
-    }
-}
-
 /// Runs `f` on the hash at `key`, creating it when missing (Redis's
 /// `hashTypeLookupWriteOrCreate`); a new hash is stored only if `f` left
 /// it non-empty.
@@ -75,13 +49,13 @@ fn with_hash<R>(
     f: impl FnOnce(&mut Hash, &EncodingLimits) -> R,
 ) -> Result<R, CmdError> {
     let lim = ctx.srv.ks.limits;
-    if let Some(h) = write_hash(ctx, key)? {
+    if let Some(h) = collection::write::<Hash>(ctx, key)? {
         return Ok(f(h, &lim));
     }
     let mut h = Hash::new();
     let r = f(&mut h, &lim);
     if !h.is_empty() {
-        create_key(ctx, key, Value::Hash(Box::new(h)));
+        collection::create(ctx, key, Value::Hash(Box::new(h)));
     }
     Ok(r)
 }
@@ -126,7 +100,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// HGET key field
 pub fn hget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(
-        match read_hash(ctx, &args[1])?.and_then(|h| h.get_small(&args[2])) {
+        match collection::read::<Hash>(ctx, &args[1])?.and_then(|h| h.get_small(&args[2])) {
             Some(v) => Reply::Value(v),
             None => Reply::Nil,
         },
@@ -135,7 +109,7 @@ pub fn hget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// HMGET key field [field ...]
 pub fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let h = read_hash(ctx, &args[1])?;
+    let h = collection::read::<Hash>(ctx, &args[1])?;
     Ok(Reply::Array(
         args[2..]
             .iter()
@@ -149,7 +123,7 @@ pub fn hmget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// HDEL key field [field ...]
 pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(h) = write_hash(ctx, &args[1])? else {
+    let Some(h) = collection::write::<Hash>(ctx, &args[1])? else {
         return Ok(Reply::Int(0));
     };
     let mut deleted = 0;
@@ -163,7 +137,7 @@ pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let emptied = h.is_empty();
     if emptied {
-        drop_key(ctx, &args[1]);
+        collection::drop_if_empty(ctx, &args[1], true);
     }
     ctx.srv.ks.stats.dirty += deleted;
     if deleted > 0 {
@@ -175,14 +149,14 @@ pub fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// HLEN key
 pub fn hlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        read_hash(ctx, &args[1])?.map_or(0, |h| h.len() as i64),
+        collection::read::<Hash>(ctx, &args[1])?.map_or(0, |h| h.len() as i64),
     ))
 }
 
 /// HSTRLEN key field
 pub fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        read_hash(ctx, &args[1])?
+        collection::read::<Hash>(ctx, &args[1])?
             .and_then(|h| h.get(&args[2]))
             .map_or(0, |v| v.len() as i64),
     ))
@@ -191,14 +165,14 @@ pub fn hstrlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// HEXISTS key field
 pub fn hexists(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        read_hash(ctx, &args[1])?.is_some_and(|h| h.contains(&args[2])) as i64,
+        collection::read::<Hash>(ctx, &args[1])?.is_some_and(|h| h.contains(&args[2])) as i64,
     ))
 }
 
 /// HKEYS key
 pub fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut out = Vec::new();
-    if let Some(h) = read_hash(ctx, &args[1])? {
+    if let Some(h) = collection::read::<Hash>(ctx, &args[1])? {
         out.reserve(h.len());
         h.for_each(|k, _| out.push(bulk(k)));
     }
@@ -208,7 +182,7 @@ pub fn hkeys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// HVALS key
 pub fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut out = Vec::new();
-    if let Some(h) = read_hash(ctx, &args[1])? {
+    if let Some(h) = collection::read::<Hash>(ctx, &args[1])? {
         out.reserve(h.len());
         h.for_each(|_, v| out.push(bulk(v)));
     }
@@ -218,7 +192,7 @@ pub fn hvals(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// HGETALL key (a map in RESP3)
 pub fn hgetall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut out = Vec::new();
-    if let Some(h) = read_hash(ctx, &args[1])? {
+    if let Some(h) = collection::read::<Hash>(ctx, &args[1])? {
         out.reserve(h.len());
         h.for_each(|k, v| out.push((bulk(k), bulk(v))));
     }
@@ -289,7 +263,7 @@ pub fn hrandfield(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         return hrandfield_count(ctx, &args[1], l, withvalues, &mut rng);
     }
-    Ok(match read_hash(ctx, &args[1])? {
+    Ok(match collection::read::<Hash>(ctx, &args[1])? {
         Some(h) => match h.random(|| rng.next_u64()) {
             Some((k, _)) => bulk(k),
             None => Reply::Nil,
@@ -306,7 +280,7 @@ fn hrandfield_count(
     rng: &mut Rng,
 ) -> CmdResult {
     let resp3 = ctx.client.resp >= 3;
-    let Some(h) = read_hash(ctx, key)? else {
+    let Some(h) = collection::read::<Hash>(ctx, key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let count = l.unsigned_abs() as usize;
@@ -385,7 +359,7 @@ fn hrandfield_count(
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn hscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut cursor = super::keys::parse_cursor(&args[2])?;
-    let Some(h) = read_hash(ctx, &args[1])? else {
+    let Some(h) = collection::read::<Hash>(ctx, &args[1])? else {
         return Ok(empty_scan());
     };
     let super::set::ScanOpts {

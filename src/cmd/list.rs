@@ -14,11 +14,12 @@
 //! served BLPOP/BRPOP/BLMOVE adds nothing to `dirty` (BLMPOP does).
 
 use super::Row;
+use super::collection;
 use super::spec::redis as r;
 use super::{Ctx, arg_i64, is};
 use crate::config::notify;
 use crate::db::list::{End, Fill, List};
-use crate::db::{Lookup, SmallBytes, Value};
+use crate::db::{SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use bytes::Bytes;
@@ -59,21 +60,6 @@ fn fill(ctx: &Ctx) -> Fill {
     Fill::from_limits(&ctx.srv.ks.limits)
 }
 
-/// The list at `key` for a read command (counts a hit or miss): None if
-/// missing, WRONGTYPE if another type.
-fn read_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a List>, CmdError> {
-    let opt = Lookup {
-        no_touch: ctx.client.no_touch,
-    };
-    match ctx.srv.ks.lookup_read(ctx.client.db, key, ctx.now, opt) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(CmdError::wrong_type()),
-        },
-    }
-}
-
 /// What a write command finds at a key.
 enum Found<'a> {
     Missing,
@@ -91,16 +77,6 @@ fn find_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Found<'a> {
     }
 }
 
-/// The list at `key` for a write command: None if missing, WRONGTYPE if
-/// another type.
-fn write_list<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut List>, CmdError> {
-    match find_write(ctx, key) {
-        Found::Missing => Ok(None),
-        Found::List(l) => Ok(Some(l)),
-        Found::Other => Err(CmdError::wrong_type()),
-    }
-}
-
 /// Brings `dirty` to Redis's count: `n` for this command, after keyspace
 /// calls (key creation, deletion) that already counted `counted`.
 fn add_dirty(ctx: &mut Ctx, n: u64, counted: u64) {
@@ -109,14 +85,13 @@ fn add_dirty(ctx: &mut Ctx, n: u64, counted: u64) {
 }
 
 /// Deletes `key` when its list became empty (Redis never stores one);
-/// returns what the keyspace counted in `dirty`.
+/// returns what the keyspace counted in `dirty` (1 when it deleted: the
+/// callers subtract it, as Redis counts the elements, and read it as
+/// "deleted" for the `del` notification).
 fn delete_if_empty(ctx: &mut Ctx, key: &[u8], empty: bool) -> u64 {
-    if empty {
-        ctx.srv.ks.remove(ctx.client.db, key);
-        1
-    } else {
-        0
-    }
+    let deleted = collection::drop_if_empty(ctx, key, empty);
+    ctx.srv.ks.stats.dirty += deleted as u64;
+    deleted as u64
 }
 
 /// Stores a new list under `key`; returns what the keyspace counted.
@@ -191,7 +166,7 @@ fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) ->
     let f = fill(ctx);
     let items = args[2..].iter().map(|b| &b[..]);
     let n = (args.len() - 2) as u64;
-    let len = match write_list(ctx, &args[1])? {
+    let len = match collection::write::<List>(ctx, &args[1])? {
         Some(l) => {
             l.push_all(items, end, f);
             l.len()
@@ -237,7 +212,7 @@ pub fn rpushx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// what the keyspace counted in `dirty` (1 for a deletion).
 fn pop_raw(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> (Vec<SmallBytes>, u64) {
     let f = fill(ctx);
-    let Ok(Some(l)) = write_list(ctx, key) else {
+    let Ok(Some(l)) = collection::write::<List>(ctx, key) else {
         return (Vec::new(), 0);
     };
     let vals = if count == 1 {
@@ -280,7 +255,7 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
         Some(a) => Some(positive(a, "ERR value is out of range, must be positive")? as usize),
         None => None,
     };
-    if write_list(ctx, &args[1])?.is_none() {
+    if collection::write::<List>(ctx, &args[1])?.is_none() {
         return Ok(if count.is_some() {
             Reply::NilArray
         } else {
@@ -316,7 +291,7 @@ pub fn rpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// LLEN key
 pub fn llen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        read_list(ctx, &args[1])?.map_or(0, |l| l.len() as i64),
+        collection::read::<List>(ctx, &args[1])?.map_or(0, |l| l.len() as i64),
     ))
 }
 
@@ -342,7 +317,7 @@ fn resolve_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 pub fn lrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = arg_i64(&args[2])?;
     let end = arg_i64(&args[3])?;
-    let Some(l) = read_list(ctx, &args[1])? else {
+    let Some(l) = collection::read::<List>(ctx, &args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
     Ok(match resolve_range(start, end, l.len()) {
@@ -363,7 +338,7 @@ fn resolve_index(idx: i64, len: usize) -> Option<usize> {
 
 /// LINDEX key index
 pub fn lindex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(l) = read_list(ctx, &args[1])? else {
+    let Some(l) = collection::read::<List>(ctx, &args[1])? else {
         return Ok(Reply::Nil);
     };
     let idx = arg_i64(&args[2])?;
@@ -401,7 +376,7 @@ pub fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if from_tail {
         rank = rank.wrapping_neg();
     }
-    let Some(l) = read_list(ctx, &args[1])? else {
+    let Some(l) = collection::read::<List>(ctx, &args[1])? else {
         return Ok(if count.is_some() {
             Reply::Array(Vec::new())
         } else {
@@ -466,7 +441,7 @@ pub fn lpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// LSET key index element
 pub fn lset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let f = fill(ctx);
-    let Some(l) = write_list(ctx, &args[1])? else {
+    let Some(l) = collection::write::<List>(ctx, &args[1])? else {
         return Err(CmdError::no_such_key());
     };
     let idx = arg_i64(&args[2])?;
@@ -489,7 +464,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::syntax());
     };
     let f = fill(ctx);
-    let Some(l) = write_list(ctx, &args[1])? else {
+    let Some(l) = collection::write::<List>(ctx, &args[1])? else {
         return Ok(Reply::Int(0));
     };
     let Some(pos) = l.position(&args[3]) else {
@@ -506,7 +481,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 pub fn lrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = arg_i64(&args[2])?;
     let f = fill(ctx);
-    let Some(l) = write_list(ctx, &args[1])? else {
+    let Some(l) = collection::write::<List>(ctx, &args[1])? else {
         return Ok(Reply::Int(0));
     };
     let (limit, from) = match count {
@@ -529,7 +504,7 @@ pub fn ltrim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = arg_i64(&args[2])?;
     let end = arg_i64(&args[3])?;
     let f = fill(ctx);
-    let Some(l) = write_list(ctx, &args[1])? else {
+    let Some(l) = collection::write::<List>(ctx, &args[1])? else {
         return Ok(Reply::Ok);
     };
     let len = l.len();
@@ -557,7 +532,7 @@ fn move_element(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Cm
     // Redis counts one change, or none for a BLMOVE served while blocked.
     let dirty = u64::from(ctx.client.blocked.is_none());
     if src == dst {
-        let Some(l) = write_list(ctx, src)? else {
+        let Some(l) = collection::write::<List>(ctx, src)? else {
             return Ok(Reply::Nil);
         };
         let Some(v) = l.pop(from, f) else {
@@ -577,7 +552,7 @@ fn move_element(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Cm
         add_dirty(ctx, 0, counted_src);
         return Ok(Reply::Nil);
     };
-    let counted_dst = match write_list(ctx, dst)? {
+    let counted_dst = match collection::write::<List>(ctx, dst)? {
         Some(l) => {
             l.push(v.as_slice(), to, f);
             0
@@ -596,7 +571,7 @@ fn move_element(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Cm
 
 /// LMOVE/RPOPLPUSH: nil when the source is missing.
 fn lmove_generic(ctx: &mut Ctx, args: &[Bytes], from: End, to: End) -> CmdResult {
-    if write_list(ctx, &args[1])?.is_none() {
+    if collection::write::<List>(ctx, &args[1])?.is_none() {
         return Ok(Reply::Nil);
     }
     move_element(ctx, &args[1], &args[2], from, to)

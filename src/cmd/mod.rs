@@ -29,6 +29,7 @@
 
 pub mod args;
 pub mod client;
+pub mod collection;
 pub mod command;
 pub mod connection;
 pub mod hash;
@@ -967,7 +968,7 @@ pub fn serve_blocked(srv: &mut ServerState, now: i64) {
                 c.send(&r);
             }
             srv.tracking_after_command(&mut c);
-            c.wake.notify_one();
+            c.link.wake.notify_one();
         }
     }
 }

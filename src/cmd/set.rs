@@ -12,12 +12,13 @@
 //! shared with the hash commands.
 
 use super::args::at_least;
+use super::collection;
 use super::keys::parse_cursor;
 use super::spec::redis as r;
 use super::{Ctx, Row, arg_i64, is};
 use crate::config::notify;
 use crate::db::set::{Member, Set};
-use crate::db::{Lookup, SmallBytes, Value};
+use crate::db::{SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
@@ -70,35 +71,6 @@ pub(crate) fn select_positions(rng: &mut Rng, n: usize, k: usize) -> Vec<usize> 
         }
     }
     out
-}
-
-/// Lookup options of the calling client (CLIENT NO-TOUCH).
-pub(crate) fn lookup_opt(ctx: &Ctx) -> Lookup {
-    Lookup {
-        no_touch: ctx.client.no_touch,
-    }
-}
-
-/// True unless a snapshot child shares memory with us (then hash tables
-/// inside values grow only when very full, like the keyspace itself).
-pub(crate) fn resize_allowed(ctx: &Ctx) -> bool {
-    ctx.srv.persist.child.is_none()
-}
-
-/// Adds a new key holding `value`. The command accounts `dirty` itself (as
-/// Redis's `dbAdd` does not count).
-pub(crate) fn create_key(ctx: &mut Ctx, key: &[u8], value: Value) {
-    let dirty = ctx.srv.ks.stats.dirty;
-    ctx.srv.ks.set(ctx.client.db, key, value, false, ctx.now);
-    ctx.srv.ks.stats.dirty = dirty;
-}
-
-/// Removes a key whose collection became empty, leaving `dirty` to the
-/// command (as Redis's `dbDelete` does).
-pub(crate) fn drop_key(ctx: &mut Ctx, key: &[u8]) {
-    let dirty = ctx.srv.ks.stats.dirty;
-    ctx.srv.ks.remove(ctx.client.db, key);
-    ctx.srv.ks.stats.dirty = dirty;
 }
 
 /// A reply holding a member.
@@ -229,33 +201,6 @@ pub(crate) fn matches(pat: Option<&[u8]>, s: &[u8]) -> bool {
 // Lookups
 // ---------------------------------------------------------------------------
 
-/// The set at `key` for a read command: None if missing, WRONGTYPE if not a set.
-fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, CmdError> {
-    let opt = lookup_opt(ctx);
-    match ctx.srv.ks.lookup_read(ctx.client.db, key, ctx.now, opt) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(CmdError::wrong_type()),
-        },
-    }
-}
-
-/// The set at `key` for a write command.
-fn write_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Set>, CmdError> {
-    let allowed = resize_allowed(ctx);
-    match ctx.srv.ks.lookup_write(ctx.client.db, key, ctx.now) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Set(s) => {
-                s.set_resize_allowed(allowed);
-                Ok(Some(s))
-            }
-            _ => Err(CmdError::wrong_type()),
-        },
-    }
-}
-
 /// Replies with every member of a set as a RESP3 set.
 fn set_reply(s: &Set) -> Reply {
     let mut out = Vec::with_capacity(s.len());
@@ -271,7 +216,7 @@ fn set_reply(s: &Set) -> Reply {
 pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let lim = ctx.srv.ks.limits;
     let members = &args[2..];
-    let added = match write_set(ctx, &args[1])? {
+    let added = match collection::write::<Set>(ctx, &args[1])? {
         Some(s) => {
             s.maybe_convert(members.len(), &lim);
             members.iter().filter(|m| s.add(m, &lim)).count()
@@ -279,7 +224,7 @@ pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         None => {
             let mut s = Set::new_for(&args[2], members.len(), &lim);
             let n = members.iter().filter(|m| s.add(m, &lim)).count();
-            create_key(ctx, &args[1], Value::Set(Box::new(s)));
+            collection::create(ctx, &args[1], Value::Set(Box::new(s)));
             n
         }
     };
@@ -292,7 +237,7 @@ pub fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SREM key member [member ...]
 pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(s) = write_set(ctx, &args[1])? else {
+    let Some(s) = collection::write::<Set>(ctx, &args[1])? else {
         return Ok(Reply::Int(0));
     };
     let mut removed = 0;
@@ -306,7 +251,7 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let emptied = s.is_empty();
     if emptied {
-        drop_key(ctx, &args[1]);
+        collection::drop_if_empty(ctx, &args[1], true);
     }
     ctx.srv.ks.stats.dirty += removed;
     if removed > 0 {
@@ -318,20 +263,20 @@ pub fn srem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// SCARD key
 pub fn scard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        read_set(ctx, &args[1])?.map_or(0, |s| s.len() as i64),
+        collection::read::<Set>(ctx, &args[1])?.map_or(0, |s| s.len() as i64),
     ))
 }
 
 /// SISMEMBER key member
 pub fn sismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        read_set(ctx, &args[1])?.is_some_and(|s| s.contains(&args[2])) as i64,
+        collection::read::<Set>(ctx, &args[1])?.is_some_and(|s| s.contains(&args[2])) as i64,
     ))
 }
 
 /// SMISMEMBER key member [member ...]
 pub fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let s = read_set(ctx, &args[1])?;
+    let s = collection::read::<Set>(ctx, &args[1])?;
     Ok(Reply::Array(
         args[2..]
             .iter()
@@ -342,7 +287,7 @@ pub fn smismember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 /// SMEMBERS key
 pub fn smembers(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    Ok(match read_set(ctx, &args[1])? {
+    Ok(match collection::read::<Set>(ctx, &args[1])? {
         Some(s) => set_reply(s),
         None => Reply::Set(Vec::new()),
     })
@@ -357,7 +302,7 @@ pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return srandmember_count(ctx, args);
     }
     let mut rng = rng(ctx);
-    Ok(match read_set(ctx, &args[1])? {
+    Ok(match collection::read::<Set>(ctx, &args[1])? {
         Some(s) => match s.random(|| rng.next_u64()) {
             Some(m) => member_reply(&m),
             None => Reply::Nil,
@@ -369,7 +314,7 @@ pub fn srandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn srandmember_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let l = super::args::rand_count(&args[2])?;
     let mut rng = rng(ctx);
-    let Some(s) = read_set(ctx, &args[1])? else {
+    let Some(s) = collection::read::<Set>(ctx, &args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let count = l.unsigned_abs() as usize;
@@ -443,7 +388,7 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::syntax());
     }
     let mut rng = rng(ctx);
-    let Some(s) = write_set(ctx, &args[1])? else {
+    let Some(s) = collection::write::<Set>(ctx, &args[1])? else {
         return Ok(Reply::Nil);
     };
     let Some(m) = s.random(|| rng.next_u64()).map(|m| m.to_small()) else {
@@ -452,7 +397,7 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     s.remove(m.as_slice());
     let emptied = s.is_empty();
     if emptied {
-        drop_key(ctx, &args[1]);
+        collection::drop_if_empty(ctx, &args[1], true);
     }
     ctx.srv.ks.stats.dirty += 1;
     ctx.notify_then_del(notify::SET, "spop", &args[1], emptied);
@@ -470,7 +415,7 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let count = at_least(&args[2], 0, CmdError::not_positive)? as u64;
     let mut rng = rng(ctx);
-    let Some(s) = write_set(ctx, &args[1])? else {
+    let Some(s) = collection::write::<Set>(ctx, &args[1])? else {
         return Ok(Reply::Set(Vec::new()));
     };
     if count == 0 {
@@ -479,7 +424,7 @@ fn spop_count(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let size = s.len();
     if count >= size as u64 {
         let reply = set_reply(s);
-        drop_key(ctx, &args[1]);
+        collection::drop_if_empty(ctx, &args[1], true);
         ctx.srv.ks.stats.dirty += 1;
         ctx.notify_then_del(notify::SET, "spop", &args[1], true);
         let lazy = ctx.srv.config.lazyfree_lazy_server_del;
@@ -543,7 +488,7 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if !src_is_set || dst_kind == Some(false) {
         return Err(CmdError::wrong_type());
     }
-    let Some(s) = write_set(ctx, src)? else {
+    let Some(s) = collection::write::<Set>(ctx, src)? else {
         return Ok(Reply::Int(0));
     };
     if src == dst {
@@ -554,17 +499,17 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let emptied = s.is_empty();
     if emptied {
-        drop_key(ctx, src);
+        collection::drop_if_empty(ctx, src, true);
     }
     ctx.srv.ks.stats.dirty += 1;
     ctx.notify_then_del(notify::SET, "srem", src, emptied);
     let lim = ctx.srv.ks.limits;
-    let added = match write_set(ctx, dst)? {
+    let added = match collection::write::<Set>(ctx, dst)? {
         Some(d) => d.add(m, &lim),
         None => {
             let mut d = Set::new_for(m, 1, &lim);
             d.add(m, &lim);
-            create_key(ctx, dst, Value::Set(Box::new(d)));
+            collection::create(ctx, dst, Value::Set(Box::new(d)));
             true
         }
     };
@@ -585,7 +530,7 @@ pub fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// sources this way too in Redis 7.0 (statistics and `keymiss` included).
 fn check_keys(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Vec<bool>, CmdError> {
     let db = ctx.client.db;
-    let opt = lookup_opt(ctx);
+    let opt = collection::lookup_opt(ctx);
     let mut exists = Vec::with_capacity(keys.len());
     for k in keys {
         match ctx.srv.ks.lookup_read(db, k, ctx.now, opt) {
@@ -766,7 +711,7 @@ pub fn sdiffstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn sscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut cursor = parse_cursor(&args[2])?;
-    let Some(s) = read_set(ctx, &args[1])? else {
+    let Some(s) = collection::read::<Set>(ctx, &args[1])? else {
         return Ok(empty_scan());
     };
     let ScanOpts {

@@ -6,12 +6,13 @@
 //! doubles (`%.17g`, RESP3 `,`), except `ZSCAN`, which sends them as text.
 
 use super::args::at_least;
+use super::collection;
 use super::spec::redis as r;
 use super::{Ctx, Row, arg_i64, is};
 use crate::config::notify;
 use crate::db::set::Set;
 use crate::db::zset::{LexBound, LexRange, ScoreRange, ZSet};
-use crate::db::{Lookup, SmallBytes, Value};
+use crate::db::{SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::util::num::{parse_f64, strtod};
@@ -172,44 +173,6 @@ fn elements_reply<'a>(
 // Keyspace access
 // ---------------------------------------------------------------------------
 
-fn lookup_opt(ctx: &Ctx) -> Lookup {
-    Lookup {
-        no_touch: ctx.client.no_touch,
-    }
-}
-
-/// The sorted set at `key` for a read command (counts a hit or a miss).
-fn read<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a ZSet>, CmdError> {
-    let opt = lookup_opt(ctx);
-    match ctx.srv.ks.lookup_read(ctx.client.db, key, ctx.now, opt) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(CmdError::wrong_type()),
-        },
-    }
-}
-
-/// The sorted set at `key` for a write command.
-fn write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut ZSet>, CmdError> {
-    match ctx.srv.ks.lookup_write(ctx.client.db, key, ctx.now) {
-        None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::ZSet(z) => Ok(Some(z)),
-            _ => Err(CmdError::wrong_type()),
-        },
-    }
-}
-
-/// Deletes a key when its sorted set became `empty`. Redis counts the
-/// removed elements as changes, not the deletion itself, so `dirty` is left
-/// as it was.
-fn delete_emptied(ctx: &mut Ctx, key: &[u8], empty: bool) {
-    if empty && ctx.srv.ks.remove(ctx.client.db, key).is_some() {
-        ctx.srv.ks.stats.dirty = ctx.srv.ks.stats.dirty.saturating_sub(1);
-    }
-}
-
 /// Stores a command's result at `dst` (replacing any value and TTL) and
 /// notifies `event`, or deletes `dst` when the result is empty (notifying
 /// `del` if it existed); replies with the size.
@@ -311,7 +274,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> CmdResult {
     let resp = ctx.client.resp;
     let limits = ctx.srv.ks.limits;
     let db = ctx.client.db;
-    let exists = write(ctx, key)?.is_some();
+    let exists = collection::write::<ZSet>(ctx, key)?.is_some();
     let nothing = || {
         if incr { Reply::Nil } else { Reply::Int(0) }
     };
@@ -326,7 +289,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> CmdResult {
         // Creating the key is not a change of its own (see below).
         ctx.srv.ks.stats.dirty = ctx.srv.ks.stats.dirty.saturating_sub(1);
     }
-    let Some(z) = write(ctx, key)? else {
+    let Some(z) = collection::write::<ZSet>(ctx, key)? else {
         return Ok(nothing());
     };
     let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
@@ -364,7 +327,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> CmdResult {
         }
     }
     let empty = z.is_empty();
-    delete_emptied(ctx, key, empty);
+    collection::drop_if_empty(ctx, key, empty);
     ctx.srv.ks.stats.dirty += added + updated;
     if added + updated > 0 {
         ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
@@ -385,7 +348,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], mut incr: bool) -> CmdResult {
 
 /// ZREM key member [member ...]
 pub fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(z) = write(ctx, &args[1])? else {
+    let Some(z) = collection::write::<ZSet>(ctx, &args[1])? else {
         return Ok(Reply::Int(0));
     };
     let mut deleted = 0u64;
@@ -398,7 +361,7 @@ pub fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     let emptied = z.is_empty();
-    delete_emptied(ctx, &args[1], emptied);
+    collection::drop_if_empty(ctx, &args[1], emptied);
     ctx.srv.ks.stats.dirty += deleted;
     if deleted > 0 {
         ctx.notify_then_del(notify::ZSET, "zrem", &args[1], emptied);
@@ -409,23 +372,25 @@ pub fn zrem(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// ZCARD key
 pub fn zcard(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        read(ctx, &args[1])?.map_or(0, |z| z.len()) as i64
+        collection::read::<ZSet>(ctx, &args[1])?.map_or(0, |z| z.len()) as i64,
     ))
 }
 
 /// ZSCORE key member
 pub fn zscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let resp = ctx.client.resp;
-    Ok(match read(ctx, &args[1])?.and_then(|z| z.score(&args[2])) {
-        Some(s) => dbl(resp, s),
-        None => Reply::Nil,
-    })
+    Ok(
+        match collection::read::<ZSet>(ctx, &args[1])?.and_then(|z| z.score(&args[2])) {
+            Some(s) => dbl(resp, s),
+            None => Reply::Nil,
+        },
+    )
 }
 
 /// ZMSCORE key member [member ...]
 pub fn zmscore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let resp = ctx.client.resp;
-    let z = read(ctx, &args[1])?;
+    let z = collection::read::<ZSet>(ctx, &args[1])?;
     Ok(Reply::Array(
         args[2..]
             .iter()
@@ -461,7 +426,7 @@ fn zrank_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> CmdResult {
     } else {
         Reply::Nil
     };
-    let Some(z) = read(ctx, &args[1])? else {
+    let Some(z) = collection::read::<ZSet>(ctx, &args[1])? else {
         return Ok(none);
     };
     let len = z.len();
@@ -481,7 +446,7 @@ fn zrank_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> CmdResult {
 /// ZCOUNT key min max
 pub fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = parse_score_range(&args[2], &args[3])?;
-    let Some(z) = read(ctx, &args[1])? else {
+    let Some(z) = collection::read::<ZSet>(ctx, &args[1])? else {
         return Ok(Reply::Int(0));
     };
     let (lo, hi) = z.score_window(&range);
@@ -491,7 +456,7 @@ pub fn zcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// ZLEXCOUNT key min max
 pub fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let range = parse_lex_range(&args[2], &args[3])?;
-    let Some(z) = read(ctx, &args[1])? else {
+    let Some(z) = collection::read::<ZSet>(ctx, &args[1])? else {
         return Ok(Reply::Int(0));
     };
     let (lo, hi) = z.lex_window(&range, false);
@@ -656,7 +621,7 @@ fn zrange_generic(
         _ => Spec::Rank(arg_i64(&args[min_idx])?, arg_i64(&args[max_idx])?),
     };
     let resp = ctx.client.resp;
-    let Some(z) = read(ctx, &args[key_idx])? else {
+    let Some(z) = collection::read::<ZSet>(ctx, &args[key_idx])? else {
         return match store {
             Some(dst) => store_result(ctx, dst, Vec::new(), "zrangestore"),
             None => Ok(Reply::Array(Vec::new())),
@@ -749,13 +714,13 @@ fn zremrange(
     event: &str,
     window: impl FnOnce(&ZSet) -> (usize, usize),
 ) -> CmdResult {
-    let Some(z) = write(ctx, key)? else {
+    let Some(z) = collection::write::<ZSet>(ctx, key)? else {
         return Ok(Reply::Int(0));
     };
     let (lo, hi) = window(z);
     let deleted = z.remove_window(lo, hi);
     let emptied = z.is_empty();
-    delete_emptied(ctx, key, emptied);
+    collection::drop_if_empty(ctx, key, emptied);
     ctx.srv.ks.stats.dirty += deleted as u64;
     if deleted > 0 {
         ctx.notify_then_del(notify::ZSET, event, key, emptied);
@@ -793,7 +758,7 @@ fn pop_generic(
     let resp = ctx.client.resp;
     let mut found = None;
     for k in keys {
-        match write(ctx, k) {
+        match collection::write::<ZSet>(ctx, k) {
             Ok(None) => continue,
             Ok(Some(_)) => {
                 found = Some(k);
@@ -813,7 +778,7 @@ fn pop_generic(
     if count == Some(0) {
         return Ok(Reply::Array(Vec::new()));
     }
-    let Some(z) = write(ctx, key)? else {
+    let Some(z) = collection::write::<ZSet>(ctx, key)? else {
         return Ok(Reply::NilArray);
     };
     let n = count.unwrap_or(1).min(z.len() as u64) as usize;
@@ -825,7 +790,7 @@ fn pop_generic(
         }
     }
     let emptied = z.is_empty();
-    delete_emptied(ctx, key, emptied);
+    collection::drop_if_empty(ctx, key, emptied);
     ctx.srv.ks.stats.dirty += popped.len() as u64;
     if !popped.is_empty() {
         let event = if max { "zpopmax" } else { "zpopmin" };
@@ -943,7 +908,7 @@ fn blocking_pop(
     let timeout = super::args::timeout(timeout)?;
     let rerun = ctx.client.blocked.is_some();
     for k in keys {
-        match write(ctx, k) {
+        match collection::write::<ZSet>(ctx, k) {
             Ok(None) => continue,
             Ok(Some(z)) if z.is_empty() => continue,
             Ok(Some(_)) => {
@@ -1007,7 +972,7 @@ pub fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         return zrandmember_count(ctx, &args[1], l, args.len() == 4, &mut rng);
     }
-    let Some(z) = read(ctx, &args[1])? else {
+    let Some(z) = collection::read::<ZSet>(ctx, &args[1])? else {
         return Ok(Reply::Nil);
     };
     Ok(match z.get(rng.below(z.len())) {
@@ -1024,7 +989,7 @@ fn zrandmember_count(
     rng: &mut Rng,
 ) -> CmdResult {
     let resp = ctx.client.resp;
-    let Some(z) = read(ctx, key)? else {
+    let Some(z) = collection::read::<ZSet>(ctx, key)? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let size = z.len();
@@ -1265,7 +1230,7 @@ fn setop(
     // Look every input up first (statistics, expiry, types), as Redis does
     // before it parses the options.
     let db = ctx.client.db;
-    let opt = lookup_opt(ctx);
+    let opt = collection::lookup_opt(ctx);
     for k in keys {
         if let Some(e) = ctx.srv.ks.lookup_read(db, k, ctx.now, opt)
             && !matches!(e.value, Value::ZSet(_) | Value::Set(_))
@@ -1415,7 +1380,7 @@ fn setop(
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn zscan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut cursor = super::keys::parse_cursor(&args[2])?;
-    if read(ctx, &args[1])?.is_none() {
+    if collection::read::<ZSet>(ctx, &args[1])?.is_none() {
         return Ok(super::set::empty_scan());
     }
     let super::set::ScanOpts {

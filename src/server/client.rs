@@ -4,6 +4,7 @@
 use crate::config::ClientOutputBufferLimits;
 use crate::protocol::{Output, Reply};
 use bytes::Bytes;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tokio::sync::Notify;
 
@@ -46,6 +47,73 @@ pub struct Blocked {
     pub on_timeout: Reply,
 }
 
+/// What other clients' turns touch on a client, shared outside its
+/// `RefCell` so it is reachable even while the client runs a command (its
+/// `RefCell` is then borrowed up the call chain): the wake handle, the kill
+/// flag, a mailbox for messages that arrive during its own command, and
+/// the WATCH mark another write sets. The server keeps one per client
+/// (`ServerState::links`), so loops over all clients never skip one.
+pub struct ClientLink {
+    /// The socket, closed by a fork child.
+    pub fd: i32,
+    /// Wakes the connection task (killed, unblocked, output to write).
+    pub wake: Notify,
+    killed: Cell<bool>,
+    dirty_cas: Cell<bool>,
+    mailbox: RefCell<Vec<Reply>>,
+}
+
+impl ClientLink {
+    /// A link for a client on socket `fd` (-1: no socket).
+    pub fn new(fd: i32) -> Self {
+        ClientLink {
+            fd,
+            wake: Notify::new(),
+            killed: Cell::new(false),
+            dirty_cas: Cell::new(false),
+            mailbox: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Marks the client killed (CLIENT KILL, output limits) and wakes its
+    /// connection so it closes without sending more.
+    pub fn kill(&self) {
+        self.killed.set(true);
+        self.wake.notify_one();
+    }
+
+    /// True once killed.
+    pub fn is_killed(&self) -> bool {
+        self.killed.get()
+    }
+
+    /// A watched key changed while the client was busy: its next command
+    /// applies the mark ([`ClientLink::take_dirty_cas`]).
+    pub fn mark_dirty_cas(&self) {
+        self.dirty_cas.set(true);
+    }
+
+    /// Takes the mark set by [`ClientLink::mark_dirty_cas`].
+    pub fn take_dirty_cas(&self) -> bool {
+        self.dirty_cas.replace(false)
+    }
+
+    /// Leaves `r` for the client to send once its own command ends.
+    pub fn post(&self, r: Reply) {
+        self.mailbox.borrow_mut().push(r);
+    }
+
+    /// Messages posted while the client was busy, oldest first.
+    pub fn take_mail(&self) -> Vec<Reply> {
+        std::mem::take(&mut *self.mailbox.borrow_mut())
+    }
+
+    /// True when messages wait in the mailbox.
+    pub fn has_mail(&self) -> bool {
+        !self.mailbox.borrow().is_empty()
+    }
+}
+
 /// One connected client.
 pub struct Client {
     /// Unique, increasing id (CLIENT ID).
@@ -76,8 +144,6 @@ pub struct Client {
     pub last_cmd: &'static str,
     /// Close once pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
-    /// Killed by CLIENT KILL: close without sending more.
-    pub killed: bool,
     /// CLIENT REPLY state.
     pub reply_mode: ReplyMode,
     /// CLIENT NO-EVICT.
@@ -104,8 +170,8 @@ pub struct Client {
     pub net_out: u64,
     /// Commands executed.
     pub commands: u64,
-    /// Wakes the connection task when it is killed or unblocked.
-    pub wake: Rc<Notify>,
+    /// What other clients' turns reach without borrowing this one.
+    pub link: Rc<ClientLink>,
     /// Set by a blocking command's handler that found nothing to serve.
     pub block_request: Option<BlockRequest>,
     /// Set while the client waits on keys.
@@ -165,7 +231,6 @@ impl Client {
             last_interaction_ms: now_ms,
             last_cmd: "NULL",
             close_after_reply: false,
-            killed: false,
             reply_mode: ReplyMode::On,
             no_evict: false,
             no_touch: false,
@@ -177,7 +242,7 @@ impl Client {
             net_in: 0,
             net_out: 0,
             commands: 0,
-            wake: Rc::new(Notify::new()),
+            link: Rc::new(ClientLink::new(fd)),
             block_request: None,
             blocked: None,
             out: Output::default(),

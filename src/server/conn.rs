@@ -86,8 +86,8 @@ fn admit(
         authenticated,
         crate::db::now_ms(),
     )));
+    st.links.insert(id, c.borrow().link.clone());
     st.clients.insert(id, c.clone());
-    st.client_fds.insert(id, sock.as_raw_fd());
     Ok(c)
 }
 
@@ -104,7 +104,7 @@ async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>)
     let mut st = shared.state.borrow_mut();
     st.client_closed(&mut client.borrow_mut());
     st.clients.remove(&id);
-    st.client_fds.remove(&id);
+    st.links.remove(&id);
 }
 
 /// What woke a connection task.
@@ -182,7 +182,7 @@ async fn next_input(
                 Ok(0) | Err(_) => None,
                 Ok(n) => Some(Input::Read(n)),
             },
-            _ = wake.notified() => if client.borrow().killed { None } else { Some(Input::Unblocked) },
+            _ = wake.notified() => if client.borrow().link.is_killed() { None } else { Some(Input::Unblocked) },
         };
         return match input {
             Some(Input::Read(n)) => Some(Input::Read(n + read_more(sock, buf))),
@@ -198,7 +198,7 @@ async fn next_input(
     tokio::select! {
         _ = wake.notified() => {
             let c = client.borrow();
-            if c.killed {
+            if c.link.is_killed() {
                 None
             } else if c.blocked.is_some() {
                 Some(Input::StillBlocked)
@@ -243,7 +243,7 @@ async fn pause_ended(
         }
     };
     tokio::select! {
-        _ = wake.notified() => if client.borrow().killed { None } else { Some(Input::Unblocked) },
+        _ = wake.notified() => if client.borrow().link.is_killed() { None } else { Some(Input::Unblocked) },
         _ = until_end => Some(Input::Unblocked),
         r = sock.read_buf(buf) => match r {
             Ok(0) | Err(_) => None,
@@ -265,7 +265,7 @@ async fn flush(
     loop {
         let chunks = {
             let mut c = client.borrow_mut();
-            if c.killed {
+            if c.link.is_killed() {
                 return false;
             }
             c.reply_peak = c.reply_peak.max(c.out.buffered());
@@ -297,7 +297,7 @@ async fn flush(
                     _ = wake.notified() => {
                         // New output is picked up after this batch; an
                         // unblocked client is resumed by the caller.
-                        if client.borrow().killed {
+                        if client.borrow().link.is_killed() {
                             return false;
                         }
                     }
@@ -348,7 +348,8 @@ fn forget_blocked(client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
 
 async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
     let mut buf = BytesMut::with_capacity(16 * 1024);
-    let wake = client.borrow().wake.clone();
+    let link = client.borrow().link.clone();
+    let wake = &link.wake;
     // Lower bound on the buffer length at which decoding can make progress.
     let mut need = 1usize;
     // True when the last turn ended with the client parked on keys.
@@ -365,7 +366,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
         } else {
             let postponed = pending.is_some();
             next_input(
-                &mut sock, &mut buf, client, shared, &wake, postponed, last_read,
+                &mut sock, &mut buf, client, shared, wake, postponed, last_read,
             )
             .await
         };
@@ -380,7 +381,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
             let mut st = shared.state.borrow_mut();
             let st = &mut *st;
             let mut c = client.borrow_mut();
-            if c.killed {
+            if c.link.is_killed() {
                 drop_client = true;
                 break 'turn;
             }
@@ -468,7 +469,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                             if st.shutdown.is_some() {
                                 shared.shutdown.notify_one();
                             }
-                            if c.close_after_reply || c.killed {
+                            if c.close_after_reply || c.link.is_killed() {
                                 close = true;
                                 break;
                             }
@@ -498,7 +499,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
             c.qbuf = buf.len();
             c.qbuf_free = buf.capacity() - buf.len();
             st.enforce_output_limit(&mut c);
-            if c.killed {
+            if c.link.is_killed() {
                 drop_client = true;
                 break 'turn;
             }
@@ -508,7 +509,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
             forget_blocked(client, shared);
             return;
         }
-        if !flush(&mut sock, client, shared, &wake).await {
+        if !flush(&mut sock, client, shared, wake).await {
             forget_blocked(client, shared);
             return;
         }

@@ -57,8 +57,13 @@ impl ServerState {
                 match rc.try_borrow_mut() {
                     Ok(mut c) => set_dirty(self, &mut c, unwatch),
                     // Its connection is mid-turn (its write served a blocked
-                    // client that changed the key): mark it on its next command.
-                    Err(_) => self.watches.defer_dirty(id),
+                    // client that changed the key): its link carries the
+                    // mark to its next command.
+                    Err(_) => {
+                        if let Some(link) = self.links.get(&id) {
+                            link.mark_dirty_cas();
+                        }
+                    }
                 }
             }
         }
@@ -74,7 +79,7 @@ fn set_dirty(srv: &mut ServerState, c: &mut Client, unwatch: bool) {
 
 /// Applies a dirty mark that could not be set when the key changed.
 pub fn apply_deferred(srv: &mut ServerState, client: &mut Client) {
-    if srv.watches.take_deferred(client.id) {
+    if client.link.take_dirty_cas() {
         set_dirty(srv, client, true);
     }
 }

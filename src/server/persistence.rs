@@ -70,7 +70,7 @@ pub fn bgsave(st: &mut ServerState) -> Result<(), String> {
     }
     let target = st.config.snapshot_path();
     let mut fds = st.listeners.fds();
-    fds.extend(st.client_fds.values());
+    fds.extend(st.links.values().map(|l| l.fd));
     st.persist.last_try_unix = now_unix();
     let result = if std::mem::take(&mut st.persist.fail_next_fork) {
         Err("fork: Cannot allocate memory (simulated by DEBUG FORK-FAIL)".to_string())

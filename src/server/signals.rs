@@ -41,28 +41,30 @@ impl ServerState {
                 let Ok(mut c) = rc.try_borrow_mut() else {
                     // The client is running a command higher up this call
                     // chain (a write that served a blocked client): it gets
-                    // the message when its turn resumes.
-                    self.deferred.push((id, r.clone()));
+                    // the message when its command ends.
+                    if let Some(link) = self.links.get(&id) {
+                        link.post(r.clone());
+                    }
                     return;
                 };
-                if c.killed {
+                if c.link.is_killed() {
                     return;
                 }
                 c.send(r);
                 self.enforce_output_limit(&mut c);
-                c.wake.notify_one();
+                c.link.wake.notify_one();
             }
         }
     }
 
-    /// Hands `current` (whose command has finished) the messages that could
-    /// not reach it while it was busy, in order; messages for other clients
-    /// are delivered now.
+    /// Hands `current` (whose command has finished) the messages that
+    /// reached its mailbox while it was busy, in order.
     pub fn flush_deferred(&mut self, current: &mut Client) {
-        if self.deferred.is_empty() {
+        if !current.link.has_mail() {
             return;
         }
-        for (id, r) in std::mem::take(&mut self.deferred) {
+        let id = current.id;
+        for r in current.link.take_mail() {
             self.deliver(Some(current), id, &r);
         }
     }
@@ -71,7 +73,9 @@ impl ServerState {
     /// queued output is dropped at once so memory stays bounded, and the
     /// connection closes without writing more.
     pub fn enforce_output_limit(&mut self, c: &mut Client) {
-        if c.killed || !c.over_output_limit(&self.config.client_output_buffer_limit, now_ms()) {
+        if c.link.is_killed()
+            || !c.over_output_limit(&self.config.client_output_buffer_limit, now_ms())
+        {
             return;
         }
         tracing::warn!(
@@ -84,9 +88,8 @@ impl ServerState {
                 .unwrap_or_default()
         );
         self.stats.client_output_buffer_limit_disconnections += 1;
-        c.killed = true;
         c.out = Output::default();
-        c.wake.notify_one();
+        c.link.kill();
     }
 
     /// Called whenever `key` in `db` changed (written, deleted, expired,

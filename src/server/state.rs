@@ -78,11 +78,12 @@ pub struct ServerState {
     pub config: Config,
     /// Connected clients by id (CLIENT LIST, CLIENT KILL).
     pub clients: BTreeMap<u64, Rc<RefCell<Client>>>,
-    /// Socket descriptor of every connected client, by id. Kept apart from
-    /// `clients` so a fork child can close them all, including the socket
-    /// of the client whose command (BGSAVE) is running and whose `RefCell`
-    /// is therefore borrowed.
-    pub client_fds: BTreeMap<u64, std::os::fd::RawFd>,
+    /// Every connected client's link (socket, wake handle, kill flag,
+    /// mailbox, WATCH mark), by id. Kept apart from `clients` so it is
+    /// reachable while the client's `RefCell` is borrowed by its own
+    /// running command: a fork child closes every socket, CLIENT KILL,
+    /// UNPAUSE and deliveries reach every client.
+    pub links: BTreeMap<u64, Rc<super::client::ClientLink>>,
     /// Next client id.
     pub next_client_id: u64,
     /// Counters.
@@ -115,9 +116,6 @@ pub struct ServerState {
     pub persist: crate::server::persistence::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
-    /// Messages for a client that was busy when they were sent (see
-    /// [`ServerState::flush_deferred`]).
-    pub deferred: Vec<(u64, crate::protocol::Reply)>,
     /// Client-side caching: tracked keys, broadcast prefixes.
     pub tracking: super::tracking::Tracking,
     /// Pub/sub subscriptions.
@@ -157,7 +155,7 @@ impl ServerState {
             port: config.port,
             config,
             clients: BTreeMap::new(),
-            client_fds: BTreeMap::new(),
+            links: BTreeMap::new(),
             listeners: Default::default(),
             next_client_id: 1,
             stats: Stats::default(),
@@ -176,7 +174,6 @@ impl ServerState {
             blocking: Default::default(),
             tracking: Default::default(),
             pubsub: Default::default(),
-            deferred: Vec::new(),
             watches: Default::default(),
             effects: Default::default(),
             pause: Default::default(),
@@ -204,7 +201,8 @@ impl ServerState {
         super::multi::discard(self, c);
         super::monitor::stop(self, c);
         self.pause.release(c.id);
-        self.watches.take_deferred(c.id);
+        c.link.take_dirty_cas();
+        c.link.take_mail();
         self.tracking_disable(c);
         self.forget_subscriptions(c);
     }

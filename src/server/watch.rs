@@ -23,10 +23,6 @@ struct Watcher {
 #[derive(Default)]
 pub struct Watches {
     by_key: Map<(usize, Bytes), Vec<Watcher>>,
-    /// Clients found dirty while their state was in use by their own
-    /// connection's turn (a blocked client served by their write): applied
-    /// when they next run a command.
-    deferred: Vec<u64>,
 }
 
 impl Watches {
@@ -101,23 +97,6 @@ impl Watches {
             }
         }
         dirty
-    }
-
-    /// Remembers that `client` became dirty while it could not be reached.
-    pub fn defer_dirty(&mut self, client: u64) {
-        if !self.deferred.contains(&client) {
-            self.deferred.push(client);
-        }
-    }
-
-    /// Takes a deferred dirty mark of `client`, if any.
-    pub fn take_deferred(&mut self, client: u64) -> bool {
-        if self.deferred.is_empty() {
-            return false;
-        }
-        let n = self.deferred.len();
-        self.deferred.retain(|&c| c != client);
-        n != self.deferred.len()
     }
 
     /// True if `client`'s watch of `key` in `db` started on an already
