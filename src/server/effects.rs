@@ -17,6 +17,7 @@
 //! fresh server and compare datasets). With no consumer nothing is built,
 //! and handlers skip their rewrites ([`Effects::enabled`]).
 
+use crate::protocol::encode_request;
 use bytes::Bytes;
 use std::io::Write;
 
@@ -36,29 +37,19 @@ impl FileSink {
         let wrap = unit.len() > 1;
         for (i, (db, argv)) in unit.iter().enumerate() {
             if self.selected != Some(*db) {
-                encode(&mut out, &[b"SELECT", db.to_string().as_bytes()]);
+                encode_request(&mut out, &[b"SELECT", db.to_string().as_bytes()]);
                 self.selected = Some(*db);
             }
             if wrap && i == 0 {
-                encode(&mut out, &[b"MULTI"]);
+                encode_request(&mut out, &[b"MULTI"]);
             }
             let parts: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
-            encode(&mut out, &parts);
+            encode_request(&mut out, &parts);
         }
         if wrap {
-            encode(&mut out, &[b"EXEC"]);
+            encode_request(&mut out, &[b"EXEC"]);
         }
         self.file.write_all(&out)
-    }
-}
-
-/// Appends `argv` as a RESP multibulk request.
-pub fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-    for a in argv {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
     }
 }
 

@@ -13,12 +13,7 @@ const CHUNK_BYTES: usize = 1 << 20;
 
 /// Appends one command, an array of bulk strings.
 pub fn command(out: &mut Vec<u8>, args: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    forkv::protocol::encode_request(out, args);
 }
 
 /// Calls `emit` with the commands that create a collection value under
