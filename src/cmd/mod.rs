@@ -743,7 +743,13 @@ pub fn call(
     client.commands += 1;
     let dirty = srv.ks.stats.dirty;
     let expired = srv.ks.stats.expired_keys;
-    let outer_rewrite = srv.effects.save_rewrite();
+    // Rewrites exist only while the stream has a consumer.
+    let effects = srv.effects.enabled();
+    let outer_rewrite = if effects {
+        srv.effects.save_rewrite()
+    } else {
+        None
+    };
     // A served BLPOP/BLMOVE changes keys without counting in `dirty`
     // (as in Redis), so it always signals its keys; and it was shown to
     // MONITOR when it first ran.
@@ -761,7 +767,9 @@ pub fn call(
             // Blocked: no reply now, and no statistics until it completes.
             client.block_request = Some(req);
             srv.drain_keyspace_events(Some(client));
-            srv.effects.take_rewrite(outer_rewrite);
+            if effects {
+                srv.effects.take_rewrite(outer_rewrite);
+            }
             if !reprocess && shows_in_monitor(cmd) {
                 monitor::feed(srv, client, cmd, args);
             }
@@ -774,14 +782,18 @@ pub fn call(
     // (DEBUG RELOAD and FLUSHALL may reset the counters: a change too.)
     let (d, e) = (srv.ks.stats.dirty, srv.ks.stats.expired_keys);
     let changed = d < dirty || d - dirty > e.saturating_sub(expired);
-    let rewrite = srv.effects.take_rewrite(outer_rewrite);
+    let rewrite = if effects {
+        srv.effects.take_rewrite(outer_rewrite)
+    } else {
+        None
+    };
     if cmd.has(flags::WRITE) && (changed || reprocess) {
         if srv.key_changes_heard() {
             signal_written_keys(srv, client, cmd, args);
         }
         // A served blocked command does not count in `dirty`: what it did
         // is what its handler logged.
-        if srv.effects.enabled() && (changed || rewrite.is_some()) {
+        if effects && (changed || rewrite.is_some()) {
             propagate(srv, client.db, args, rewrite);
         }
     }

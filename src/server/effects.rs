@@ -90,6 +90,7 @@ impl Effects {
 
     /// Forgets any unit left open: a connection's request always starts
     /// an outermost unit, even after a command that failed half way.
+    #[inline]
     pub fn reset_units(&mut self) {
         if self.depth != 0 {
             self.depth = 0;
@@ -99,15 +100,17 @@ impl Effects {
     }
 
     /// An execution unit starts (nested ones join the outermost).
+    #[inline]
     pub fn begin(&mut self) {
         self.depth += 1;
     }
 
     /// An execution unit ends; the outermost one hands its effects to the
     /// consumers.
+    #[inline]
     pub fn end(&mut self) {
         self.depth = self.depth.saturating_sub(1);
-        if self.depth == 0 {
+        if self.depth == 0 && !self.unit.is_empty() {
             self.flush();
         }
     }
