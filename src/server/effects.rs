@@ -116,10 +116,10 @@ impl Effects {
             return;
         }
         let unit = std::mem::take(&mut self.unit);
-        if let Some(s) = self.sink.as_mut() {
-            if let Err(e) = s.write_unit(&unit) {
-                tracing::warn!("Writing the write-effect recording failed: {e}");
-            }
+        if let Some(s) = self.sink.as_mut()
+            && let Err(e) = s.write_unit(&unit)
+        {
+            tracing::warn!("Writing the write-effect recording failed: {e}");
         }
         let mut unit = unit;
         unit.clear();
