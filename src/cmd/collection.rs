@@ -24,71 +24,34 @@ pub trait Collection {
     fn allow_resize(&mut self, _allowed: bool) {}
 }
 
-impl Collection for List {
-    fn of(v: &Value) -> Option<&Self> {
-        match v {
-            Value::List(l) => Some(l),
-            _ => None,
+/// Implements [`Collection`] for the type held by one `Value` variant;
+/// `resize` forwards the resize guard to types with their own hash table.
+macro_rules! collection {
+    ($t:ty, $variant:ident $(, $resize:ident)?) => {
+        impl Collection for $t {
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            $(fn allow_resize(&mut self, allowed: bool) {
+                self.$resize(allowed);
+            })?
         }
-    }
-    fn of_mut(v: &mut Value) -> Option<&mut Self> {
-        match v {
-            Value::List(l) => Some(l),
-            _ => None,
-        }
-    }
+    };
 }
 
-impl Collection for Hash {
-    fn of(v: &Value) -> Option<&Self> {
-        match v {
-            Value::Hash(h) => Some(h),
-            _ => None,
-        }
-    }
-    fn of_mut(v: &mut Value) -> Option<&mut Self> {
-        match v {
-            Value::Hash(h) => Some(h),
-            _ => None,
-        }
-    }
-    fn allow_resize(&mut self, allowed: bool) {
-        self.set_resize_allowed(allowed);
-    }
-}
-
-impl Collection for Set {
-    fn of(v: &Value) -> Option<&Self> {
-        match v {
-            Value::Set(s) => Some(s),
-            _ => None,
-        }
-    }
-    fn of_mut(v: &mut Value) -> Option<&mut Self> {
-        match v {
-            Value::Set(s) => Some(s),
-            _ => None,
-        }
-    }
-    fn allow_resize(&mut self, allowed: bool) {
-        self.set_resize_allowed(allowed);
-    }
-}
-
-impl Collection for ZSet {
-    fn of(v: &Value) -> Option<&Self> {
-        match v {
-            Value::ZSet(z) => Some(z),
-            _ => None,
-        }
-    }
-    fn of_mut(v: &mut Value) -> Option<&mut Self> {
-        match v {
-            Value::ZSet(z) => Some(z),
-            _ => None,
-        }
-    }
-}
+collection!(List, List);
+collection!(Hash, Hash, set_resize_allowed);
+collection!(Set, Set, set_resize_allowed);
+collection!(ZSet, ZSet);
 
 /// Lookup options of the calling client (CLIENT NO-TOUCH).
 pub fn lookup_opt(ctx: &Ctx) -> Lookup {
