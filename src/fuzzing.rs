@@ -25,7 +25,7 @@ use crate::cmd;
 use crate::config::Config;
 use crate::db::Keyspace;
 use crate::persist::format::{self, BLOCK_HEADER_LEN, BLOCK_MAGIC, FOOTER_MAGIC, MAGIC};
-use crate::protocol::{Decoded, Limits, Output, Reply, decode};
+use crate::protocol::{Decoded, Decoder, Limits, Output, Reply, decode};
 use crate::server::client::{Blocked, Client};
 use crate::server::state::ServerState;
 use bytes::{Bytes, BytesMut};
@@ -158,6 +158,9 @@ impl Run {
 /// complete request.
 fn decode_run(body: &[u8], sizes: &[usize], limits: Limits) -> Run {
     let mut buf = BytesMut::new();
+    // Keeps its place across fragments; the whole-input run below uses a
+    // fresh one per request, so the two must agree.
+    let mut decoder = Decoder::default();
     let mut need = 1usize;
     let mut requests = Vec::new();
     let mut rest = body;
@@ -182,7 +185,7 @@ fn decode_run(body: &[u8], sizes: &[usize], limits: Limits) -> Run {
         }
         loop {
             let before = buf.len();
-            match decode(&mut buf, limits) {
+            match decoder.decode(&mut buf, limits) {
                 Ok(Decoded::Request(args)) => {
                     assert!(buf.len() < before, "a request consumed no bytes");
                     requests.push(args.iter().map(|a| a.to_vec()).collect());

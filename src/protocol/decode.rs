@@ -49,20 +49,189 @@ pub enum Decoded {
 }
 
 /// Decodes the request at the front of `buf`, consuming its bytes when
-/// complete.
+/// complete. Stateless: an incomplete request is scanned again from its
+/// start on the next call. Connections use a [`Decoder`], which is not.
 pub fn decode(buf: &mut BytesMut, limits: Limits) -> Result<Decoded, ProtocolError> {
-    if buf.is_empty() {
-        return Ok(Decoded::Incomplete(1));
-    }
-    if buf[0] == b'*' {
-        decode_multibulk(buf, limits)
-    } else {
-        decode_inline(buf)
-    }
+    Decoder::default().decode(buf, limits)
 }
 
-fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    memchr(b'\r', &buf[from..]).map(|i| i + from)
+/// How far the scan of the incomplete request at the front of the buffer
+/// got, kept across reads (Redis keeps `multibulklen`, `bulklen` and the
+/// arguments so far in the client): each byte is examined once however
+/// finely the request arrives. Nothing is consumed until the request is
+/// complete, so the buffer still holds all of it (its length is the query
+/// buffer's) and arguments stay slices of one frame.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    /// The multibulk request in progress, once its `*<count>` line is read.
+    request: Option<Progress>,
+    /// Where the search for the current line's end resumes: bytes before
+    /// it hold no line end.
+    scan_from: usize,
+}
+
+#[derive(Debug)]
+struct Progress {
+    /// Arguments announced.
+    count: usize,
+    /// Offsets of the arguments complete so far.
+    spans: Vec<(usize, usize)>,
+    /// Where the next argument's `$` header starts.
+    pos: usize,
+    /// Length of the argument whose header has been read, if its body is
+    /// still incomplete.
+    bulk: Option<usize>,
+}
+
+impl Decoder {
+    /// Decodes the request at the front of `buf`, consuming its bytes when
+    /// complete. Between calls the caller may only append to `buf` (and
+    /// must [`Decoder::reset`] if it drops what is there).
+    pub fn decode(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Decoded, ProtocolError> {
+        if self.request.is_some() {
+            return self.resume(buf, limits);
+        }
+        match buf.first() {
+            None => Ok(Decoded::Incomplete(1)),
+            Some(b'*') => self.multibulk(buf, limits),
+            Some(_) => self.inline(buf),
+        }
+    }
+
+    /// Forgets any progress (the buffer was replaced).
+    pub fn reset(&mut self) {
+        *self = Decoder::default();
+    }
+
+    /// True while part of a request has been scanned.
+    pub fn in_progress(&self) -> bool {
+        self.request.is_some() || self.scan_from > 0
+    }
+
+    /// Finds the `\r` ending the line that starts at `from`, resuming a
+    /// search an earlier call left unfinished.
+    fn line_end(&mut self, buf: &[u8], from: usize) -> Option<usize> {
+        let start = self.scan_from.max(from);
+        match memchr(b'\r', &buf[start..]) {
+            Some(i) => {
+                self.scan_from = 0;
+                Some(start + i)
+            }
+            None => {
+                self.scan_from = buf.len();
+                None
+            }
+        }
+    }
+
+    fn multibulk(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Decoded, ProtocolError> {
+        let Some(nl) = self.line_end(buf, 1) else {
+            if buf.len() > INLINE_MAX {
+                return Err(perr("too big mbulk count string"));
+            }
+            return Ok(Decoded::Incomplete(buf.len() + 1));
+        };
+        if nl + 1 >= buf.len() {
+            // Search again from the `\r` once the `\n` is there.
+            self.scan_from = nl;
+            return Ok(Decoded::Incomplete(nl + 2));
+        }
+        let count = match header_int(&buf[1..nl]) {
+            Some(n) if n <= MULTIBULK_MAX => n,
+            _ => return Err(perr("invalid multibulk length")),
+        };
+        if count > UNAUTH_MULTIBULK_MAX && limits.unauthenticated {
+            return Err(perr("unauthenticated multibulk length"));
+        }
+        if count <= 0 {
+            let _ = buf.split_to(nl + 2);
+            return Ok(Decoded::Request(Vec::new()));
+        }
+        // Bounded by what has arrived, not by what the client announced.
+        let spans = Vec::with_capacity((count as usize).min(1024));
+        self.request = Some(Progress {
+            count: count as usize,
+            spans,
+            pos: nl + 2,
+            bulk: None,
+        });
+        self.resume(buf, limits)
+    }
+
+    /// Continues the multibulk request in progress from where it stopped.
+    fn resume(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Decoded, ProtocolError> {
+        let Some(mut p) = self.request.take() else {
+            return Ok(Decoded::Incomplete(buf.len() + 1));
+        };
+        while p.spans.len() < p.count {
+            let len = match p.bulk {
+                Some(len) => len,
+                None => {
+                    let pos = p.pos;
+                    if pos >= buf.len() {
+                        self.request = Some(p);
+                        return Ok(Decoded::Incomplete(pos + 1));
+                    }
+                    if buf[pos] != b'$' {
+                        return Err(ProtocolError(format!(
+                            "expected '$', got '{}'",
+                            buf[pos] as char
+                        )));
+                    }
+                    let Some(nl) = self.line_end(buf, pos + 1) else {
+                        if buf.len() - pos > INLINE_MAX {
+                            return Err(perr("too big bulk count string"));
+                        }
+                        self.request = Some(p);
+                        return Ok(Decoded::Incomplete(buf.len() + 1));
+                    };
+                    if nl + 1 >= buf.len() {
+                        self.scan_from = nl;
+                        self.request = Some(p);
+                        return Ok(Decoded::Incomplete(nl + 2));
+                    }
+                    let len = match header_int(&buf[pos + 1..nl]) {
+                        Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
+                        _ => return Err(perr("invalid bulk length")),
+                    };
+                    if limits.unauthenticated && len as i64 > UNAUTH_BULK_MAX {
+                        return Err(perr("unauthenticated bulk length"));
+                    }
+                    p.pos = nl + 2;
+                    p.bulk = Some(len);
+                    len
+                }
+            };
+            let end = p.pos + len;
+            if end + 2 > buf.len() {
+                self.request = Some(p);
+                return Ok(Decoded::Incomplete(end + 2));
+            }
+            p.spans.push((p.pos, end));
+            p.pos = end + 2;
+            p.bulk = None;
+        }
+        let frame = buf.split_to(p.pos).freeze();
+        Ok(Decoded::Request(
+            p.spans
+                .into_iter()
+                .map(|(s, e)| frame.slice(s..e))
+                .collect(),
+        ))
+    }
+
+    fn inline(&mut self, buf: &mut BytesMut) -> Result<Decoded, ProtocolError> {
+        let start = self.scan_from;
+        let Some(nl) = memchr(b'\n', &buf[start..]).map(|i| i + start) else {
+            if buf.len() > INLINE_MAX {
+                return Err(perr("too big inline request"));
+            }
+            self.scan_from = buf.len();
+            return Ok(Decoded::Incomplete(buf.len() + 1));
+        };
+        self.scan_from = 0;
+        decode_inline(buf, nl)
+    }
 }
 
 #[inline]
@@ -75,74 +244,8 @@ fn header_int(s: &[u8]) -> Option<i64> {
     crate::util::num::parse_i64(s)
 }
 
-fn decode_multibulk(buf: &mut BytesMut, limits: Limits) -> Result<Decoded, ProtocolError> {
-    let Some(nl) = find_crlf(buf, 1) else {
-        if buf.len() > INLINE_MAX {
-            return Err(perr("too big mbulk count string"));
-        }
-        return Ok(Decoded::Incomplete(buf.len() + 1));
-    };
-    if nl + 1 >= buf.len() {
-        return Ok(Decoded::Incomplete(nl + 2));
-    }
-    let count = match header_int(&buf[1..nl]) {
-        Some(n) if n <= MULTIBULK_MAX => n,
-        _ => return Err(perr("invalid multibulk length")),
-    };
-    if count > UNAUTH_MULTIBULK_MAX && limits.unauthenticated {
-        return Err(perr("unauthenticated multibulk length"));
-    }
-    let mut pos = nl + 2;
-    if count <= 0 {
-        let _ = buf.split_to(pos);
-        return Ok(Decoded::Request(Vec::new()));
-    }
-    // Offsets of each argument inside the frame; bounded by what has arrived.
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity((count as usize).min(1024));
-    for _ in 0..count {
-        if pos >= buf.len() {
-            return Ok(Decoded::Incomplete(pos + 1));
-        }
-        if buf[pos] != b'$' {
-            return Err(ProtocolError(format!(
-                "expected '$', got '{}'",
-                buf[pos] as char
-            )));
-        }
-        let Some(nl) = find_crlf(buf, pos + 1) else {
-            if buf.len() - pos > INLINE_MAX {
-                return Err(perr("too big bulk count string"));
-            }
-            return Ok(Decoded::Incomplete(buf.len() + 1));
-        };
-        let len = match header_int(&buf[pos + 1..nl]) {
-            Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
-            _ => return Err(perr("invalid bulk length")),
-        };
-        if limits.unauthenticated && len as i64 > UNAUTH_BULK_MAX {
-            return Err(perr("unauthenticated bulk length"));
-        }
-        let start = nl + 2;
-        let end = start + len;
-        if end + 2 > buf.len() {
-            return Ok(Decoded::Incomplete(end + 2));
-        }
-        spans.push((start, end));
-        pos = end + 2;
-    }
-    let frame = buf.split_to(pos).freeze();
-    Ok(Decoded::Request(
-        spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect(),
-    ))
-}
-
-fn decode_inline(buf: &mut BytesMut) -> Result<Decoded, ProtocolError> {
-    let Some(nl) = memchr(b'\n', buf) else {
-        if buf.len() > INLINE_MAX {
-            return Err(perr("too big inline request"));
-        }
-        return Ok(Decoded::Incomplete(buf.len() + 1));
-    };
+/// Splits the inline request ending with the `\n` at `nl` into arguments.
+fn decode_inline(buf: &mut BytesMut, nl: usize) -> Result<Decoded, ProtocolError> {
     let line = buf.split_to(nl + 1);
     let mut end = nl;
     if end > 0 && line[end - 1] == b'\r' {

@@ -5,7 +5,7 @@
 pub mod decode;
 pub mod reply;
 
-pub use decode::{Decoded, Limits, ProtocolError, decode, peek_first_keys};
+pub use decode::{Decoded, Decoder, Limits, ProtocolError, decode, peek_first_keys};
 pub use reply::{Output, Reply};
 
 /// Appends `argv` as a RESP request (an array of bulk strings).

@@ -206,6 +206,11 @@ pub struct Client {
     pub echo: Vec<Reply>,
 }
 
+/// Pending output allowed to a client that has not authenticated on a
+/// password-protected server: Redis closes one whose replies overflow its
+/// 16 KB reply buffer.
+pub const UNAUTH_OUTPUT_MAX: u64 = 16 * 1024;
+
 impl Client {
     /// A new client connected now.
     pub fn new(
@@ -280,18 +285,31 @@ impl Client {
     /// Checks the output buffer against `client-output-buffer-limit` for
     /// the client's class. True when the client must be disconnected: over
     /// the hard limit, or over the soft limit for longer than allowed.
-    pub fn over_output_limit(&mut self, limits: &ClientOutputBufferLimits, now_ms: i64) -> bool {
+    ///
+    /// A client that has not authenticated on a password-protected server
+    /// may keep no more than [`UNAUTH_OUTPUT_MAX`] waiting, whatever the
+    /// limits say: it must not make the server buffer replies it never
+    /// reads. The clock is read only when the soft limit is reached.
+    pub fn over_output_limit(
+        &mut self,
+        limits: &ClientOutputBufferLimits,
+        now_ms: impl FnOnce() -> i64,
+    ) -> bool {
         let l = if self.is_pubsub() {
             &limits.pubsub
         } else {
             &limits.normal
         };
         let used = self.output_bytes() as u64;
+        if !self.authenticated && used > UNAUTH_OUTPUT_MAX {
+            return true;
+        }
         if l.hard_bytes > 0 && used >= l.hard_bytes {
             return true;
         }
         if l.soft_bytes > 0 && used >= l.soft_bytes {
             // Whole seconds, as Redis counts them (`server.unixtime`).
+            let now_ms = now_ms();
             let since = *self.obuf_soft_since.get_or_insert(now_ms);
             return now_ms / 1000 - since / 1000 > l.soft_seconds as i64;
         }

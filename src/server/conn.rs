@@ -5,7 +5,7 @@
 use super::Shared;
 use super::client::{Blocked, Client};
 use crate::error::DENIED;
-use crate::protocol::{Decoded, Limits, Reply, decode};
+use crate::protocol::{Decoded, Decoder, Limits, Reply};
 use bytes::BytesMut;
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;
@@ -116,7 +116,46 @@ enum Input {
     Unblocked,
     /// Still blocked; nothing to do but write what is pending.
     StillBlocked,
+    /// The last turn used up its [`Budget`]: the requests still buffered
+    /// run now, after the other clients had their turn.
+    Continue,
 }
+
+/// Work one client may do before the others get a turn, as Redis serves
+/// at most one read (16 KB) of each client per event-loop iteration.
+/// Large enough that a pipelined batch (16 commands of 1 KB each, or 1000
+/// PINGs) runs in one turn with one reply write; small enough that a
+/// client flooding pipelined requests delays the others by well under a
+/// millisecond per turn. The budget carries over turns until the client
+/// yields, so a client whose every read is ready at once cannot monopolise
+/// the loop with many small turns either.
+struct Budget {
+    commands: u32,
+    bytes: usize,
+}
+
+impl Budget {
+    const COMMANDS: u32 = 1024;
+    const BYTES: usize = 128 * 1024;
+
+    fn full() -> Budget {
+        Budget {
+            commands: Self::COMMANDS,
+            bytes: Self::BYTES,
+        }
+    }
+
+    /// Records one request of `bytes`; false once the budget is used up.
+    fn spend(&mut self, bytes: usize) -> bool {
+        self.commands = self.commands.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(bytes);
+        self.commands > 0 && self.bytes > 0
+    }
+}
+
+/// Largest query buffer of a client that has not authenticated on a
+/// password-protected server (Redis closes it past 1 MB as well).
+const UNAUTH_QUERY_MAX: usize = 1 << 20;
 
 /// Largest buffer [`read_more`] grows to in one turn.
 const GREEDY_READ_MAX: usize = 1 << 20;
@@ -358,11 +397,22 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
     let mut last_read = 0usize;
     // A request CLIENT PAUSE holds back; it runs before anything after it.
     let mut pending: Option<Vec<bytes::Bytes>> = None;
+    // Where decoding of a partly arrived request stopped.
+    let mut decoder = Decoder::default();
+    let mut budget = Budget::full();
+    // True when the last turn stopped because its budget ran out.
+    let mut more = false;
     loop {
         let input = if parked && client.borrow().blocked.is_none() {
             // Served while its output was being written: the wake that said
             // so may have been used up there, so resume at once.
             Some(Input::Unblocked)
+        } else if more && pending.is_none() && client.borrow().blocked.is_none() {
+            // Let every other ready client (and the timers) run first.
+            tokio::task::yield_now().await;
+            budget = Budget::full();
+            more = false;
+            Some(Input::Continue)
         } else {
             let postponed = pending.is_some();
             next_input(
@@ -393,9 +443,11 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                     c.net_in += n as u64;
                 }
                 Input::Unblocked => need = 1,
-                Input::StillBlocked => {}
+                Input::StillBlocked | Input::Continue => {}
             }
-            if buf.len() as u64 > st.config.client_query_buffer_limit {
+            if buf.len() as u64 > st.config.client_query_buffer_limit
+                || (!c.authenticated && buf.len() > UNAUTH_QUERY_MAX)
+            {
                 tracing::warn!(
                     "Closing client that reached max query buffer length: id={} addr={} (qbuf={})",
                     c.id,
@@ -425,13 +477,15 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                         max_bulk_len: st.config.proto_max_bulk_len.min(i64::MAX as u64) as i64,
                         unauthenticated: !c.authenticated,
                     };
+                    let before = buf.len();
                     let decoded = match pending.take() {
                         Some(args) => Ok(Decoded::Request(args)),
-                        None => decode(&mut buf, limits),
+                        None => decoder.decode(&mut buf, limits),
                     };
                     match decoded {
                         Ok(Decoded::Request(args)) => {
                             need = 1;
+                            let spent = budget.spend(before - buf.len());
                             c.argv_mem = args.iter().map(|a| a.len()).sum();
                             let outcome = crate::cmd::execute(st, &mut c, &args, now);
                             if let crate::cmd::Outcome::Postponed = outcome {
@@ -469,8 +523,18 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                             if st.shutdown.is_some() {
                                 shared.shutdown.notify_one();
                             }
+                            // Checked after every reply, as Redis does: a
+                            // pipeline of big replies to a client that does
+                            // not read stops at the limit, not at the end of
+                            // the batch. A client marked for closing runs
+                            // nothing more.
+                            st.enforce_output_limit(&mut c);
                             if c.close_after_reply || c.link.is_killed() {
                                 close = true;
+                                break;
+                            }
+                            if !spent {
+                                more = true;
                                 break;
                             }
                         }
@@ -521,6 +585,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
         if buf.is_empty() && buf.capacity() > (4 * last_read).max(64 * 1024) {
             // Give back memory after a large request.
             buf = BytesMut::with_capacity(16 * 1024);
+            decoder.reset();
         }
     }
 }

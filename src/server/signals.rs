@@ -74,7 +74,7 @@ impl ServerState {
     /// connection closes without writing more.
     pub fn enforce_output_limit(&mut self, c: &mut Client) {
         if c.link.is_killed()
-            || !c.over_output_limit(&self.config.client_output_buffer_limit, now_ms())
+            || !c.over_output_limit(&self.config.client_output_buffer_limit, now_ms)
         {
             return;
         }
