@@ -149,67 +149,35 @@ impl Decoder {
         }
         // Bounded by what has arrived, not by what the client announced.
         let spans = Vec::with_capacity((count as usize).min(1024));
-        self.request = Some(Progress {
+        let p = Progress {
             count: count as usize,
             spans,
             pos: nl + 2,
             bulk: None,
-        });
-        self.resume(buf, limits)
+        };
+        self.finish(p, buf, limits)
     }
 
     /// Continues the multibulk request in progress from where it stopped.
     fn resume(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Decoded, ProtocolError> {
-        let Some(mut p) = self.request.take() else {
-            return Ok(Decoded::Incomplete(buf.len() + 1));
-        };
-        while p.spans.len() < p.count {
-            let len = match p.bulk {
-                Some(len) => len,
-                None => {
-                    let pos = p.pos;
-                    if pos >= buf.len() {
-                        self.request = Some(p);
-                        return Ok(Decoded::Incomplete(pos + 1));
-                    }
-                    if buf[pos] != b'$' {
-                        return Err(ProtocolError(format!(
-                            "expected '$', got '{}'",
-                            buf[pos] as char
-                        )));
-                    }
-                    let Some(nl) = self.line_end(buf, pos + 1) else {
-                        if buf.len() - pos > INLINE_MAX {
-                            return Err(perr("too big bulk count string"));
-                        }
-                        self.request = Some(p);
-                        return Ok(Decoded::Incomplete(buf.len() + 1));
-                    };
-                    if nl + 1 >= buf.len() {
-                        self.scan_from = nl;
-                        self.request = Some(p);
-                        return Ok(Decoded::Incomplete(nl + 2));
-                    }
-                    let len = match header_int(&buf[pos + 1..nl]) {
-                        Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
-                        _ => return Err(perr("invalid bulk length")),
-                    };
-                    if limits.unauthenticated && len as i64 > UNAUTH_BULK_MAX {
-                        return Err(perr("unauthenticated bulk length"));
-                    }
-                    p.pos = nl + 2;
-                    p.bulk = Some(len);
-                    len
-                }
-            };
-            let end = p.pos + len;
-            if end + 2 > buf.len() {
-                self.request = Some(p);
-                return Ok(Decoded::Incomplete(end + 2));
-            }
-            p.spans.push((p.pos, end));
-            p.pos = end + 2;
-            p.bulk = None;
+        match self.request.take() {
+            Some(p) => self.finish(p, buf, limits),
+            None => Ok(Decoded::Incomplete(buf.len() + 1)),
+        }
+    }
+
+    /// Scans `p` on; hands out the request when complete, or keeps `p` for
+    /// the next call.
+    #[inline(always)]
+    fn finish(
+        &mut self,
+        mut p: Progress,
+        buf: &mut BytesMut,
+        limits: Limits,
+    ) -> Result<Decoded, ProtocolError> {
+        if let Some(need) = scan(&mut p, &mut self.scan_from, buf, limits)? {
+            self.request = Some(p);
+            return Ok(Decoded::Incomplete(need));
         }
         let frame = buf.split_to(p.pos).freeze();
         Ok(Decoded::Request(
@@ -234,13 +202,95 @@ impl Decoder {
     }
 }
 
+/// Scans the arguments of `p` as far as `buf` allows. `None` when all have
+/// arrived; otherwise the buffer length worth trying again at, with `p`
+/// (and `scan_from`, for a header line cut short) saying where to resume.
+/// Positions live in locals while scanning: this is the path of every
+/// pipelined request.
+#[inline(always)]
+fn scan(
+    p: &mut Progress,
+    scan_from: &mut usize,
+    buf: &[u8],
+    limits: Limits,
+) -> Result<Option<usize>, ProtocolError> {
+    let mut pos = p.pos;
+    let mut bulk = p.bulk.take();
+    let count = p.count;
+    while p.spans.len() < count {
+        let len = match bulk.take() {
+            Some(len) => len,
+            None => {
+                if pos >= buf.len() {
+                    p.pos = pos;
+                    return Ok(Some(pos + 1));
+                }
+                if buf[pos] != b'$' {
+                    return Err(ProtocolError(format!(
+                        "expected '$', got '{}'",
+                        buf[pos] as char
+                    )));
+                }
+                let from = (*scan_from).max(pos + 1);
+                let Some(nl) = memchr(b'\r', &buf[from..]).map(|i| i + from) else {
+                    if buf.len() - pos > INLINE_MAX {
+                        return Err(perr("too big bulk count string"));
+                    }
+                    *scan_from = buf.len();
+                    p.pos = pos;
+                    return Ok(Some(buf.len() + 1));
+                };
+                if nl + 1 >= buf.len() {
+                    // Search again from the `\r` once the `\n` is there.
+                    *scan_from = nl;
+                    p.pos = pos;
+                    return Ok(Some(nl + 2));
+                }
+                *scan_from = 0;
+                let len = match header_int(&buf[pos + 1..nl]) {
+                    Some(n) if n >= 0 && n <= limits.max_bulk_len => n as usize,
+                    _ => return Err(perr("invalid bulk length")),
+                };
+                if limits.unauthenticated && len as i64 > UNAUTH_BULK_MAX {
+                    return Err(perr("unauthenticated bulk length"));
+                }
+                pos = nl + 2;
+                len
+            }
+        };
+        let end = pos + len;
+        if end + 2 > buf.len() {
+            p.pos = pos;
+            p.bulk = Some(len);
+            return Ok(Some(end + 2));
+        }
+        p.spans.push((pos, end));
+        pos = end + 2;
+    }
+    p.pos = pos;
+    Ok(None)
+}
+
 #[inline]
 fn memchr(c: u8, s: &[u8]) -> Option<usize> {
     s.iter().position(|&b| b == c)
 }
 
 /// Parses the integer of a `*` or `$` header line the way Redis's string2ll does.
+/// Short unsigned lengths, nearly every header, are read directly.
+#[inline(always)]
 fn header_int(s: &[u8]) -> Option<i64> {
+    if (1..=9).contains(&s.len()) && (s[0] != b'0' || s.len() == 1) {
+        let mut v = 0i64;
+        for &c in s {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return crate::util::num::parse_i64(s);
+            }
+            v = v * 10 + d as i64;
+        }
+        return Some(v);
+    }
     crate::util::num::parse_i64(s)
 }
 

@@ -153,6 +153,11 @@ impl Budget {
     }
 }
 
+/// Pending output below which the output limits are checked only at the
+/// end of a turn: a turn's replies then cost at most this much more than
+/// the limit allows.
+const REPLY_CHECK_MIN: usize = 16 * 1024;
+
 /// Largest query buffer of a client that has not authenticated on a
 /// password-protected server (Redis closes it past 1 MB as well).
 const UNAUTH_QUERY_MAX: usize = 1 << 20;
@@ -527,8 +532,11 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
                             // pipeline of big replies to a client that does
                             // not read stops at the limit, not at the end of
                             // the batch. A client marked for closing runs
-                            // nothing more.
-                            st.enforce_output_limit(&mut c);
+                            // nothing more. Below 16 KB (one reply buffer)
+                            // the check waits for the end of the turn.
+                            if c.output_bytes() > REPLY_CHECK_MIN {
+                                st.enforce_output_limit(&mut c);
+                            }
                             if c.close_after_reply || c.link.is_killed() {
                                 close = true;
                                 break;
