@@ -59,12 +59,12 @@ class Server:
 
     def start(self, wait_loaded=True):
         self.port = free_port()
-        common = ["--port", str(self.port), "--save", "", "--dir", self.dir, "--hz", "10"]
+        common = ["--port", str(self.port), "--save", "", "--dir", self.dir, "--hz", "10",
+                  "--enable-debug-command", "yes"]
         if self.kind == "forkv":
             argv = [FORKV, *common]
         else:
-            argv = ["redis-server", *common, "--appendonly", "no",
-                    "--enable-debug-command", "yes", "--dbfilename", "dump.rdb"]
+            argv = ["redis-server", *common, "--appendonly", "no", "--dbfilename", "dump.rdb"]
         t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, "log"), "a"))
@@ -353,6 +353,35 @@ while time.time() < end:
               f"open loop, latency from the scheduled send time), median of {runs} runs.")
 
 
+def keys_stall(rep, servers, quick, runs):
+    """How long one KEYS call holds the event loop (everyone else waits)."""
+    n = 300_000 if quick else 2_000_000
+    for s in servers:
+        cmd(s.port, "FLUSHALL")
+        cmd(s.port, "DEBUG", "POPULATE", n, "key", 16)
+        cmd(s.port, "CONFIG", "SET", "slowlog-log-slower-than", 0)
+    rows = []
+    for pattern in ("*", "nomatch:*"):
+        def run(s):
+            cmd(s.port, "SLOWLOG", "RESET")
+            subprocess.run(["redis-cli", "-p", str(s.port), "KEYS", pattern],
+                           stdout=subprocess.DEVNULL, check=True, timeout=600)
+            # The newest entry is the KEYS call: its duration (µs) is the
+            # time the loop spent in it.
+            out = cmd(s.port, "SLOWLOG", "GET", 1).splitlines()
+            return int(out[2]) / 1000
+        res = alternate(servers, runs, run)
+        f = med(res["forkv"])
+        r_ = med(res["redis"])
+        rows.append([f"KEYS {pattern}", f"{n:,}", fmt(f), fmt(r_), ratio(f, r_)])
+    for s in servers:
+        cmd(s.port, "CONFIG", "SET", "slowlog-log-slower-than", 10000)
+        cmd(s.port, "FLUSHALL")
+    rep.table("KEYS: time the event loop is held (ms)", ["command", "keys", "forkv", "redis", "forkv/redis"], rows,
+              f"`DEBUG POPULATE {n} key 16`, then `KEYS <pattern>`; the command's execution time from "
+              f"`SLOWLOG GET 1`, median of {runs} alternating runs. Every other client waits this long.")
+
+
 def memory(rep, servers, quick, runs):
     rows = []
     for n in ([500_000] if quick else [1_000_000, 5_000_000]):
@@ -460,7 +489,7 @@ def main():
                     help="small sizes, about 2 minutes on an idle 2-core machine")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="", help="comma list: throughput,cpu,types,latency,memory,collections,snapshots,growth")
+    ap.add_argument("--only", default="", help="comma list: throughput,cpu,types,latency,keys,memory,collections,snapshots,growth")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--bin", "forkv-server"], cwd=ROOT, check=True)
     out = subprocess.run(["cargo", "bench", "--bench", "loadgen", "--no-run", "--message-format=json"],
@@ -481,7 +510,7 @@ def main():
             s.start()
         only = set(filter(None, a.only.split(",")))
         for name, fn in [("throughput", throughput), ("cpu", server_cpu), ("types", throughput_types),
-                         ("latency", latency),
+                         ("latency", latency), ("keys", keys_stall),
                          ("memory", memory), ("collections", collection_memory),
                          ("snapshots", snapshots), ("growth", growth)]:
             if not only or name in only:

@@ -161,21 +161,21 @@ pub fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let db = &ctx.srv.ks.dbs[ctx.client.db];
     let pat = &args[1][..];
     let all = pat == b"*";
+    // Only keys with a TTL can have expired: skip the lookups otherwise.
+    let ttls = db.expires_len() > 0;
     let mut out = Vec::new();
-    let mut cursor = 0;
-    loop {
-        cursor = db.table().scan(cursor, |n| {
-            let k = n.key.as_slice();
-            if (all || glob_match(pat, k, false))
-                && db.deadlines().get(k).is_none_or(|e| e.value > ctx.now)
-            {
-                out.push(Reply::bulk(k));
-            }
-        });
-        if cursor == 0 {
-            break;
+    // In bucket order with the entries prefetched ahead (the snapshot
+    // writer's walk), rather than SCAN's bit-reversed cursor order, which
+    // costs a cache miss per bucket on top of the one per key. The loop
+    // does not change the table, so every key is seen once.
+    db.table().for_each(|n| {
+        let k = n.key.as_slice();
+        if (all || glob_match(pat, k, false))
+            && (!ttls || db.deadlines().get(k).is_none_or(|e| e.value > ctx.now))
+        {
+            out.push(Reply::bulk(k));
         }
-    }
+    });
     Ok(Reply::Array(out))
 }
 
