@@ -224,9 +224,25 @@ pub struct Config {
     /// `appendonly`: always false; forkv has no append-only file and only
     /// accepts `no`.
     pub appendonly: bool,
-    /// `pidfile`: file to write the process id to; empty means none.
-    /// Default empty.
+    /// `pidfile`: file the process id is written to at start and removed
+    /// from at a clean shutdown; empty means none. A relative path is
+    /// relative to `dir` (where Redis has `chdir`ed by then). Default empty.
     pub pidfile: String,
+    /// `unixsocket`: path of a Unix domain socket to serve clients on, as
+    /// well as TCP; empty means none. A relative path is relative to `dir`.
+    /// Default empty.
+    pub unixsocket: String,
+    /// `unixsocketperm`: permissions given to the socket file (0 = leave
+    /// them to the umask). Written and shown in octal. Default 0.
+    pub unixsocketperm: u32,
+    /// `key-load-delay` (hidden, a Redis test hook): microseconds to sleep
+    /// after loading each key; negative N sleeps 1 µs every N keys.
+    /// Default 0.
+    pub key_load_delay: i32,
+    /// `loading-process-events-interval-bytes` (hidden): while a snapshot
+    /// loads, clients are served after every this many bytes of it.
+    /// Default 2 MiB.
+    pub loading_process_events_interval_bytes: u64,
     /// `disable-thp`: keep transparent huge pages off for the process at
     /// startup, except for the large hash table bucket arrays the snapshot
     /// loader sizes, where the kernel copies 4 KiB on a copy-on-write fault (see
@@ -350,6 +366,10 @@ impl Default for Config {
             daemonize: false,
             appendonly: false,
             pidfile: String::new(),
+            unixsocket: String::new(),
+            unixsocketperm: 0,
+            key_load_delay: 0,
+            loading_process_events_interval_bytes: 2 * MB,
             disable_thp: true,
             cluster_enabled: false,
             enable_protected_configs: ProtectedAction::No,
@@ -533,7 +553,7 @@ impl Config {
             };
         }
         let mut out = Vec::new();
-        for p in all_params() {
+        for p in all_params().filter(|p| p.flags & HIDDEN == 0) {
             for name in std::iter::once(p.name).chain(p.alias) {
                 if glob_match(pattern, name.as_bytes(), true) {
                     out.push((name.to_string(), (p.get)(self)));
@@ -800,6 +820,9 @@ const PROTECTED: u8 = 2;
 /// Takes any number of arguments (in `CONFIG SET`, the value is split on
 /// spaces); other parameters take exactly one.
 const MULTI_ARG: u8 = 4;
+/// Left out of glob `CONFIG GET` (`CONFIG GET *`); found by its exact name
+/// only, as Redis's hidden (test-only) parameters.
+const HIDDEN: u8 = 8;
 
 /// One configuration parameter.
 struct Param {
@@ -807,7 +830,7 @@ struct Param {
     name: &'static str,
     /// Older name accepted everywhere and listed by glob `CONFIG GET`.
     alias: Option<&'static str>,
-    /// `IMMUTABLE`, `PROTECTED`, `MULTI_ARG`.
+    /// `IMMUTABLE`, `PROTECTED`, `MULTI_ARG`, `HIDDEN`.
     flags: u8,
     get: Getter,
     set: Setter,
@@ -928,6 +951,10 @@ static PARAMS: &[Param] = &[
     Param::new("loglevel", special!(|c| enum_name(c.loglevel).to_string(), set_loglevel)),
     Param::new("logfile", special!(|c| c.logfile.clone(), |c, a| set_string(&mut c.logfile, a))).flags(IMMUTABLE),
     Param::new("pidfile", special!(|c| c.pidfile.clone(), |c, a| set_string(&mut c.pidfile, a))).flags(IMMUTABLE),
+    Param::new("unixsocket", special!(|c| c.unixsocket.clone(), |c, a| set_string(&mut c.unixsocket, a))).flags(IMMUTABLE),
+    Param::new("unixsocketperm", special!(|c| format!("{:o}", c.unixsocketperm), set_unixsocketperm)).flags(IMMUTABLE),
+    Param::new("key-load-delay", integer!(key_load_delay, INT_MIN, INT_MAX)).flags(HIDDEN),
+    Param::new("loading-process-events-interval-bytes", integer!(loading_process_events_interval_bytes, 1024, INT_MAX)).flags(HIDDEN),
     Param::new("hz", special!(|c| c.hz.to_string(), set_hz)),
     Param::new("dynamic-hz", boolean!(dynamic_hz)),
     Param::new("maxmemory", memory!(maxmemory, 0, ULLONG_MAX)),
@@ -1157,6 +1184,21 @@ fn utf8(v: &[u8]) -> Result<&str, String> {
 
 fn set_string(field: &mut String, args: &[&[u8]]) -> Result<(), String> {
     *field = utf8(one(args)?)?.to_string();
+    Ok(())
+}
+
+/// `unixsocketperm`: octal, up to 0777.
+fn set_unixsocketperm(c: &mut Config, args: &[&[u8]]) -> Result<(), String> {
+    let v = one(args)?;
+    let n = std::str::from_utf8(v)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| u32::from_str_radix(s, 8).ok())
+        .ok_or("argument couldn't be parsed into an integer")?;
+    if n > 0o777 {
+        return Err("argument must be between 0 and 777 inclusive".to_string());
+    }
+    c.unixsocketperm = n;
     Ok(())
 }
 

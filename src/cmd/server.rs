@@ -194,6 +194,10 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Ok(Reply::Ok)
     } else if is(sub, "reload") && args.len() == 2 {
         // Save, empty the keyspace, load the file back: a round trip test.
+        // Not while the startup load runs: it would save a partial dataset.
+        if ctx.srv.loading {
+            return Err(CmdError::loading());
+        }
         crate::server::persistence::save_now(ctx.srv).map_err(CmdError::msg)?;
         let path = ctx.srv.config.snapshot_path();
         ctx.srv.db_flushed(Some(ctx.client), None);
