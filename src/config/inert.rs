@@ -2,7 +2,9 @@
 //! cluster, AOF, TLS, defragmentation, threads, syslog, ...). They exist so
 //! that configuration files and tools written for Redis keep working: each
 //! one is checked the way Redis checks it, stored as the text `CONFIG GET`
-//! shows, and otherwise ignored. README.md lists them.
+//! shows, and otherwise ignored. With the typed parameters `config.rs`
+//! marks `INERT`, they make up [`super::inert_names`], which README.md
+//! lists (a test compares the two).
 //!
 //! Values are kept in [`Config::inert`] only when set; an absent entry
 //! reads as Redis's default.
