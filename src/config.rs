@@ -2234,10 +2234,16 @@ mod tests {
                 "hash-max-ziplist-value"
             ]
         );
+        // Every name but the hidden ones, which need their exact name.
         let all = c.get(b"*");
+        let shown = || all_params().filter(|p| p.flags & HIDDEN == 0);
         assert_eq!(
             all.len(),
-            all_params().count() + all_params().filter(|p| p.alias.is_some()).count()
+            shown().count() + shown().filter(|p| p.alias.is_some()).count()
+        );
+        assert_eq!(
+            c.get(b"key-load-delay"),
+            [("key-load-delay".into(), "0".into())]
         );
         assert!(
             all.windows(2).all(|w| w[0].0 < w[1].0),

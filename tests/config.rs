@@ -378,7 +378,9 @@ fn every_parameter_acts_or_is_documented_as_inert() {
     assert!(gone.is_empty(), "listed but not in CONFIG GET *: {gone:?}");
 
     let readme = include_str!("../README.md");
-    let a = readme.find("<!-- inert:start -->").expect("inert:start marker");
+    let a = readme
+        .find("<!-- inert:start -->")
+        .expect("inert:start marker");
     let b = readme.find("<!-- inert:end -->").expect("inert:end marker");
     // Every `name` in the section that is a parameter; values such as `no`
     // are not.
@@ -390,7 +392,10 @@ fn every_parameter_acts_or_is_documented_as_inert() {
         .map(str::to_string)
         .collect();
     let missing: Vec<&String> = inert.difference(&documented).collect();
-    assert!(missing.is_empty(), "inert but not in README.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "inert but not in README.md: {missing:?}"
+    );
     let extra: Vec<&String> = documented.difference(&inert).collect();
     assert!(
         extra.is_empty(),
@@ -422,7 +427,10 @@ fn lazyfree_lazy_user_flush_makes_flushes_asynchronous() {
     assert_eq!(pending_after(&mut c, "FLUSHALL"), 0);
     assert_eq!(pending_after(&mut c, "FLUSHDB"), 0);
     assert_eq!(
-        cmd_str(&mut c, &["CONFIG", "SET", "lazyfree-lazy-user-flush", "yes"]),
+        cmd_str(
+            &mut c,
+            &["CONFIG", "SET", "lazyfree-lazy-user-flush", "yes"]
+        ),
         b"+OK\r\n"
     );
     assert_eq!(pending_after(&mut c, "FLUSHALL"), 20000);

@@ -122,7 +122,11 @@ fn text(reply: Vec<u8>) -> String {
 fn tcp_listening_sockets(pid: u32) -> Vec<String> {
     let mut listening = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        for l in fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
+        for l in fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+        {
             let f: Vec<&str> = l.split_whitespace().collect();
             // st == 0A: LISTEN; field 9 is the inode.
             if f.len() > 9 && f[3] == "0A" {
@@ -196,7 +200,9 @@ fn keepalive_of(pid: u32, fd: i32) -> Option<[i32; 4]> {
 fn ss_keepalive_timer(server_port: u16, client_port: u16) -> Option<bool> {
     let out = Command::new("ss")
         .args(["-tnoe", "state", "established"])
-        .arg(format!("( sport = :{server_port} and dport = :{client_port} )"))
+        .arg(format!(
+            "( sport = :{server_port} and dport = :{client_port} )"
+        ))
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -281,12 +287,17 @@ fn pidfile_is_written_at_start_and_removed_at_shutdown() {
             let port = free_port();
             let ports = port.to_string();
             // Relative: in the data directory.
-            let mut s = spawn(name, &bin, port, &["--port", &ports, "--pidfile", "server.pid"]);
+            let mut s = spawn(
+                name,
+                &bin,
+                port,
+                &["--port", &ports, "--pidfile", "server.pid"],
+            );
             let pidfile = s.dir.join("server.pid");
             let mut c = tcp_connect(&mut s, port);
             // Written before the server accepts clients.
-            let pid = fs::read_to_string(&pidfile)
-                .unwrap_or_else(|e| panic!("{name}: {e}\n{}", s.log()));
+            let pid =
+                fs::read_to_string(&pidfile).unwrap_or_else(|e| panic!("{name}: {e}\n{}", s.log()));
             assert_eq!(pid, format!("{}\n", s.pid()), "{name}");
             assert_eq!(
                 text(line(&mut c, "CONFIG GET pidfile")),
@@ -344,7 +355,14 @@ fn unix_socket_serves_clients() {
             &bin,
             0,
             &dir,
-            &["--port", "0", "--unixsocket", path, "--unixsocketperm", "640"],
+            &[
+                "--port",
+                "0",
+                "--unixsocket",
+                path,
+                "--unixsocketperm",
+                "640",
+            ],
         );
         let mut c = unix_connect(&mut s, &sock);
         assert_eq!(cmd(&mut c, &[b"PING"]), b"+PONG\r\n", "{name}");
@@ -366,7 +384,11 @@ fn unix_socket_serves_clients() {
         assert!(info.contains(&want), "{name}: {info}");
         assert!(info.contains(" flags=U "), "{name}: {info}");
         // No TCP listener at all.
-        assert_eq!(tcp_listening_sockets(s.pid()), Vec::<String>::new(), "{name}");
+        assert_eq!(
+            tcp_listening_sockets(s.pid()),
+            Vec::<String>::new(),
+            "{name}"
+        );
         // CONFIG SET port opens one; port 0 closes it again.
         let port = free_port();
         assert_eq!(
@@ -381,7 +403,11 @@ fn unix_socket_serves_clients() {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
             "{name}: port 0 leaves the TCP listener open"
         );
-        assert_eq!(tcp_listening_sockets(s.pid()), Vec::<String>::new(), "{name}");
+        assert_eq!(
+            tcp_listening_sockets(s.pid()),
+            Vec::<String>::new(),
+            "{name}"
+        );
         assert_eq!(info_value(&mut c, "server", "tcp_port"), "0");
         // The connection made before still works.
         assert_eq!(cmd(&mut t, &[b"PING"]), b"+PONG\r\n");
@@ -555,14 +581,21 @@ fn key_load_delay_and_the_loading_interval_are_hidden_from_config_get_star() {
     let s = start(&[]);
     let mut c = s.raw_conn();
     let all = text(line(&mut c, "CONFIG GET *"));
-    assert!(!all.contains("key-load-delay"), "{}", escape(all.as_bytes()));
+    assert!(
+        !all.contains("key-load-delay"),
+        "{}",
+        escape(all.as_bytes())
+    );
     assert!(!all.contains("loading-process-events-interval-bytes"));
     assert_eq!(
         text(line(&mut c, "CONFIG GET key-load-delay")),
         "*2\r\n$14\r\nkey-load-delay\r\n$1\r\n0\r\n"
     );
     assert_eq!(
-        text(line(&mut c, "CONFIG GET loading-process-events-interval-bytes")),
+        text(line(
+            &mut c,
+            "CONFIG GET loading-process-events-interval-bytes"
+        )),
         "*2\r\n$37\r\nloading-process-events-interval-bytes\r\n$7\r\n2097152\r\n"
     );
 }

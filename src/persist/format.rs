@@ -900,6 +900,37 @@ pub fn find_next_block(data: &[u8], from: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// Checks `data` a few bytes at a time, as the server's loader does.
+    fn check_in_steps(data: &[u8]) -> Result<Checked<'_>, FormatError> {
+        let mut c = Checker::new(data)?;
+        let mut last = c.position();
+        loop {
+            if let Some(checked) = c.step(1)? {
+                return Ok(checked);
+            }
+            assert!(c.position() > last, "every step moves on");
+            last = c.position();
+        }
+    }
+
+    #[test]
+    fn checking_in_steps_agrees_with_checking_at_once() {
+        let data = sample();
+        let whole = check(&data).unwrap();
+        let stepped = check_in_steps(&data).unwrap();
+        assert!(whole.blocks.len() > 1);
+        assert_eq!(whole.blocks, stepped.blocks);
+        assert_eq!(whole.footer, stepped.footer);
+        assert_eq!(whole.header, stepped.header);
+        // Damage in a block, in the footer's counts, and in the whole-file
+        // checksum is found the same way.
+        for at in [data.len() / 2, data.len() - 6, data.len() - 1] {
+            let mut bad = data.clone();
+            bad[at] ^= 0x10;
+            assert_eq!(check(&bad).unwrap_err(), check_in_steps(&bad).unwrap_err());
+        }
+    }
+
     fn sample() -> Vec<u8> {
         let mut w = Writer::new(Vec::new(), 1234, "forkv test").unwrap();
         for i in 0..10_000u32 {

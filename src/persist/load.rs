@@ -290,7 +290,7 @@ impl<'a> Loading<'a> {
 fn key_load_delay(delay: i32, keys: u64) {
     let us = if delay > 0 {
         delay as u64
-    } else if keys % u64::from(delay.unsigned_abs()) == 0 {
+    } else if keys.is_multiple_of(u64::from(delay.unsigned_abs())) {
         1
     } else {
         0
@@ -349,4 +349,61 @@ fn insert_record(
     }
     stats.loaded += 1;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(keys: u32) -> Vec<u8> {
+        let mut w = format::Writer::new(Vec::new(), 1234, "test").unwrap();
+        for i in 0..keys {
+            let k = format!("key:{i}");
+            let v = format!("value:{i}");
+            w.record(&format::Record {
+                db: i % 3,
+                // Half the keys have a deadline, some already passed.
+                expire: match (i % 2, i % 7) {
+                    (0, 0) => Some(10),
+                    (0, _) => Some(1 << 50),
+                    _ => None,
+                },
+                key: k.as_bytes(),
+                value: ValueRef::Str(v.as_bytes()),
+            })
+            .unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn loading_in_small_steps_gives_the_same_dataset() {
+        let data = snapshot(20_000);
+        let mut whole = Keyspace::new(16);
+        let at_once = load_bytes(&data, &mut whole, 1000).unwrap();
+        let mut ks = Keyspace::new(16);
+        let mut loading = Loading::new(&data, 1000).unwrap();
+        let mut steps = 0;
+        let mut last = 0;
+        let stats = loop {
+            steps += 1;
+            if let Some(s) = loading.step(&mut ks, 512, 0).unwrap() {
+                break s;
+            }
+            assert!(loading.loaded_bytes() >= last);
+            last = loading.loaded_bytes();
+        };
+        assert!(steps > 100, "{steps} steps");
+        assert_eq!(loading.loaded_bytes(), data.len() as u64);
+        assert_eq!(
+            (stats.loaded, stats.expired, stats.created_ms),
+            (at_once.loaded, at_once.expired, at_once.created_ms)
+        );
+        assert_eq!(stats.loaded + stats.expired, 20_000);
+        assert!(stats.expired > 0);
+        for db in 0..3 {
+            assert_eq!(ks.len(db), whole.len(db), "db {db}");
+        }
+        assert_eq!(ks.stats.dirty, 0);
+    }
 }

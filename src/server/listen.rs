@@ -277,6 +277,7 @@ fn listen_unix(
     if unsafe { libc::listen(fd, backlog) } != 0 {
         return Err(format!("listen: {}", std::io::Error::last_os_error()));
     }
-    l.set_nonblocking(true).map_err(|e| format!("listen: {e}"))?;
+    l.set_nonblocking(true)
+        .map_err(|e| format!("listen: {e}"))?;
     Ok(l)
 }

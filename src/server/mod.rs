@@ -198,8 +198,8 @@ async fn load_snapshot(shared: &Rc<Shared>) -> Result<(), String> {
         return Ok(());
     };
     let now = crate::db::now_ms();
-    let mut loading = persist::load::Loading::new(&map, now)
-        .map_err(|e| persist::load::damaged(&path, e))?;
+    let mut loading =
+        persist::load::Loading::new(&map, now).map_err(|e| persist::load::damaged(&path, e))?;
     {
         let mut st = shared.state.borrow_mut();
         st.loading = true;

@@ -127,7 +127,11 @@ fn set_keepalive(fd: RawFd, interval: u64) {
     let opts = [
         (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
         (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, interval),
-        (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, (interval / 3).max(1)),
+        (
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            (interval / 3).max(1),
+        ),
         (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3),
     ];
     for (level, name, value) in opts {
@@ -142,10 +146,7 @@ fn set_keepalive(fd: RawFd, interval: u64) {
             )
         };
         if r != 0 {
-            tracing::debug!(
-                "setting TCP keepalive: {}",
-                std::io::Error::last_os_error()
-            );
+            tracing::debug!("setting TCP keepalive: {}", std::io::Error::last_os_error());
             return;
         }
     }
