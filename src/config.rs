@@ -144,10 +144,11 @@ pub struct ClientOutputBufferLimits {
 /// `hz` (cron period), `maxmemory*` (may start evicting at once),
 /// `loglevel`, `save` (snapshot schedule), `dir` (see below),
 /// `client-output-buffer-limit`, `notify-keyspace-events`, `slowlog-*`,
-/// `port` and `bind` (the listeners are rebound; see `server::listen`).
-/// `databases`, `daemonize`, `logfile`, `pidfile`,
-/// `tcp-backlog`, `disable-thp`, `cluster-enabled` and the `enable-*`
-/// switches are fixed after startup.
+/// `port` and `bind` (the listeners are rebound; see `server::listen`;
+/// port 0 closes them), `lazyfree-lazy-user-flush` (read by each flush).
+/// `databases`, `daemonize`, `logfile`, `pidfile`, `unixsocket`,
+/// `unixsocketperm`, `tcp-backlog`, `disable-thp`, `cluster-enabled` and
+/// the `enable-*` switches are fixed after startup.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `port`: TCP port to listen on (0 = no TCP listener). Default 6379.
@@ -224,9 +225,25 @@ pub struct Config {
     /// `appendonly`: always false; forkv has no append-only file and only
     /// accepts `no`.
     pub appendonly: bool,
-    /// `pidfile`: file to write the process id to; empty means none.
-    /// Default empty.
+    /// `pidfile`: file the process id is written to at start and removed
+    /// from at a clean shutdown; empty means none. A relative path is
+    /// relative to `dir` (where Redis has `chdir`ed by then). Default empty.
     pub pidfile: String,
+    /// `unixsocket`: path of a Unix domain socket to serve clients on, as
+    /// well as TCP; empty means none. A relative path is relative to `dir`.
+    /// Default empty.
+    pub unixsocket: String,
+    /// `unixsocketperm`: permissions given to the socket file (0 = leave
+    /// them to the umask). Written and shown in octal. Default 0.
+    pub unixsocketperm: u32,
+    /// `key-load-delay` (hidden, a Redis test hook): microseconds to sleep
+    /// after loading each key; negative N sleeps 1 µs every N keys.
+    /// Default 0.
+    pub key_load_delay: i32,
+    /// `loading-process-events-interval-bytes` (hidden): while a snapshot
+    /// loads, clients are served after every this many bytes of it.
+    /// Default 2 MiB.
+    pub loading_process_events_interval_bytes: u64,
     /// `disable-thp`: keep transparent huge pages off for the process at
     /// startup, except for the large hash table bucket arrays the snapshot
     /// loader sizes, where the kernel copies 4 KiB on a copy-on-write fault (see
@@ -350,6 +367,10 @@ impl Default for Config {
             daemonize: false,
             appendonly: false,
             pidfile: String::new(),
+            unixsocket: String::new(),
+            unixsocketperm: 0,
+            key_load_delay: 0,
+            loading_process_events_interval_bytes: 2 * MB,
             disable_thp: true,
             cluster_enabled: false,
             enable_protected_configs: ProtectedAction::No,
@@ -533,7 +554,7 @@ impl Config {
             };
         }
         let mut out = Vec::new();
-        for p in all_params() {
+        for p in all_params().filter(|p| p.flags & HIDDEN == 0) {
             for name in std::iter::once(p.name).chain(p.alias) {
                 if glob_match(pattern, name.as_bytes(), true) {
                     out.push((name.to_string(), (p.get)(self)));
@@ -800,6 +821,13 @@ const PROTECTED: u8 = 2;
 /// Takes any number of arguments (in `CONFIG SET`, the value is split on
 /// spaces); other parameters take exactly one.
 const MULTI_ARG: u8 = 4;
+/// Left out of glob `CONFIG GET` (`CONFIG GET *`); found by its exact name
+/// only, as Redis's hidden (test-only) parameters.
+const HIDDEN: u8 = 8;
+/// Checked, stored and shown, but nothing acts on it (yet): kept as a
+/// typed field because a feature forkv lacks would read it. Listed by
+/// [`inert_names`] with the parameters of `config/inert.rs`.
+const INERT: u8 = 16;
 
 /// One configuration parameter.
 struct Param {
@@ -807,7 +835,7 @@ struct Param {
     name: &'static str,
     /// Older name accepted everywhere and listed by glob `CONFIG GET`.
     alias: Option<&'static str>,
-    /// `IMMUTABLE`, `PROTECTED`, `MULTI_ARG`.
+    /// `IMMUTABLE`, `PROTECTED`, `MULTI_ARG`, `HIDDEN`, `INERT`.
     flags: u8,
     get: Getter,
     set: Setter,
@@ -928,8 +956,12 @@ static PARAMS: &[Param] = &[
     Param::new("loglevel", special!(|c| enum_name(c.loglevel).to_string(), set_loglevel)),
     Param::new("logfile", special!(|c| c.logfile.clone(), |c, a| set_string(&mut c.logfile, a))).flags(IMMUTABLE),
     Param::new("pidfile", special!(|c| c.pidfile.clone(), |c, a| set_string(&mut c.pidfile, a))).flags(IMMUTABLE),
+    Param::new("unixsocket", special!(|c| c.unixsocket.clone(), |c, a| set_string(&mut c.unixsocket, a))).flags(IMMUTABLE),
+    Param::new("unixsocketperm", special!(|c| format!("{:o}", c.unixsocketperm), set_unixsocketperm)).flags(IMMUTABLE),
+    Param::new("key-load-delay", integer!(key_load_delay, INT_MIN, INT_MAX)).flags(HIDDEN),
+    Param::new("loading-process-events-interval-bytes", integer!(loading_process_events_interval_bytes, 1024, INT_MAX)).flags(HIDDEN),
     Param::new("hz", special!(|c| c.hz.to_string(), set_hz)),
-    Param::new("dynamic-hz", boolean!(dynamic_hz)),
+    Param::new("dynamic-hz", boolean!(dynamic_hz)).flags(INERT),
     Param::new("maxmemory", memory!(maxmemory, 0, ULLONG_MAX)),
     Param::new("maxmemory-policy", special!(|c| c.maxmemory_policy.clone(), set_maxmemory_policy)),
     Param::new("maxmemory-samples", integer!(maxmemory_samples, 1, INT_MAX)),
@@ -942,24 +974,24 @@ static PARAMS: &[Param] = &[
     Param::new("disable-thp", boolean!(disable_thp)).flags(IMMUTABLE),
     Param::new("cluster-enabled", special!(|c| yes_no(c.cluster_enabled).to_string(), set_cluster_enabled)).flags(IMMUTABLE),
     Param::new("enable-protected-configs", enumeration!(enable_protected_configs)).flags(IMMUTABLE),
-    Param::new("enable-debug-command", enumeration!(enable_debug_command)).flags(IMMUTABLE),
+    Param::new("enable-debug-command", enumeration!(enable_debug_command)).flags(IMMUTABLE | INERT),
     Param::new("slowlog-log-slower-than", integer!(slowlog_log_slower_than, -1, LONG_MAX)),
     Param::new("slowlog-max-len", integer!(slowlog_max_len, 0, LONG_MAX)),
     Param::new("latency-monitor-threshold", integer!(latency_monitor_threshold, 0, LONG_MAX)),
-    Param::new("latency-tracking", boolean!(latency_tracking)),
-    Param::new("latency-tracking-info-percentiles", special!(get_percentiles, set_percentiles)).flags(MULTI_ARG),
+    Param::new("latency-tracking", boolean!(latency_tracking)).flags(INERT),
+    Param::new("latency-tracking-info-percentiles", special!(get_percentiles, set_percentiles)).flags(MULTI_ARG | INERT),
     Param::new("notify-keyspace-events", special!(get_notify, set_notify)),
     Param::new("lazyfree-lazy-eviction", boolean!(lazyfree_lazy_eviction)),
     Param::new("lazyfree-lazy-expire", boolean!(lazyfree_lazy_expire)),
     Param::new("lazyfree-lazy-server-del", boolean!(lazyfree_lazy_server_del)),
     Param::new("lazyfree-lazy-user-del", boolean!(lazyfree_lazy_user_del)),
     Param::new("lazyfree-lazy-user-flush", boolean!(lazyfree_lazy_user_flush)),
-    Param::new("activerehashing", boolean!(activerehashing)),
-    Param::new("active-expire-effort", integer!(active_expire_effort, 1, 10)),
+    Param::new("activerehashing", boolean!(activerehashing)).flags(INERT),
+    Param::new("active-expire-effort", integer!(active_expire_effort, 1, 10)).flags(INERT),
     Param::new("lfu-log-factor", integer!(lfu_log_factor, 0, INT_MAX)),
     Param::new("lfu-decay-time", integer!(lfu_decay_time, 0, INT_MAX)),
     Param::new("list-max-listpack-size", integer!(list_max_listpack_size, INT_MIN, INT_MAX)).alias("list-max-ziplist-size"),
-    Param::new("list-compress-depth", integer!(list_compress_depth, 0, INT_MAX)),
+    Param::new("list-compress-depth", integer!(list_compress_depth, 0, INT_MAX)).flags(INERT),
     Param::new("hash-max-listpack-entries", integer!(hash_max_listpack_entries, 0, LONG_MAX)).alias("hash-max-ziplist-entries"),
     Param::new("hash-max-listpack-value", memory!(hash_max_listpack_value, 0, LONG_MAX)).alias("hash-max-ziplist-value"),
     Param::new("set-max-intset-entries", integer!(set_max_intset_entries, 0, LONG_MAX)),
@@ -967,10 +999,10 @@ static PARAMS: &[Param] = &[
     Param::new("set-max-listpack-value", memory!(set_max_listpack_value, 0, LONG_MAX)),
     Param::new("zset-max-listpack-entries", integer!(zset_max_listpack_entries, 0, LONG_MAX)).alias("zset-max-ziplist-entries"),
     Param::new("zset-max-listpack-value", memory!(zset_max_listpack_value, 0, LONG_MAX)).alias("zset-max-ziplist-value"),
-    Param::new("stream-node-max-bytes", memory!(stream_node_max_bytes, 0, LONG_MAX)),
-    Param::new("stream-node-max-entries", integer!(stream_node_max_entries, 0, LONG_MAX)),
-    Param::new("hll-sparse-max-bytes", memory!(hll_sparse_max_bytes, 0, LONG_MAX)),
-    Param::new("busy-reply-threshold", integer!(busy_reply_threshold, 0, LONG_MAX)).alias("lua-time-limit"),
+    Param::new("stream-node-max-bytes", memory!(stream_node_max_bytes, 0, LONG_MAX)).flags(INERT),
+    Param::new("stream-node-max-entries", integer!(stream_node_max_entries, 0, LONG_MAX)).flags(INERT),
+    Param::new("hll-sparse-max-bytes", memory!(hll_sparse_max_bytes, 0, LONG_MAX)).flags(INERT),
+    Param::new("busy-reply-threshold", integer!(busy_reply_threshold, 0, LONG_MAX)).alias("lua-time-limit").flags(INERT),
     Param::new("tracking-table-max-keys", integer!(tracking_table_max_keys, 0, LONG_MAX)),
     Param::new("client-output-buffer-limit", special!(get_obuf_limits, set_obuf_limits)).flags(MULTI_ARG),
 ];
@@ -978,6 +1010,22 @@ static PARAMS: &[Param] = &[
 /// Every parameter: those forkv acts on, then the inert ones.
 fn all_params() -> impl Iterator<Item = &'static Param> {
     PARAMS.iter().chain(inert::PARAMS)
+}
+
+/// Every name (canonical and alias) of the parameters forkv accepts and
+/// shows but does not act on: those of `config/inert.rs`, and the typed
+/// ones marked inert (their features are missing: streams, HyperLogLog,
+/// Lua, latency histograms, ...). Sorted. README.md's "Accepted, not acted
+/// on" lists exactly these (a test compares them).
+pub fn inert_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = PARAMS
+        .iter()
+        .filter(|p| p.flags & INERT != 0)
+        .chain(inert::PARAMS)
+        .flat_map(|p| std::iter::once(p.name).chain(p.alias))
+        .collect();
+    names.sort_unstable();
+    names
 }
 
 /// The canonical name of a parameter given by name or alias, ignoring
@@ -1157,6 +1205,21 @@ fn utf8(v: &[u8]) -> Result<&str, String> {
 
 fn set_string(field: &mut String, args: &[&[u8]]) -> Result<(), String> {
     *field = utf8(one(args)?)?.to_string();
+    Ok(())
+}
+
+/// `unixsocketperm`: octal, up to 0777.
+fn set_unixsocketperm(c: &mut Config, args: &[&[u8]]) -> Result<(), String> {
+    let v = one(args)?;
+    let n = std::str::from_utf8(v)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| u32::from_str_radix(s, 8).ok())
+        .ok_or("argument couldn't be parsed into an integer")?;
+    if n > 0o777 {
+        return Err("argument must be between 0 and 777 inclusive".to_string());
+    }
+    c.unixsocketperm = n;
     Ok(())
 }
 
@@ -2171,10 +2234,16 @@ mod tests {
                 "hash-max-ziplist-value"
             ]
         );
+        // Every name but the hidden ones, which need their exact name.
         let all = c.get(b"*");
+        let shown = || all_params().filter(|p| p.flags & HIDDEN == 0);
         assert_eq!(
             all.len(),
-            all_params().count() + all_params().filter(|p| p.alias.is_some()).count()
+            shown().count() + shown().filter(|p| p.alias.is_some()).count()
+        );
+        assert_eq!(
+            c.get(b"key-load-delay"),
+            [("key-load-delay".into(), "0".into())]
         );
         assert!(
             all.windows(2).all(|w| w[0].0 < w[1].0),

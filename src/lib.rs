@@ -2,8 +2,9 @@
 //!
 //! Module map (requests flow top to bottom):
 //!
-//! - [`server`]: listening sockets, one task per connection, the cron
-//!   tick, shutdown, and the server state other clients' commands touch
+//! - [`server`]: listening sockets (TCP and Unix), the startup load (in
+//!   steps, answering `-LOADING` meanwhile), one task per connection, the
+//!   cron tick, shutdown, and the server state other clients' commands touch
 //!   (blocking, pub/sub, tracking, WATCH and transactions, MONITOR, slow
 //!   log, latency monitor, persistence scheduling, the write-effect
 //!   stream). Everything runs on **one thread**: a tokio current-thread

@@ -291,3 +291,151 @@ fn config_get_lists_every_redis_parameter() {
         }
     }
 }
+
+/// The parameters forkv acts on, as Redis does (each has its effect and
+/// tests elsewhere), with their aliases. `daemonize`, `appendonly` and
+/// `cluster-enabled` only take `no`, which is what they do.
+const ACTS: &[&str] = &[
+    "appendonly",
+    "bind",
+    "client-output-buffer-limit",
+    "client-query-buffer-limit",
+    "cluster-enabled",
+    "daemonize",
+    "databases",
+    "dbfilename",
+    "dir",
+    "disable-thp",
+    "enable-protected-configs",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "hash-max-ziplist-entries",
+    "hash-max-ziplist-value",
+    "hz",
+    "latency-monitor-threshold",
+    "lazyfree-lazy-eviction",
+    "lazyfree-lazy-expire",
+    "lazyfree-lazy-server-del",
+    "lazyfree-lazy-user-del",
+    "lazyfree-lazy-user-flush",
+    "lfu-decay-time",
+    "lfu-log-factor",
+    "list-max-listpack-size",
+    "list-max-ziplist-size",
+    "logfile",
+    "loglevel",
+    "maxclients",
+    "maxmemory",
+    "maxmemory-eviction-tenacity",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "notify-keyspace-events",
+    "pidfile",
+    "port",
+    "protected-mode",
+    "proto-max-bulk-len",
+    "requirepass",
+    "save",
+    "set-max-intset-entries",
+    "set-max-listpack-entries",
+    "set-max-listpack-value",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "stop-writes-on-bgsave-error",
+    "tcp-backlog",
+    "tcp-keepalive",
+    "timeout",
+    "tracking-table-max-keys",
+    "unixsocket",
+    "unixsocketperm",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "zset-max-ziplist-entries",
+    "zset-max-ziplist-value",
+];
+
+/// Every parameter `CONFIG GET *` shows either acts (the list above) or is
+/// one forkv documents as accepted and ignored; README.md's list of those
+/// is exactly the code's.
+#[test]
+fn every_parameter_acts_or_is_documented_as_inert() {
+    use std::collections::BTreeSet;
+    let shown: BTreeSet<String> = all_params(&start(&[])).into_keys().collect();
+    let acts: BTreeSet<String> = ACTS.iter().map(|s| s.to_string()).collect();
+    let inert: BTreeSet<String> = forkv::config::inert_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let both: Vec<&String> = acts.intersection(&inert).collect();
+    assert!(both.is_empty(), "both acting and inert: {both:?}");
+    let listed: BTreeSet<String> = acts.union(&inert).cloned().collect();
+    let unlisted: Vec<&String> = shown.difference(&listed).collect();
+    assert!(
+        unlisted.is_empty(),
+        "parameters that neither act nor are documented as inert: {unlisted:?}"
+    );
+    let gone: Vec<&String> = listed.difference(&shown).collect();
+    assert!(gone.is_empty(), "listed but not in CONFIG GET *: {gone:?}");
+
+    let readme = include_str!("../README.md");
+    let a = readme
+        .find("<!-- inert:start -->")
+        .expect("inert:start marker");
+    let b = readme.find("<!-- inert:end -->").expect("inert:end marker");
+    // Every `name` in the section that is a parameter; values such as `no`
+    // are not.
+    let documented: BTreeSet<String> = readme[a..b]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|t| shown.contains(*t))
+        .map(str::to_string)
+        .collect();
+    let missing: Vec<&String> = inert.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "inert but not in README.md: {missing:?}"
+    );
+    let extra: Vec<&String> = documented.difference(&inert).collect();
+    assert!(
+        extra.is_empty(),
+        "README.md calls these inert, but forkv acts on them: {extra:?}"
+    );
+}
+
+/// `lazyfree-lazy-user-flush yes` makes FLUSHALL and FLUSHDB without
+/// SYNC/ASYNC free in the background, as Redis: right after the flush (in
+/// the same pipeline) the old values still wait to be freed.
+#[test]
+fn lazyfree_lazy_user_flush_makes_flushes_asynchronous() {
+    let s = start(&["--enable-debug-command", "yes"]);
+    let mut c = s.raw_conn();
+    let pending_after = |c: &mut common::RawConn, flush: &str| -> u64 {
+        assert_eq!(cmd_str(c, &["DEBUG", "POPULATE", "20000"]), b"+OK\r\n");
+        let mut batch = common::encode_command(&[flush.as_bytes()]);
+        batch.extend(common::encode_command(&[b"INFO", b"memory"]));
+        std::io::Write::write_all(c, &batch).unwrap();
+        assert_eq!(common::read_reply(c), b"+OK\r\n");
+        let info = String::from_utf8(common::read_reply(c)).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("lazyfree_pending_objects:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(pending_after(&mut c, "FLUSHALL"), 0);
+    assert_eq!(pending_after(&mut c, "FLUSHDB"), 0);
+    assert_eq!(
+        cmd_str(
+            &mut c,
+            &["CONFIG", "SET", "lazyfree-lazy-user-flush", "yes"]
+        ),
+        b"+OK\r\n"
+    );
+    assert_eq!(pending_after(&mut c, "FLUSHALL"), 20000);
+    common::wait_for("the lazy free", Duration::from_secs(10), || {
+        common::info_value(&mut c, "memory", "lazyfree_pending_objects") == "0"
+    });
+    assert_eq!(pending_after(&mut c, "FLUSHDB"), 20000);
+}

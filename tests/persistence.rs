@@ -912,13 +912,31 @@ fn socket_inodes(pid: u32) -> Vec<u64> {
         .collect()
 }
 
-/// The save child closes the listener and every client socket, including
+/// Inodes of the Unix sockets bound to `path` (the listener and the
+/// server's ends of its connections), from `/proc/<pid>/net/unix`.
+fn unix_socket_inodes(pid: u32, path: &std::path::Path) -> Vec<u64> {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/unix")).unwrap();
+    let path = path.to_str().unwrap();
+    table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 7 && f[7] == path)
+        .map(|f| f[6].parse().unwrap())
+        .collect()
+}
+
+/// The save child closes the listeners and every client socket, including
 /// the one of the client that sent BGSAVE (whose state is in use while the
 /// command runs): otherwise that connection stays half-open in CLOSE_WAIT
-/// until the child exits, after the client has gone.
+/// until the child exits, after the client has gone. The Unix socket and
+/// its clients too.
 #[test]
 fn save_child_holds_no_client_socket() {
-    let server = start(&[]);
+    let sock_dir = common::unique_temp_dir("forkv-sock");
+    let sock = sock_dir.join("s.sock");
+    let server = start(&["--unixsocket", sock.to_str().unwrap()]);
+    let unix_client = std::os::unix::net::UnixStream::connect(&sock).unwrap();
     let mut setup = server.raw_conn();
     assert_eq!(
         cmd(
@@ -930,12 +948,16 @@ fn save_child_holds_no_client_socket() {
     let bystander = server.raw();
     let mut saver = server.raw();
     let port_of = |s: &std::net::TcpStream| s.local_addr().unwrap().port();
-    let inodes = [
+    let mut inodes = vec![
         server_socket_inode(server.pid(), server.port, port_of(&bystander)),
         server_socket_inode(server.pid(), server.port, port_of(&saver)),
         // The listener: remote port 0.
         server_socket_inode(server.pid(), server.port, 0),
     ];
+    let unix = unix_socket_inodes(server.pid(), &sock);
+    // The listener and the connection of `unix_client`.
+    assert_eq!(unix.len(), 2, "{unix:?}");
+    inodes.extend(unix);
     assert_eq!(
         cmd(&mut saver, &[b"BGSAVE"]),
         b"+Background saving started\r\n"
@@ -967,4 +989,6 @@ fn save_child_holds_no_client_socket() {
         cmd(&mut setup, &[b"BGSAVE", b"CANCEL"]),
         b"+Background saving cancelled\r\n"
     );
+    drop(unix_client);
+    let _ = std::fs::remove_dir_all(sock_dir);
 }

@@ -4,7 +4,7 @@
 // dies. Workers serve HTTP on one shared loopback port (see lib/worker.js).
 //
 //   node app.js --variant ioredis|node-redis [--redis redis://127.0.0.1:6379]
-//               [--port 3000] [--workers N] [--ttl 300] [--protocol 3]
+//               [--redis-socket /path/to/forkv.sock] [--port 3000] [--workers N] [--ttl 300] [--protocol 3]
 //               [--origin-delay-ms 2]
 
 const cluster = require('node:cluster');
@@ -23,6 +23,8 @@ function readConfig() {
     options: {
       variant: { type: 'string', default: process.env.VARIANT ?? 'ioredis' },
       redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+      // A Unix socket path (the server's `unixsocket`); used instead of --redis.
+      'redis-socket': { type: 'string', default: process.env.REDIS_SOCKET ?? '' },
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: process.env.PORT ?? '3000' },
       workers: { type: 'string', default: String(Math.max(4, os.availableParallelism())) },
@@ -38,6 +40,7 @@ function readConfig() {
   return {
     variant: values.variant,
     url: values.redis,
+    socket: values['redis-socket'],
     host: values.host,
     port: Number(values.port),
     workers: Math.max(4, Number(values.workers)),

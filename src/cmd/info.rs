@@ -185,6 +185,11 @@ fn render(ctx: &mut Ctx, section: &str, o: &mut String) {
             w!("aof_current_rewrite_time_sec:-1");
             w!("aof_last_bgrewrite_status:ok");
             w!("aof_last_write_status:ok");
+            let mut loading = Vec::new();
+            crate::server::persistence::info_loading(srv, &mut loading);
+            for (k, v) in loading {
+                w!("{k}:{v}");
+            }
         }
         "stats" => {
             let s = &srv.stats;

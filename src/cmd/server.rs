@@ -15,9 +15,10 @@ pub fn dbsize(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
 }
 
 /// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL; true = async.
-fn flush_mode(args: &[Bytes]) -> Result<bool, CmdError> {
+/// Without either, `lazyfree-lazy-user-flush` decides, as in Redis.
+fn flush_mode(ctx: &Ctx, args: &[Bytes]) -> Result<bool, CmdError> {
     match args.len() {
-        1 => Ok(false),
+        1 => Ok(ctx.srv.config.lazyfree_lazy_user_flush),
         2 if is(&args[1], "sync") => Ok(false),
         2 if is(&args[1], "async") => Ok(true),
         _ => Err(CmdError::syntax()),
@@ -26,7 +27,7 @@ fn flush_mode(args: &[Bytes]) -> Result<bool, CmdError> {
 
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let lazy = flush_mode(args)?;
+    let lazy = flush_mode(ctx, args)?;
     let db = ctx.client.db;
     ctx.srv.db_flushed(Some(ctx.client), Some(db));
     ctx.srv.ks.flush_db(db, lazy);
@@ -36,7 +37,7 @@ pub fn flushdb(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// FLUSHALL [ASYNC|SYNC]. As in Redis, a running background save is
 /// stopped and, with save points configured, the empty dataset is saved.
 pub fn flushall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let lazy = flush_mode(args)?;
+    let lazy = flush_mode(ctx, args)?;
     ctx.srv.db_flushed(Some(ctx.client), None);
     ctx.srv.ks.flush_all(lazy);
     crate::server::persistence::kill_child(ctx.srv);
@@ -194,6 +195,10 @@ pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Ok(Reply::Ok)
     } else if is(sub, "reload") && args.len() == 2 {
         // Save, empty the keyspace, load the file back: a round trip test.
+        // Not while the startup load runs: it would save a partial dataset.
+        if ctx.srv.loading {
+            return Err(CmdError::loading());
+        }
         crate::server::persistence::save_now(ctx.srv).map_err(CmdError::msg)?;
         let path = ctx.srv.config.snapshot_path();
         ctx.srv.db_flushed(Some(ctx.client), None);

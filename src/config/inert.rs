@@ -2,7 +2,9 @@
 //! cluster, AOF, TLS, defragmentation, threads, syslog, ...). They exist so
 //! that configuration files and tools written for Redis keep working: each
 //! one is checked the way Redis checks it, stored as the text `CONFIG GET`
-//! shows, and otherwise ignored. README.md lists them.
+//! shows, and otherwise ignored. With the typed parameters `config.rs`
+//! marks `INERT`, they make up [`super::inert_names`], which README.md
+//! lists (a test compares the two).
 //!
 //! Values are kept in [`Config::inert`] only when set; an absent entry
 //! reads as Redis's default.
@@ -119,20 +121,6 @@ fn oom_values(a: &[&[u8]]) -> Check {
         }
     }
     Ok(out.join(" "))
-}
-
-/// `unixsocketperm`: octal, up to 0777, shown in octal.
-fn octal_perm(a: &[&[u8]]) -> Check {
-    let v = one(a)?;
-    let n = std::str::from_utf8(v)
-        .ok()
-        .filter(|s| !s.is_empty())
-        .and_then(|s| u32::from_str_radix(s, 8).ok())
-        .ok_or("argument couldn't be parsed into an integer")?;
-    if n > 0o777 {
-        return Err("argument must be between 0 and 777 inclusive".to_string());
-    }
-    Ok(format!("{n:o}"))
 }
 
 /// `activedefrag`: Redis built without its own jemalloc refuses `yes` with
@@ -307,6 +295,4 @@ pub(super) static PARAMS: &[Param] = &[
     Param::new("tls-session-cache-size", inert!("tls-session-cache-size", "20480", |a| int(a, 0, INT_MAX))),
     Param::new("tls-session-cache-timeout", inert!("tls-session-cache-timeout", "300", |a| int(a, 0, INT_MAX))),
     Param::new("tls-session-caching", inert!("tls-session-caching", "yes", boolean)),
-    Param::new("unixsocket", inert!("unixsocket", "", string)).flags(IMMUTABLE),
-    Param::new("unixsocketperm", inert!("unixsocketperm", "0", octal_perm)).flags(IMMUTABLE),
 ];

@@ -645,8 +645,8 @@ impl<V> Dict<V> {
         self.reserve_with(n, false);
     }
 
-    /// [`Dict::reserve`] for the snapshot loader, before any client is
-    /// served: the array may use huge pages (see `buckets.rs`).
+    /// [`Dict::reserve`] for the snapshot loader, before any key is
+    /// inserted: the array may use huge pages (see `buckets.rs`).
     pub fn reserve_for_load(&mut self, n: usize) {
         self.reserve_with(n, true);
     }

@@ -584,6 +584,18 @@ pub fn decode_item(
     offset: usize,
     expect_index: Option<u64>,
 ) -> Result<Item<'_>, FormatError> {
+    decode_item_with(data, offset, expect_index, None)
+}
+
+/// [`decode_item`], where `prefix` (when given) is the whole-file checksum
+/// state over `data[..offset]` already computed, so a footer costs only
+/// its own bytes instead of a pass over the whole file.
+fn decode_item_with(
+    data: &[u8],
+    offset: usize,
+    expect_index: Option<u64>,
+    prefix: Option<crc32fast::Hasher>,
+) -> Result<Item<'_>, FormatError> {
     let mut c = Cur {
         buf: data,
         pos: offset,
@@ -610,7 +622,13 @@ pub fn decode_item(
                 expires: e,
             });
         }
-        let computed = crc32fast::hash(&data[..c.pos]);
+        let computed = match prefix {
+            Some(mut h) => {
+                h.update(&data[offset..c.pos]);
+                h.finalize()
+            }
+            None => crc32fast::hash(&data[..c.pos]),
+        };
         let crc_at = c.pos;
         let stored = c.u32()?;
         if stored != computed {
@@ -778,41 +796,94 @@ pub struct Checked<'a> {
 /// footer and the whole-file checksum, and that counts agree. Records are
 /// not decoded (see [`decode_records`]).
 pub fn check(data: &[u8]) -> Result<Checked<'_>, FormatError> {
-    let header = decode_header(data)?;
-    let mut blocks = Vec::new();
-    let mut pos = header.len;
+    let mut checker = Checker::new(data)?;
     loop {
-        match decode_item(data, pos, Some(blocks.len() as u64))? {
-            Item::Block(b) => {
-                pos += b.total_len();
-                blocks.push(b);
-            }
-            Item::Footer(footer) => {
-                let err = |what| FormatError {
-                    offset: pos as u64,
-                    block: None,
-                    kind: ErrorKind::CountMismatch(what),
-                };
-                if footer.blocks != blocks.len() as u64 {
-                    return Err(err("block count"));
-                }
-                let records: u64 = blocks.iter().map(|b| b.count as u64).sum();
-                if footer.keys != records
-                    || footer
-                        .dbs
-                        .iter()
-                        .try_fold(0u64, |a, d| a.checked_add(d.keys))
-                        != Some(records)
-                {
-                    return Err(err("key count"));
-                }
-                return Ok(Checked {
-                    header,
-                    blocks,
-                    footer,
-                });
-            }
+        if let Some(checked) = checker.step(usize::MAX)? {
+            return Ok(checked);
         }
+    }
+}
+
+/// [`check`] done a few blocks at a time, so a server loading a large file
+/// can serve clients in between.
+pub struct Checker<'a> {
+    data: &'a [u8],
+    header: Option<Header>,
+    blocks: Vec<BlockRef<'a>>,
+    pos: usize,
+    /// Whole-file checksum of `data[..pos]`.
+    file_crc: crc32fast::Hasher,
+}
+
+impl<'a> Checker<'a> {
+    /// Checks the header.
+    pub fn new(data: &'a [u8]) -> Result<Self, FormatError> {
+        let header = decode_header(data)?;
+        let pos = header.len;
+        let mut file_crc = crc32fast::Hasher::new();
+        file_crc.update(&data[..pos]);
+        Ok(Checker {
+            data,
+            header: Some(header),
+            blocks: Vec::new(),
+            pos,
+            file_crc,
+        })
+    }
+
+    /// Bytes checked so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Checks blocks until about `budget` bytes were covered; the checked
+    /// file once the footer is reached.
+    pub fn step(&mut self, budget: usize) -> Result<Option<Checked<'a>>, FormatError> {
+        let start = self.pos;
+        while self.pos - start < budget {
+            let item = decode_item_with(
+                self.data,
+                self.pos,
+                Some(self.blocks.len() as u64),
+                Some(self.file_crc.clone()),
+            )?;
+            let b = match item {
+                Item::Block(b) => b,
+                Item::Footer(footer) => return self.finish(footer).map(Some),
+            };
+            let end = self.pos + b.total_len();
+            self.file_crc.update(&self.data[self.pos..end]);
+            self.pos = end;
+            self.blocks.push(b);
+        }
+        Ok(None)
+    }
+
+    fn finish(&mut self, footer: Footer) -> Result<Checked<'a>, FormatError> {
+        let err = |what| FormatError {
+            offset: self.pos as u64,
+            block: None,
+            kind: ErrorKind::CountMismatch(what),
+        };
+        if footer.blocks != self.blocks.len() as u64 {
+            return Err(err("block count"));
+        }
+        let records: u64 = self.blocks.iter().map(|b| b.count as u64).sum();
+        if footer.keys != records
+            || footer
+                .dbs
+                .iter()
+                .try_fold(0u64, |a, d| a.checked_add(d.keys))
+                != Some(records)
+        {
+            return Err(err("key count"));
+        }
+        let header = self.header.take().ok_or_else(|| err("footer read twice"))?;
+        Ok(Checked {
+            header,
+            blocks: std::mem::take(&mut self.blocks),
+            footer,
+        })
     }
 }
 
@@ -828,6 +899,37 @@ pub fn find_next_block(data: &[u8], from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Checks `data` a few bytes at a time, as the server's loader does.
+    fn check_in_steps(data: &[u8]) -> Result<Checked<'_>, FormatError> {
+        let mut c = Checker::new(data)?;
+        let mut last = c.position();
+        loop {
+            if let Some(checked) = c.step(1)? {
+                return Ok(checked);
+            }
+            assert!(c.position() > last, "every step moves on");
+            last = c.position();
+        }
+    }
+
+    #[test]
+    fn checking_in_steps_agrees_with_checking_at_once() {
+        let data = sample();
+        let whole = check(&data).unwrap();
+        let stepped = check_in_steps(&data).unwrap();
+        assert!(whole.blocks.len() > 1);
+        assert_eq!(whole.blocks, stepped.blocks);
+        assert_eq!(whole.footer, stepped.footer);
+        assert_eq!(whole.header, stepped.header);
+        // Damage in a block, in the footer's counts, and in the whole-file
+        // checksum is found the same way.
+        for at in [data.len() / 2, data.len() - 6, data.len() - 1] {
+            let mut bad = data.clone();
+            bad[at] ^= 0x10;
+            assert_eq!(check(&bad).unwrap_err(), check_in_steps(&bad).unwrap_err());
+        }
+    }
 
     fn sample() -> Vec<u8> {
         let mut w = Writer::new(Vec::new(), 1234, "forkv test").unwrap();

@@ -122,6 +122,8 @@ pub struct Client {
     pub addr: String,
     /// Local address as `ip:port`.
     pub laddr: String,
+    /// Connected over the Unix socket (`addr` is then `<path>:0`).
+    pub unix: bool,
     /// Socket file descriptor.
     pub fd: i32,
     /// CLIENT SETNAME.
@@ -225,6 +227,7 @@ impl Client {
             id,
             addr,
             laddr,
+            unix: false,
             fd,
             name: None,
             lib_name: None,
@@ -319,7 +322,7 @@ impl Client {
 
     /// The line CLIENT LIST / CLIENT INFO prints, in Redis 7's field order.
     pub fn info_line(&self, now_ms: i64) -> String {
-        // Redis's order: O P x b t R B d c r e T.
+        // Redis's order: O P x b t R B d c U r e T.
         let mut flags = String::new();
         let tracking = self.tracking.as_ref();
         for (on, f) in [
@@ -332,6 +335,7 @@ impl Client {
             (tracking.is_some_and(|t| t.bcast), 'B'),
             (self.dirty_cas, 'd'),
             (self.close_after_reply, 'c'),
+            (self.unix, 'U'),
             (self.readonly, 'r'),
             (self.no_evict, 'e'),
             (self.no_touch, 'T'),

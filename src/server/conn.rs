@@ -4,19 +4,22 @@
 
 use super::Shared;
 use super::client::{Blocked, Client};
+use super::stream::{Listener, Peer, Stream};
 use crate::error::DENIED;
 use crate::protocol::{Decoded, Decoder, Limits, Reply};
 use bytes::BytesMut;
 use std::cell::RefCell;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 /// Accepts connections until `stop` (a rebind closed the socket), spawning
 /// a task per client.
-pub async fn accept_loop(listener: TcpListener, stop: Rc<tokio::sync::Notify>, shared: Rc<Shared>) {
+pub(super) async fn accept_loop<L: Listener>(
+    listener: L,
+    stop: Rc<tokio::sync::Notify>,
+    shared: Rc<Shared>,
+) {
     loop {
         let accepted = tokio::select! {
             biased;
@@ -32,36 +35,20 @@ pub async fn accept_loop(listener: TcpListener, stop: Rc<tokio::sync::Notify>, s
                 continue;
             }
         };
-        let _ = sock.set_nodelay(true);
+        sock.prepare(shared.state.borrow().config.tcp_keepalive);
         tokio::task::spawn_local(handle(sock, peer, shared.clone()));
     }
 }
 
-fn fmt_addr(a: std::net::SocketAddr) -> String {
-    match a {
-        std::net::SocketAddr::V4(v) => format!("{}:{}", v.ip(), v.port()),
-        std::net::SocketAddr::V6(v) => format!("{}:{}", v.ip(), v.port()),
-    }
-}
-
-fn is_loopback(a: &std::net::SocketAddr) -> bool {
-    match a.ip() {
-        std::net::IpAddr::V4(v) => v.is_loopback(),
-        std::net::IpAddr::V6(v) => {
-            v.is_loopback() || v.to_ipv4_mapped().is_some_and(|m| m.is_loopback())
-        }
-    }
-}
-
-async fn refuse(mut sock: TcpStream, msg: &str) {
+async fn refuse<S: Stream>(mut sock: S, msg: &str) {
     let line = format!("-{msg}\r\n");
     let _ = tokio::time::timeout(Duration::from_secs(1), sock.write_all(line.as_bytes())).await;
 }
 
 /// Registers a new client, or says why it must be refused.
-fn admit(
-    sock: &TcpStream,
-    peer: std::net::SocketAddr,
+fn admit<S: Stream>(
+    sock: &S,
+    peer: Peer,
     shared: &Shared,
 ) -> Result<Rc<RefCell<Client>>, &'static str> {
     let mut st = shared.state.borrow_mut();
@@ -70,28 +57,32 @@ fn admit(
         st.stats.rejected_connections += 1;
         return Err("ERR max number of clients reached");
     }
-    if st.config.protected_mode && st.config.requirepass.is_none() && !is_loopback(&peer) {
-        tracing::warn!("Possible SECURITY ATTACK detected: refused {peer} in protected mode");
+    if st.config.protected_mode && st.config.requirepass.is_none() && !peer.local {
+        tracing::warn!(
+            "Possible SECURITY ATTACK detected: refused {} in protected mode",
+            peer.addr
+        );
         return Err(DENIED);
     }
     let id = st.next_client_id;
     st.next_client_id += 1;
-    let laddr = sock.local_addr().map(fmt_addr).unwrap_or_default();
     let authenticated = st.config.requirepass.is_none();
-    let c = Rc::new(RefCell::new(Client::new(
+    let mut client = Client::new(
         id,
-        fmt_addr(peer),
-        laddr,
+        peer.addr,
+        peer.laddr,
         sock.as_raw_fd(),
         authenticated,
         crate::db::now_ms(),
-    )));
+    );
+    client.unix = peer.unix;
+    let c = Rc::new(RefCell::new(client));
     st.links.insert(id, c.borrow().link.clone());
     st.clients.insert(id, c.clone());
     Ok(c)
 }
 
-async fn handle(sock: TcpStream, peer: std::net::SocketAddr, shared: Rc<Shared>) {
+async fn handle<S: Stream>(sock: S, peer: Peer, shared: Rc<Shared>) {
     let client = match admit(&sock, peer, &shared) {
         Ok(c) => c,
         Err(msg) => {
@@ -170,7 +161,7 @@ const GREEDY_READ_MAX: usize = 1 << 20;
 /// than the buffer runs in one turn with one reply write, as Redis reads
 /// "as much as possible". Without it a batch of 16 1 KB SETs (17 KB) took
 /// two reads, two executions and two writes. Returns the bytes read.
-fn read_more(sock: &TcpStream, buf: &mut BytesMut) -> usize {
+fn read_more<S: Stream>(sock: &S, buf: &mut BytesMut) -> usize {
     let mut total = 0;
     while buf.len() == buf.capacity() && buf.len() < GREEDY_READ_MAX {
         buf.reserve(buf.len().max(16 * 1024));
@@ -187,8 +178,8 @@ fn read_more(sock: &TcpStream, buf: &mut BytesMut) -> usize {
 /// command to be served, to time out, or for the client to go away; or,
 /// while its command is `postponed` by CLIENT PAUSE, for the pause to end.
 /// Returns None when the connection must close.
-async fn next_input(
-    sock: &mut TcpStream,
+async fn next_input<S: Stream>(
+    sock: &mut S,
     buf: &mut BytesMut,
     client: &Rc<RefCell<Client>>,
     shared: &Rc<Shared>,
@@ -272,8 +263,8 @@ async fn next_input(
 /// ended: CLIENT UNPAUSE woke it, or the pause's end passed (the command
 /// is then tried again and waits anew if a pause still holds it). Input is
 /// only buffered meanwhile.
-async fn pause_ended(
-    sock: &mut TcpStream,
+async fn pause_ended<S: Stream>(
+    sock: &mut S,
     buf: &mut BytesMut,
     client: &Rc<RefCell<Client>>,
     shared: &Rc<Shared>,
@@ -300,8 +291,8 @@ async fn pause_ended(
 /// other clients' turns append meanwhile. Returns false when the connection
 /// must close (write error, or the client was killed while its output
 /// waited, e.g. for overrunning its output buffer limit).
-async fn flush(
-    sock: &mut TcpStream,
+async fn flush<S: Stream>(
+    sock: &mut S,
     client: &Rc<RefCell<Client>>,
     shared: &Rc<Shared>,
     wake: &tokio::sync::Notify,
@@ -390,7 +381,7 @@ fn forget_blocked(client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
     }
 }
 
-async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
+async fn serve<S: Stream>(mut sock: S, client: &Rc<RefCell<Client>>, shared: &Rc<Shared>) {
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let link = client.borrow().link.clone();
     let wake = &link.wake;
@@ -602,6 +593,7 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
 
     #[test]
     fn a_batch_larger_than_the_buffer_is_read_in_one_turn() {

@@ -1,5 +1,6 @@
-//! Listening sockets: binding the `bind` addresses on `port`, the accept
-//! loops, and rebinding at run time (`CONFIG SET port` / `bind`).
+//! Listening sockets: binding the `bind` addresses on `port`, the Unix
+//! socket (`unixsocket`), the accept loops, and rebinding at run time
+//! (`CONFIG SET port` / `bind`; port 0 closes the TCP listeners).
 //!
 //! Addresses must be IP literals: binding never resolves a name, which
 //! would run on a helper thread. A rebind opens every new socket before it
@@ -12,6 +13,8 @@
 use super::Shared;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use tokio::sync::Notify;
 
@@ -26,12 +29,23 @@ struct Active {
     stop: Rc<Notify>,
 }
 
+/// The Unix socket listener.
+struct UnixActive {
+    /// The socket file, removed at shutdown.
+    path: PathBuf,
+    fd: RawFd,
+}
+
 /// The server's listening sockets.
 #[derive(Default)]
 pub struct Listeners {
     active: Vec<Active>,
     /// Opened by a rebind; [`supervise`] starts their accept loops.
     pending: Vec<(std::net::TcpListener, Rc<Notify>)>,
+    unix: Option<UnixActive>,
+    /// Opened by [`Listeners::open_unix`], with the path as configured;
+    /// [`supervise`] starts its accept loop.
+    unix_pending: Option<(std::os::unix::net::UnixListener, String)>,
     /// Wakes [`supervise`].
     wake: Rc<Notify>,
 }
@@ -39,7 +53,45 @@ pub struct Listeners {
 impl Listeners {
     /// Descriptors of every listening socket (a fork child closes them).
     pub fn fds(&self) -> Vec<RawFd> {
-        self.active.iter().map(|a| a.fd).collect()
+        let unix = self.unix.as_ref().map(|u| u.fd);
+        self.active.iter().map(|a| a.fd).chain(unix).collect()
+    }
+
+    /// True when the server listens nowhere (no TCP socket, no Unix socket).
+    pub fn is_empty(&self) -> bool {
+        self.active.is_empty() && self.unix.is_none()
+    }
+
+    /// Serves clients on the Unix socket `path` (`name` is the path as
+    /// configured, which clients show as their address). As Redis: a file
+    /// left at `path` is removed first, and the socket gets `perm` unless
+    /// it is 0. The error is Redis's reason, for the log.
+    pub fn open_unix(
+        &mut self,
+        path: &Path,
+        name: &str,
+        perm: u32,
+        backlog: u32,
+    ) -> Result<(), String> {
+        let l = listen_unix(path, perm, backlog)?;
+        self.unix = Some(UnixActive {
+            path: path.to_path_buf(),
+            fd: l.as_raw_fd(),
+        });
+        self.unix_pending = Some((l, name.to_string()));
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// At shutdown: removes the Unix socket file, as Redis does (the socket
+    /// itself closes when the process exits).
+    pub fn remove_unix_socket(&mut self) {
+        if let Some(u) = self.unix.take() {
+            tracing::info!("Removing the unix socket file.");
+            if let Err(e) = std::fs::remove_file(&u.path) {
+                tracing::warn!("Error removing the unix socket file: {e}");
+            }
+        }
     }
 
     /// The port of the first socket as bound (the real one for port 0).
@@ -105,7 +157,23 @@ impl Listeners {
 pub async fn supervise(shared: Rc<Shared>) {
     let wake = shared.state.borrow().listeners.wake.clone();
     loop {
-        let pending = std::mem::take(&mut shared.state.borrow_mut().listeners.pending);
+        let (pending, unix) = {
+            let mut st = shared.state.borrow_mut();
+            let l = &mut st.listeners;
+            (std::mem::take(&mut l.pending), l.unix_pending.take())
+        };
+        if let Some((l, name)) = unix {
+            match tokio::net::UnixListener::from_std(l) {
+                Ok(listener) => {
+                    tracing::info!("listening on {name}");
+                    let l = super::stream::UnixSocketListener { listener, name };
+                    // The Unix socket stays open until the process exits.
+                    let stop = Rc::new(Notify::new());
+                    tokio::task::spawn_local(super::conn::accept_loop(l, stop, shared.clone()));
+                }
+                Err(e) => tracing::warn!("cannot watch the unix socket: {e}"),
+            }
+        }
         for (l, stop) in pending {
             match tokio::net::TcpListener::from_std(l) {
                 Ok(l) => {
@@ -171,5 +239,45 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListen
         return Err(std::io::Error::last_os_error());
     }
     l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// Longest Unix socket path (`sun_path` holds it with its final NUL).
+const SUN_PATH_MAX: usize = 108;
+
+/// Opens a non-blocking Unix socket listening at `path`, as Redis's
+/// `anetUnixServer`: whatever is at `path` is unlinked first, the socket
+/// is bound, given `perm` (unless 0) and listens with `backlog`.
+fn listen_unix(
+    path: &Path,
+    perm: u32,
+    backlog: u32,
+) -> Result<std::os::unix::net::UnixListener, String> {
+    let len = path.as_os_str().as_bytes().len();
+    if len > SUN_PATH_MAX - 1 {
+        return Err(format!(
+            "unix socket path too long ({len}), must be under {SUN_PATH_MAX}"
+        ));
+    }
+    // A socket file left by a server that did not shut down cleanly.
+    let _ = std::fs::remove_file(path);
+    let sock = tokio::net::UnixSocket::new_stream().map_err(|e| format!("socket: {e}"))?;
+    sock.bind(path).map_err(|e| format!("bind: {e}"))?;
+    if perm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        // Best effort, as in Redis.
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm));
+    }
+    let fd = sock.into_raw_fd();
+    // SAFETY: `fd` is the socket just bound, now owned by the std listener
+    // (which closes it if listen fails).
+    let l = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+    let backlog = backlog.min(i32::MAX as u32) as libc::c_int;
+    // SAFETY: listen(2) on a socket we own.
+    if unsafe { libc::listen(fd, backlog) } != 0 {
+        return Err(format!("listen: {}", std::io::Error::last_os_error()));
+    }
+    l.set_nonblocking(true)
+        .map_err(|e| format!("listen: {e}"))?;
     Ok(l)
 }

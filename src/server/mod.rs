@@ -19,6 +19,7 @@ pub mod pubsub;
 pub mod signals;
 pub mod slowlog;
 pub mod state;
+mod stream;
 pub mod tracking;
 pub mod watch;
 
@@ -126,19 +127,114 @@ fn prepare_process(config: &Config) {
     }
 }
 
-/// Removes stale temp files and loads the snapshot, before any client is
-/// accepted (clients get "connection refused" while loading).
-fn load_snapshot(st: &mut ServerState) -> Result<(), String> {
-    persist::save::remove_stale_temp_files(&st.config.dir);
-    let path = st.config.snapshot_path();
-    st.loading = true;
-    let result = persist::load::load(&path, &mut st.ks, crate::db::now_ms());
-    st.loading = false;
-    if let Some(stats) = result? {
-        st.persist.last_load = stats;
-        st.lastsave = stats.created_ms / 1000;
+/// Opens the listening sockets, as Redis's `initServer`: TCP on `port`
+/// (none for port 0), then the Unix socket; fails when one cannot be
+/// opened or when there is none at all. Logs why.
+fn open_listeners(st: &mut ServerState) -> Result<(), ()> {
+    let c = &st.config;
+    let (port, backlog) = (c.port, c.tcp_backlog);
+    if port != 0 {
+        let bind = c.bind.clone();
+        if let Err(e) = st.listeners.rebind(&bind, port, backlog) {
+            tracing::warn!("{e}");
+            tracing::error!("Failed listening on port {port} (TCP), aborting.");
+            return Err(());
+        }
     }
+    if !st.config.unixsocket.is_empty() {
+        let name = st.config.unixsocket.clone();
+        let path = st.config.dir.join(&name);
+        let perm = st.config.unixsocketperm;
+        if let Err(e) = st.listeners.open_unix(&path, &name, perm, backlog) {
+            tracing::error!("Failed opening Unix socket: {e}");
+            return Err(());
+        }
+    }
+    if st.listeners.is_empty() {
+        tracing::error!("Configured to not listen anywhere, exiting.");
+        return Err(());
+    }
+    st.port = st.listeners.first_port().unwrap_or(0);
     Ok(())
+}
+
+/// Writes the process id to `pidfile` (relative to `dir`), best effort as
+/// Redis does; returns the path to remove at shutdown.
+fn create_pid_file(config: &Config) -> Option<std::path::PathBuf> {
+    if config.pidfile.is_empty() {
+        return None;
+    }
+    let path = config.dir.join(&config.pidfile);
+    if let Err(e) = std::fs::write(&path, format!("{}\n", std::process::id())) {
+        tracing::warn!("Failed to write the pid file {}: {e}", path.display());
+        return None;
+    }
+    Some(path)
+}
+
+/// What the process leaves on disk while it runs: the pid file and the
+/// Unix socket file. Removed when the server exits after having started.
+fn remove_process_files(shared: &Shared, pid_file: Option<&std::path::Path>) {
+    if let Some(p) = pid_file {
+        tracing::info!("Removing the pid file.");
+        let _ = std::fs::remove_file(p);
+    }
+    shared.state.borrow_mut().listeners.remove_unix_socket();
+}
+
+/// Loads the snapshot, if there is one, a step of
+/// `loading-process-events-interval-bytes` at a time, letting the event
+/// loop run between steps: clients already connect and get `-LOADING` for
+/// commands not flagged loading-ok, INFO shows the progress, and SHUTDOWN
+/// or a signal stops the server (without saving). Stale temp files of an
+/// interrupted save are removed first.
+async fn load_snapshot(shared: &Rc<Shared>) -> Result<(), String> {
+    let (path, dir) = {
+        let st = shared.state.borrow();
+        (st.config.snapshot_path(), st.config.dir.clone())
+    };
+    persist::save::remove_stale_temp_files(&dir);
+    let Some(map) = persist::load::open(&path)? else {
+        return Ok(());
+    };
+    let now = crate::db::now_ms();
+    let mut loading =
+        persist::load::Loading::new(&map, now).map_err(|e| persist::load::damaged(&path, e))?;
+    {
+        let mut st = shared.state.borrow_mut();
+        st.loading = true;
+        st.persist.loading = persistence::LoadProgress {
+            start_unix: now / 1000,
+            total_bytes: map.len() as u64,
+            loaded_bytes: 0,
+        };
+    }
+    loop {
+        let result = {
+            let mut st = shared.state.borrow_mut();
+            let st = &mut *st;
+            let step = st.config.loading_process_events_interval_bytes.max(1) as usize;
+            let delay = st.config.key_load_delay;
+            // Loaded keys are not new keys (no `n` notifications).
+            st.ks.log_new = false;
+            let r = loading.step(&mut st.ks, step, delay);
+            st.sync_keyspace_logging();
+            st.persist.loading.loaded_bytes = loading.loaded_bytes();
+            if !matches!(r, Ok(None)) {
+                st.loading = false;
+            }
+            if let Ok(Some(stats)) = r {
+                st.persist.last_load = stats;
+                st.lastsave = stats.created_ms / 1000;
+            }
+            r
+        };
+        match result {
+            Ok(None) => tokio::task::yield_now().await,
+            Ok(Some(_)) => return Ok(()),
+            Err(e) => return Err(persist::load::damaged(&path, e)),
+        }
+    }
 }
 
 async fn serve(config: Config, config_file: Option<String>) -> i32 {
@@ -154,38 +250,56 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
     let n = crate::cmd::table().cmds.len();
     let mut st = ServerState::new(config, n);
     st.config_file = config_file;
-    if let Err(e) = load_snapshot(&mut st) {
-        tracing::error!("{e}");
+    // Listen before loading, as Redis does: a port in use stops the server
+    // at once, not after a long load, and clients connecting meanwhile are
+    // told the dataset is loading.
+    if open_listeners(&mut st).is_err() {
         return 1;
     }
-    let (bind, port, backlog) = (
-        st.config.bind.clone(),
-        st.config.port,
-        st.config.tcp_backlog,
-    );
-    if let Err(e) = st.listeners.rebind(&bind, port, backlog) {
-        tracing::error!("{e}");
-        return 1;
-    }
-    let Some(port) = st.listeners.first_port() else {
-        tracing::error!("Failed listening on port {port} (tcp), aborting.");
-        return 1;
-    };
-    st.port = port;
+    let pid_file = create_pid_file(&st.config);
     let shared = Rc::new(Shared {
         state: RefCell::new(st),
         shutdown: Notify::new(),
     });
-    tracing::info!(
-        "forkv {} ready to accept connections, pid={}, port={}",
-        env!("CARGO_PKG_VERSION"),
-        std::process::id(),
-        port
-    );
     tokio::task::spawn_local(listen::supervise(shared.clone()));
     tokio::task::spawn_local(cron(shared.clone()));
     tokio::task::spawn_local(eviction::background(shared.clone()));
-    let code = wait_for_shutdown(&shared).await;
+    let shutdown = wait_for_shutdown(&shared);
+    tokio::pin!(shutdown);
+    let code = tokio::select! {
+        biased;
+        code = &mut shutdown => Some(code),
+        loaded = load_snapshot(&shared) => match loaded {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!("{e}");
+                Some(1)
+            }
+        },
+    };
+    let code = match code {
+        Some(code) => code,
+        None => {
+            let (port, unix) = {
+                let st = shared.state.borrow();
+                (st.port, st.config.unixsocket.clone())
+            };
+            tracing::info!(
+                "forkv {} ready to accept connections, pid={}, port={}",
+                env!("CARGO_PKG_VERSION"),
+                std::process::id(),
+                port
+            );
+            if !unix.is_empty() {
+                tracing::info!("The server is now ready to accept connections at {unix}");
+            }
+            shutdown.await
+        }
+    };
+    remove_process_files(&shared, pid_file.as_deref());
+    if code == 0 {
+        tracing::info!("forkv is now ready to exit, bye bye...");
+    }
     // The process ends next: freeing millions of entries one by one would
     // only delay the exit (seconds for a large keyspace), so the data is
     // left to the OS, as Redis does.
@@ -198,8 +312,8 @@ async fn serve(config: Config, config_file: Option<String>) -> i32 {
 }
 
 /// Runs until SHUTDOWN or a signal ends the server. On SIGTERM/SIGINT the
-/// final save runs (when save points are set); if it fails the server keeps
-/// running, as Redis does.
+/// final save runs (when save points are set, and not while the snapshot
+/// is still loading); if it fails the server keeps running, as Redis does.
 async fn wait_for_shutdown(shared: &Rc<Shared>) -> i32 {
     use tokio::signal::unix::{SignalKind, signal};
     let (mut term, mut int) = match (
@@ -222,8 +336,12 @@ async fn wait_for_shutdown(shared: &Rc<Shared>) -> i32 {
                 break;
             }
         };
-        tracing::info!("Received {sig} scheduling shutdown...");
         let mut st = shared.state.borrow_mut();
+        if st.loading {
+            tracing::info!("Received shutdown signal during loading, scheduling shutdown.");
+        } else {
+            tracing::info!("Received {sig} scheduling shutdown...");
+        }
         if persistence::shutdown_save(&mut st, state::ShutdownMode::Default).is_ok() {
             break;
         }
@@ -231,7 +349,6 @@ async fn wait_for_shutdown(shared: &Rc<Shared>) -> i32 {
             "{sig} received but errors trying to shut down the server, check the logs for more information"
         );
     }
-    tracing::info!("forkv is now ready to exit, bye bye...");
     0
 }
 
@@ -247,6 +364,13 @@ async fn cron(shared: Rc<Shared>) {
         if st.shutdown.is_some() {
             shared.shutdown.notify_one();
             return;
+        }
+        if st.loading {
+            // As Redis while it loads: no expiry, rehashing, eviction or
+            // saves, only the statistics.
+            sample_ops(st);
+            st.peak_memory = st.peak_memory.max(crate::alloc::used_memory());
+            continue;
         }
         let period_us = 1_000_000 / hz as u64;
         let now = crate::db::now_ms();

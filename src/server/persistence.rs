@@ -35,6 +35,20 @@ pub struct Persistence {
     pub last_load: load::LoadStats,
     /// Test hook (DEBUG FORK-FAIL): make the next fork fail.
     pub fail_next_fork: bool,
+    /// Progress of the snapshot load under way (INFO `loading_*`).
+    pub loading: LoadProgress,
+}
+
+/// How far the startup load is (INFO persistence shows it while
+/// `loading:1`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadProgress {
+    /// Unix seconds the load started.
+    pub start_unix: i64,
+    /// Size of the file.
+    pub total_bytes: u64,
+    /// Bytes of it loaded so far.
+    pub loaded_bytes: u64,
 }
 
 impl Default for Persistence {
@@ -51,6 +65,7 @@ impl Default for Persistence {
             last_try_unix: 0,
             last_load: load::LoadStats::default(),
             fail_next_fork: false,
+            loading: LoadProgress::default(),
         }
     }
 }
@@ -259,10 +274,47 @@ pub fn info_persistence(st: &ServerState, out: &mut Vec<(&'static str, String)>)
     ));
 }
 
+/// The `loading_*` lines INFO persistence adds while a snapshot loads, as
+/// Redis computes them (`loading_rdb_used_mem` is for replicas: 0).
+pub fn info_loading(st: &ServerState, out: &mut Vec<(&'static str, String)>) {
+    if !st.loading {
+        return;
+    }
+    let p = st.persist.loading;
+    let (perc, remaining) = if p.total_bytes > 0 {
+        (
+            p.loaded_bytes as f64 / p.total_bytes as f64 * 100.0,
+            p.total_bytes.saturating_sub(p.loaded_bytes),
+        )
+    } else {
+        (0.0, 1)
+    };
+    let elapsed = (now_unix() - p.start_unix).max(0) as u64;
+    // Redis shows a made-up 1 second until a second has passed.
+    let eta = if elapsed == 0 {
+        1
+    } else {
+        elapsed.saturating_mul(remaining) / (p.loaded_bytes + 1)
+    };
+    out.push(("loading_start_time", p.start_unix.to_string()));
+    out.push(("loading_total_bytes", p.total_bytes.to_string()));
+    out.push(("loading_rdb_used_mem", "0".to_string()));
+    out.push(("loading_loaded_bytes", p.loaded_bytes.to_string()));
+    out.push(("loading_loaded_perc", format!("{perc:.2}")));
+    out.push(("loading_eta_seconds", eta.to_string()));
+}
+
 /// Before exiting: stop a background save and, unless NOSAVE, save in the
 /// foreground when asked to (SAVE) or when save points are configured.
+/// While the snapshot is still loading nothing is saved, whatever the
+/// mode, as in Redis: the half-loaded dataset would replace the file.
 pub fn shutdown_save(srv: &mut ServerState, mode: ShutdownMode) -> Result<(), String> {
     kill_child(srv);
+    let mode = if srv.loading {
+        ShutdownMode::NoSave
+    } else {
+        mode
+    };
     let save = match mode {
         ShutdownMode::NoSave => false,
         ShutdownMode::Save => true,

@@ -15,6 +15,7 @@ class IoredisCache extends VersionedCache {
   /**
    * @param {object} options see VersionedCache, plus
    * @param {string} options.url redis:// URL of the shared cache
+   * @param {string} [options.socket] Unix socket path, used instead of url
    * @param {number} options.protocol 2 or 3 (ioredis defaults to 3)
    * @param {string} options.uid unique worker name
    * @param {number} options.workers how many workers subscribe to invalidations
@@ -26,9 +27,10 @@ class IoredisCache extends VersionedCache {
   }
 
   async start() {
-    const { url, protocol, uid, workers, report } = this.options;
+    const { url, socket, protocol, uid, workers, report } = this.options;
     const connect = (role) => {
-      const client = new Redis(url, { protocol, lazyConnect: true, connectionName: `${uid}-${role}` });
+      const options = { protocol, lazyConnect: true, connectionName: `${uid}-${role}` };
+      const client = socket ? new Redis({ ...options, path: socket }) : new Redis(url, options);
       client.on('error', (err) => report(`ioredis ${role} connection`, err));
       return client;
     };

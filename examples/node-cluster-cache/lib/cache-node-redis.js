@@ -23,6 +23,7 @@ class NodeRedisCache extends VersionedCache {
   /**
    * @param {object} options see VersionedCache, plus
    * @param {string} options.url redis:// URL of the shared cache
+   * @param {string} [options.socket] Unix socket path, used instead of url
    * @param {string} options.uid unique worker name
    * @param {number} options.workers how many workers subscribe to invalidations
    */
@@ -32,13 +33,14 @@ class NodeRedisCache extends VersionedCache {
   }
 
   async start() {
-    const { url, uid, workers, report } = this.options;
+    const { url, socket, uid, workers, report } = this.options;
     const watchErrors = (role, client) => client.on('error', (err) => report(`node-redis ${role} connection`, err));
+    const server = socket ? { socket: { path: socket } } : { url };
     // Default client-side cache options: no TTL, no size limit, LRU.
-    this.client = createClient({ url, RESP: 3, clientSideCache: {}, name: `${uid}-main` });
-    this.sub = createClient({ url, RESP: 3, name: `${uid}-sub` });
+    this.client = createClient({ ...server, RESP: 3, clientSideCache: {}, name: `${uid}-main` });
+    this.sub = createClient({ ...server, RESP: 3, name: `${uid}-sub` });
     this.pool = createClientPool(
-      { url, RESP: 3, name: `${uid}-tx` },
+      { ...server, RESP: 3, name: `${uid}-tx` },
       { minimum: 1, maximum: TRANSACTION_CONNECTIONS },
     );
     watchErrors('main', this.client);

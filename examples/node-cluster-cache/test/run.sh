@@ -7,7 +7,9 @@
 #
 # PATH is forkv-server (default: $FORKV_BIN) or redis-server; both are started
 # as `PATH --port N --bind 127.0.0.1 --save "" --dir TMP`. VARIANTs:
-# ioredis (RESP3, the ioredis default), ioredis-resp2, node-redis; default all.
+# ioredis (RESP3, the ioredis default), ioredis-resp2, node-redis, and
+# ioredis-unix / node-redis-unix (the app reaches the server over its Unix
+# socket, `--unixsocket`); default: all but node-redis-unix.
 # Options after `--` go to test/load.js (e.g. `-- --requests 2000`).
 set -euo pipefail
 
@@ -21,11 +23,11 @@ while [ $# -gt 0 ]; do
         --server) server="$2"; shift 2 ;;
         --keep-logs) keep_logs=1; shift ;;
         --) shift; load_args=("$@"); break ;;
-        -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) variants+=("$1"); shift ;;
     esac
 done
-[ "${#variants[@]}" -gt 0 ] || variants=(ioredis ioredis-resp2 node-redis)
+[ "${#variants[@]}" -gt 0 ] || variants=(ioredis ioredis-resp2 node-redis ioredis-unix)
 if [ -z "$server" ]; then
     echo "run.sh: no server: pass --server PATH or set FORKV_BIN" >&2
     exit 2
@@ -119,18 +121,23 @@ wait_port() {
 
 run_variant() {
     local name=$1 dir="$tmp/$1" status=0 redis_port http_port
-    local -a app_args
+    local -a app_args server_args=()
     case "$name" in
         ioredis) app_args=(--variant ioredis --protocol 3) ;;
         ioredis-resp2) app_args=(--variant ioredis --protocol 2) ;;
         node-redis) app_args=(--variant node-redis) ;;
+        ioredis-unix) app_args=(--variant ioredis --protocol 3 --redis-socket "$dir/server.sock") ;;
+        node-redis-unix) app_args=(--variant node-redis --redis-socket "$dir/server.sock") ;;
         *) echo "unknown variant $name" >&2; return 2 ;;
+    esac
+    case "$name" in
+        *-unix) server_args=(--unixsocket "$dir/server.sock" --unixsocketperm 700) ;;
     esac
     mkdir -p "$dir"
     read -r redis_port http_port < <(free_ports)
     printf '\n--- %s: %s on port %s, cluster on port %s\n' "$name" "$(basename "$server")" "$redis_port" "$http_port"
 
-    "$server" --port "$redis_port" --bind 127.0.0.1 --save "" --dir "$dir" >"$dir/server.log" 2>&1 &
+    "$server" --port "$redis_port" --bind 127.0.0.1 --save "" --dir "$dir" "${server_args[@]}" >"$dir/server.log" 2>&1 &
     server_pid=$!
     if ! wait_port "$redis_port"; then
         echo "server did not start:"
