@@ -615,7 +615,7 @@ fn bgsave_cancel_and_schedule() {
         cmd(&mut c, &[b"BGSAVE", b"SCHEDULE"]),
         b"+Background saving scheduled\r\n"
     );
-    wait_for("two saves", Duration::from_secs(60), || {
+    wait_for("two saves", Duration::from_secs(120), || {
         field(&server, "persistence", "rdb_saves") == "3"
     });
 }
