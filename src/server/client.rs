@@ -122,6 +122,10 @@ pub struct Client {
     pub addr: String,
     /// Local address as `ip:port`.
     pub laddr: String,
+    /// A local client (Redis's `islocalClient`): the peer is exactly
+    /// `127.0.0.1` or `::1` (Unix sockets will count too). Decides
+    /// `enable-debug-command local` and `enable-protected-configs local`.
+    pub local: bool,
     /// Socket file descriptor.
     pub fd: i32,
     /// CLIENT SETNAME.
@@ -220,6 +224,7 @@ impl Client {
             id,
             addr,
             laddr,
+            local: false,
             fd,
             name: None,
             lib_name: None,

@@ -44,11 +44,16 @@ fn fmt_addr(a: std::net::SocketAddr) -> String {
     }
 }
 
-fn is_loopback(a: &std::net::SocketAddr) -> bool {
+/// Redis's `islocalClient` for a TCP peer: exactly `127.0.0.1` or `::1`
+/// (not the rest of 127.0.0.0/8). An IPv4-mapped `::ffff:127.0.0.1` counts
+/// too: Redis never sees one (its IPv6 listeners are IPv6-only), so it is
+/// the same peer as `127.0.0.1`.
+pub fn is_local(a: &std::net::SocketAddr) -> bool {
+    const LOCAL4: std::net::Ipv4Addr = std::net::Ipv4Addr::LOCALHOST;
     match a.ip() {
-        std::net::IpAddr::V4(v) => v.is_loopback(),
+        std::net::IpAddr::V4(v) => v == LOCAL4,
         std::net::IpAddr::V6(v) => {
-            v.is_loopback() || v.to_ipv4_mapped().is_some_and(|m| m.is_loopback())
+            v == std::net::Ipv6Addr::LOCALHOST || v.to_ipv4_mapped() == Some(LOCAL4)
         }
     }
 }
@@ -70,7 +75,7 @@ fn admit(
         st.stats.rejected_connections += 1;
         return Err("ERR max number of clients reached");
     }
-    if st.config.protected_mode && st.config.requirepass.is_none() && !is_loopback(&peer) {
+    if st.config.protected_mode && st.config.requirepass.is_none() && !is_local(&peer) {
         tracing::warn!("Possible SECURITY ATTACK detected: refused {peer} in protected mode");
         return Err(DENIED);
     }
@@ -78,14 +83,16 @@ fn admit(
     st.next_client_id += 1;
     let laddr = sock.local_addr().map(fmt_addr).unwrap_or_default();
     let authenticated = st.config.requirepass.is_none();
-    let c = Rc::new(RefCell::new(Client::new(
+    let mut client = Client::new(
         id,
         fmt_addr(peer),
         laddr,
         sock.as_raw_fd(),
         authenticated,
         crate::db::now_ms(),
-    )));
+    );
+    client.local = is_local(&peer);
+    let c = Rc::new(RefCell::new(client));
     st.links.insert(id, c.borrow().link.clone());
     st.clients.insert(id, c.clone());
     Ok(c)
@@ -529,6 +536,19 @@ async fn serve(mut sock: TcpStream, client: &Rc<RefCell<Client>>, shared: &Rc<Sh
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+
+    #[test]
+    fn local_clients_are_exactly_redis_ones() {
+        let local = |s: &str| is_local(&s.parse().unwrap());
+        assert!(local("127.0.0.1:5000"));
+        assert!(local("[::1]:5000"));
+        assert!(local("[::ffff:127.0.0.1]:5000"));
+        // The rest of 127.0.0.0/8 is loopback but not local to Redis.
+        assert!(!local("127.0.0.2:5000"));
+        assert!(!local("[::ffff:127.0.0.2]:5000"));
+        assert!(!local("10.0.0.1:5000"));
+        assert!(!local("[fe80::1]:5000"));
+    }
 
     #[test]
     fn a_batch_larger_than_the_buffer_is_read_in_one_turn() {
