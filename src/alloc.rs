@@ -200,7 +200,7 @@ pub fn headroom() -> Option<u64> {
     {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let vm = kib_field(&status, "VmSize:").unwrap_or(0);
-        bound((lim.rlim_cur as u64).saturating_sub(vm));
+        bound(lim.rlim_cur.saturating_sub(vm));
     }
     let read = |p: &str| std::fs::read_to_string(p).ok();
     if let (Some(max), Some(cur)) = (

@@ -114,11 +114,14 @@ fn help() -> Reply {
 pub fn sleep_duration(arg: &[u8]) -> Option<Duration> {
     let (secs, _, _) = crate::util::num::strtod(arg);
     let micros = secs * 1_000_000.0;
-    // `as` saturates; C's conversion gives LLONG_MIN outside the range.
-    let in_range = micros.is_finite()
-        && micros >= -9.223_372_036_854_776e18
-        && micros < 9.223_372_036_854_776e18;
-    let micros = if in_range { micros as i64 } else { i64::MIN };
+    // `as` saturates; C's conversion gives LLONG_MIN outside [-2^63, 2^63)
+    // and for NaN.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let micros = if (-TWO_63..TWO_63).contains(&micros) {
+        micros as i64
+    } else {
+        i64::MIN
+    };
     (micros > 0).then(|| Duration::from_micros(micros as u64).min(MAX_SLEEP))
 }
 
