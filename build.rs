@@ -50,6 +50,16 @@ fn main() {
     std::fs::write(dest, out).expect("write redis_commands.rs");
 }
 
+/// Flags Redis 7.0 declares (`src/commands/*.json`) but COMMAND INFO hides
+/// on purpose, so the capture lacks them: `protected` (`CMD_PROTECTED`,
+/// the commands `enable-debug-command` and `enable-module-command` gate).
+const HIDDEN_FLAGS: &[(&str, &str)] = &[
+    ("debug", "protected"),
+    ("module|load", "protected"),
+    ("module|loadex", "protected"),
+    ("module|unload", "protected"),
+];
+
 /// A RESP3 value of the capture.
 enum V {
     Str(String),
@@ -141,11 +151,17 @@ fn emit(cmd: &V, out: &mut String, all: &mut Vec<String>, captured: &mut Vec<Str
     let id = ident(name);
     let flag_names: Vec<String> = items(&f[2]).iter().map(|v| s(v).to_string()).collect();
     // movablekeys is derived from the key specs, as Redis derives it.
-    let declared: Vec<String> = flag_names
+    let mut declared: Vec<String> = flag_names
         .iter()
         .filter(|n| *n != "movablekeys")
         .cloned()
         .collect();
+    declared.extend(
+        HIDDEN_FLAGS
+            .iter()
+            .filter(|(cmd, _)| *cmd == name)
+            .map(|(_, flag)| flag.to_string()),
+    );
     let acl: Vec<String> = items(&f[6])
         .iter()
         .map(|v| s(v).trim_start_matches('@').to_string())

@@ -180,3 +180,47 @@ pub fn total_system_memory() -> u64 {
     };
     (pages.max(0) as u64) * (size.max(0) as u64)
 }
+
+/// Bytes this process can still allocate before the system says no, as
+/// far as it can tell: the least of the address space left under
+/// `RLIMIT_AS`, the cgroup's `memory.max` headroom (cgroup v2) and the
+/// machine's `MemAvailable` plus free swap. `None` when none is known.
+/// A guess for refusing obviously impossible requests up front (DEBUG
+/// POPULATE), not a promise that smaller ones succeed.
+pub fn headroom() -> Option<u64> {
+    let mut least: Option<u64> = None;
+    let mut bound = |v: u64| least = Some(least.map_or(v, |l| l.min(v)));
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
+        && lim.rlim_cur != libc::RLIM_INFINITY
+    {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let vm = kib_field(&status, "VmSize:").unwrap_or(0);
+        bound(lim.rlim_cur.saturating_sub(vm));
+    }
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    if let (Some(max), Some(cur)) = (
+        read("/sys/fs/cgroup/memory.max"),
+        read("/sys/fs/cgroup/memory.current"),
+    ) && let (Ok(max), Ok(cur)) = (max.trim().parse::<u64>(), cur.trim().parse::<u64>())
+    {
+        bound(max.saturating_sub(cur));
+    }
+    if let Some(info) = read("/proc/meminfo")
+        && let Some(avail) = kib_field(&info, "MemAvailable:")
+    {
+        bound(avail.saturating_add(kib_field(&info, "SwapFree:").unwrap_or(0)));
+    }
+    least
+}
+
+/// A `Name:   123 kB` field of a /proc file, in bytes.
+fn kib_field(text: &str, name: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(name))?;
+    let kib: u64 = line[name.len()..].split_whitespace().next()?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}

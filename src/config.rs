@@ -103,8 +103,21 @@ pub enum ProtectedAction {
     No,
     /// Allowed for every client.
     Yes,
-    /// Allowed only for clients on a loopback address or a Unix socket.
+    /// Allowed only for local clients: a Unix socket or a TCP peer at
+    /// exactly `127.0.0.1` or `::1` (Redis's `islocalClient`).
     Local,
+}
+
+impl ProtectedAction {
+    /// Whether a client may take the action; `local` says the client is
+    /// local (Redis's `allowProtectedAction`).
+    pub fn allows(self, local: bool) -> bool {
+        match self {
+            ProtectedAction::Yes => true,
+            ProtectedAction::Local => local,
+            ProtectedAction::No => false,
+        }
+    }
 }
 
 /// One class of `client-output-buffer-limit`: a client whose pending output
@@ -252,10 +265,11 @@ pub struct Config {
     /// `cluster-enabled`: always false; only `no` is accepted.
     pub cluster_enabled: bool,
     /// `enable-protected-configs`: whether `CONFIG SET` may change `dir` and
-    /// `dbfilename`. Default no. [`Config::set`] cannot see the client, so it
-    /// treats `local` like `no`.
+    /// `dbfilename` (Redis 7.0's `PROTECTED_CONFIG` parameters). Default no.
+    /// `local` allows local clients ([`Config::set_as`]).
     pub enable_protected_configs: ProtectedAction,
-    /// `enable-debug-command`: who may run `DEBUG`. Default no.
+    /// `enable-debug-command`: who may run `DEBUG` (checked in front of the
+    /// command by `cmd::prepare`). Default no.
     pub enable_debug_command: ProtectedAction,
     /// `slowlog-log-slower-than`: log commands slower than this many
     /// microseconds (-1 = off, 0 = all). Default 10000.
@@ -575,6 +589,13 @@ impl Config {
     /// error is Redis's exact text without the leading `-` and CRLF, e.g.
     /// `ERR Unknown option or number of arguments for CONFIG SET - 'foo'`.
     pub fn set(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), String> {
+        self.set_as(pairs, false)
+    }
+
+    /// [`Config::set`] for a client that is local (`local` true) or not:
+    /// `enable-protected-configs local` lets local clients change the
+    /// protected parameters.
+    pub fn set_as(&mut self, pairs: &[(&[u8], &[u8])], local: bool) -> Result<(), String> {
         // Each entry is the parameter and the name (canonical or alias) it
         // was reached by.
         let mut found: Vec<(&'static Param, &'static str)> = Vec::with_capacity(pairs.len());
@@ -594,9 +615,7 @@ impl Config {
             }
             let problem = if param.flags & IMMUTABLE != 0 {
                 Some("can't set immutable config")
-            } else if param.flags & PROTECTED != 0
-                && self.enable_protected_configs != ProtectedAction::Yes
-            {
+            } else if param.flags & PROTECTED != 0 && !self.enable_protected_configs.allows(local) {
                 Some("can't set protected config")
             } else if found
                 .iter()
@@ -816,7 +835,8 @@ type Setter = fn(&mut Config, &[&[u8]]) -> Result<(), String>;
 
 /// `CONFIG SET` refuses it after startup.
 const IMMUTABLE: u8 = 1;
-/// `CONFIG SET` refuses it unless `enable-protected-configs yes`.
+/// `CONFIG SET` refuses it unless `enable-protected-configs` allows the
+/// client (`yes`, or `local` and a local client).
 const PROTECTED: u8 = 2;
 /// Takes any number of arguments (in `CONFIG SET`, the value is split on
 /// spaces); other parameters take exactly one.
@@ -974,7 +994,7 @@ static PARAMS: &[Param] = &[
     Param::new("disable-thp", boolean!(disable_thp)).flags(IMMUTABLE),
     Param::new("cluster-enabled", special!(|c| yes_no(c.cluster_enabled).to_string(), set_cluster_enabled)).flags(IMMUTABLE),
     Param::new("enable-protected-configs", enumeration!(enable_protected_configs)).flags(IMMUTABLE),
-    Param::new("enable-debug-command", enumeration!(enable_debug_command)).flags(IMMUTABLE | INERT),
+    Param::new("enable-debug-command", enumeration!(enable_debug_command)).flags(IMMUTABLE),
     Param::new("slowlog-log-slower-than", integer!(slowlog_log_slower_than, -1, LONG_MAX)),
     Param::new("slowlog-max-len", integer!(slowlog_max_len, 0, LONG_MAX)),
     Param::new("latency-monitor-threshold", integer!(latency_monitor_threshold, 0, LONG_MAX)),
@@ -2381,6 +2401,33 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.hash_max_listpack_entries, 6);
+    }
+
+    #[test]
+    fn protected_configs_local_means_local_clients_only() {
+        let refused = |name: &str| {
+            format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
+            )
+        };
+        for (setting, remote_ok, local_ok) in [
+            ("no", false, false),
+            ("local", false, true),
+            ("yes", true, true),
+        ] {
+            let mut c = load(&format!("enable-protected-configs {setting}")).unwrap();
+            for local in [false, true] {
+                let ok = if local { local_ok } else { remote_ok };
+                let r = c.set_as(&[(b"dbfilename", b"x.forkv")], local);
+                if ok {
+                    assert_eq!(r, Ok(()), "{setting} local={local}");
+                } else {
+                    assert_eq!(r, Err(refused("dbfilename")), "{setting} local={local}");
+                }
+            }
+            // `set` is the non-local view.
+            assert_eq!(c.set(&[(b"dbfilename", b"y.forkv")]).is_ok(), remote_ok);
+        }
     }
 
     #[test]

@@ -146,14 +146,25 @@ impl CmdError {
         format!("ERR invalid expire time in '{cmd}' command").into()
     }
 
-    /// Protected-mode refusal sent to non-loopback clients.
+    /// A command Redis flags `protected` that its `enable-*-command`
+    /// switch does not allow for this client (Redis 7.0's `processCommand`):
+    /// `ERR DEBUG command not allowed. If the enable-debug-command option is
+    /// set to "local", ...`.
+    pub fn protected_command(command: &str, option: &str) -> CmdError {
+        format!(
+            "ERR {command} command not allowed. If the {option} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+        )
+        .into()
+    }
+
+    /// Protected-mode refusal sent to non-local clients.
     pub fn denied() -> CmdError {
         CmdError(Cow::Borrowed(DENIED))
     }
 }
 
-/// Redis's protected-mode message.
-pub const DENIED: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
+/// Redis 7.0's protected-mode message (its typo "Setup a an" included).
+pub const DENIED: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
 
 /// Redis shows user text in errors with control characters replaced and
 /// truncated (`sdscatrepr` is not used for these; it maps \r\n to spaces).

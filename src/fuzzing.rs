@@ -857,8 +857,8 @@ pub fn load_snapshot(data: &[u8]) {
     let now = [1_700_000_000_000, 0, i64::MAX, i64::MIN][(mode >> 2 & 3) as usize];
     let databases = (mode >> 4) as usize + 1;
 
-    // The pieces the salvage tool uses: walk items, resynchronising on the
-    // next block magic after damage.
+    // The pieces the salvage tool uses: walk items, parse footers whatever
+    // follows them, resynchronise on the next block magic after damage.
     let start = match format::decode_header(file) {
         Ok(h) => {
             assert!(h.len <= file.len());
@@ -873,6 +873,11 @@ pub fn load_snapshot(data: &[u8]) {
     let mut steps = 0;
     while pos < file.len() && steps < 10_000 {
         steps += 1;
+        if file[pos..].starts_with(format::FOOTER_MAGIC)
+            && let Ok(f) = format::parse_footer(file, pos)
+        {
+            assert!(f.crc_offset + 4 == f.end && f.end <= file.len());
+        }
         match format::decode_item(file, pos, None) {
             Ok(format::Item::Block(b)) => {
                 assert!(b.total_len() > 0);

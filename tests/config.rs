@@ -306,6 +306,7 @@ const ACTS: &[&str] = &[
     "dbfilename",
     "dir",
     "disable-thp",
+    "enable-debug-command",
     "enable-protected-configs",
     "hash-max-listpack-entries",
     "hash-max-listpack-value",

@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 /// as a dropped connection.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Extra arguments for the reference Redis: DEBUG (SLEEP) is disabled by
-/// default since Redis 7, and forkv supports it.
-const REDIS_ARGS: &[&str] = &["--enable-debug-command", "yes"];
+/// Extra arguments for both servers: the corpus uses DEBUG (SLEEP,
+/// RELOAD), which Redis 7 and forkv refuse by default.
+const SERVER_ARGS: &[&str] = &["--enable-debug-command", "yes"];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
@@ -217,9 +217,9 @@ impl Side {
         );
         self.conn = None;
         self.server = if self.redis {
-            common::start_redis(REDIS_ARGS).expect("redis-server vanished")
+            common::start_redis(SERVER_ARGS).expect("redis-server vanished")
         } else {
-            common::start(&[])
+            common::start(SERVER_ARGS)
         };
         msg
     }
@@ -634,7 +634,7 @@ fn check_effects(server: &Server, path: &Path) -> Result<(), String> {
 #[test]
 fn differential() {
     let selftest = std::env::var("FORKV_DIFF_SELFTEST").is_ok_and(|v| v == "1");
-    let Some(redis) = common::start_redis(REDIS_ARGS) else {
+    let Some(redis) = common::start_redis(SERVER_ARGS) else {
         println!("differential: skipped, redis-server not found");
         return;
     };
@@ -647,14 +647,14 @@ fn differential() {
     let mut tested = if selftest {
         Side {
             name: "redis#2",
-            server: common::start_redis(REDIS_ARGS).expect("second redis-server"),
+            server: common::start_redis(SERVER_ARGS).expect("second redis-server"),
             conn: None,
             redis: true,
         }
     } else {
         Side {
             name: "forkv",
-            server: common::start(&[]),
+            server: common::start(SERVER_ARGS),
             conn: None,
             redis: false,
         }

@@ -679,6 +679,8 @@ fn full_disk_keeps_previous_snapshot() {
             data.to_str().unwrap(),
             "--save",
             "",
+            "--enable-debug-command",
+            "yes",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -3,8 +3,10 @@
 # for this test (a veth pair on a private /24) plays a remote host. Checks
 # that forkv, like Redis, answers the DENIED error to remote clients when no
 # password is set, serves loopback clients, and lets remote clients in once
-# protected mode is off or a password is set. The same checks run against
-# real redis-server as the reference. Needs root (ip netns); skips otherwise.
+# protected mode is off or a password is set; and that
+# `enable-debug-command local` / `enable-protected-configs local` admit
+# loopback clients only. The same checks run against real redis-server as
+# the reference. Needs root (ip netns); skips otherwise.
 set -u
 BIN="${FORKV_BIN:-target/debug/forkv-server}"
 NS="fkvpm$$"
@@ -80,6 +82,17 @@ for impl in forkv redis; do
     start "$bin" "$port2" --requirepass s3cret || { fail=$((fail + 1)); continue; }
     check "$impl: remote with password must AUTH" "NOAUTH" "$(remote -p "$port2" ping)"
     check "$impl: remote after AUTH served" "PONG" "$(remote -p "$port2" -a s3cret --no-auth-warning ping)"
+    # enable-debug-command / enable-protected-configs local: local clients only.
+    port3=$(free_port)
+    start "$bin" "$port3" --protected-mode no --enable-debug-command local --enable-protected-configs local \
+        || { fail=$((fail + 1)); continue; }
+    check "$impl: DEBUG from loopback with local" "OK" "$(redis-cli -p "$port3" debug sleep 0)"
+    check "$impl: DEBUG from remote with local refused" \
+        'ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", you can run it from a local connection' \
+        "$(remote -p "$port3" debug sleep 0)"
+    check "$impl: CONFIG SET dir from remote with local refused" "can't set protected config" \
+        "$(remote -p "$port3" config set dir "$tmp")"
+    check "$impl: CONFIG SET dir from loopback with local" "OK" "$(redis-cli -p "$port3" config set dir "$tmp")"
 done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

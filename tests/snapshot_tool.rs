@@ -812,12 +812,18 @@ fn salvage_recovers_every_block_but_the_damaged_one() {
     std::fs::write(&file, &data).unwrap();
 
     let (code, text, err) = tool(&["salvage", p(&file), "-o", p(&out)]);
-    assert_eq!(code, 0, "{text}{err}");
+    // Records were lost: exit 1, one line on stderr, OUT written.
+    assert_eq!(code, 1, "{text}{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("records were lost"), "{err}");
+    let lost = by_block[2].len();
     assert!(
-        text.contains(&format!("lost block 2: bytes {start}..{end}")),
+        text.contains(&format!(
+            "lost block 2 ({lost} records by its header): bytes {start}..{end}: checksum mismatch"
+        )),
         "{text}"
     );
-    assert!(text.contains("WITH LOSSES: 1 damaged region"), "{text}");
+    let total: usize = by_block.iter().map(|b| b.len()).sum();
     let want: BTreeSet<_> = by_block
         .iter()
         .enumerate()
@@ -825,7 +831,13 @@ fn salvage_recovers_every_block_but_the_damaged_one() {
         .flat_map(|(_, k)| k.iter().cloned())
         .collect();
     assert!(
-        text.contains(&format!("recovered {} records", want.len())),
+        text.contains(&format!(
+            "recovered {} of {total} records from {} of {} blocks into {}; LOST {lost} records (by the footer's count)",
+            want.len(),
+            by_block.len() - 1,
+            by_block.len(),
+            p(&out)
+        )),
         "{text}"
     );
     assert_eq!(verified_keys(&out), want);
@@ -836,10 +848,83 @@ fn salvage_recovers_every_block_but_the_damaged_one() {
     data[offsets[3]] = b'X';
     std::fs::write(&file, &data).unwrap();
     let (code, text, _) = tool(&["salvage", p(&file), "-o", p(&out)]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 1);
     let end = offsets[4];
+    // Block 3's header is gone, so the records come from the footer only.
+    let lost = by_block[2].len() + by_block[3].len();
     assert!(
-        text.contains(&format!("lost blocks 2..=3: bytes {start}..{end}")),
+        text.contains(&format!(
+            "lost blocks 2..=3 (records unknown): bytes {start}..{end}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("LOST {lost} records (by the footer's count)")),
+        "{text}"
+    );
+}
+
+#[test]
+fn salvage_of_a_sound_file_with_bytes_appended_loses_nothing() {
+    let dir = Dir::new();
+    let file = dir.path("dump.forkv");
+    let out = dir.path("saved.forkv");
+    let data = write_snapshot(&file, &all_types_dataset(now_ms()));
+    let by_block = keys_by_block(&data);
+    let all: BTreeSet<_> = by_block.iter().flatten().cloned().collect();
+    let len = data.len();
+    // Plain junk, and junk that looks like the start of a block.
+    for junk in [&b"garbagegarbage"[..], b"FBLK\x07\x00\x00\x00junk"] {
+        let mut d = data.clone();
+        d.extend_from_slice(junk);
+        std::fs::write(&file, &d).unwrap();
+        let _ = std::fs::remove_file(&out);
+        // The file is damaged (verify says so) but no record is lost.
+        let (code, _, err) = tool(&["verify", p(&file)]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("trailing bytes after the footer"), "{err}");
+        let (code, text, err) = tool(&["salvage", p(&file), "-o", p(&out)]);
+        assert_eq!(code, 0, "{text}{err}");
+        assert!(err.is_empty(), "{err}");
+        assert_eq!(
+            text,
+            format!(
+                "nothing lost: bytes {len}..end of file: {} bytes after the footer, not part of the snapshot (ignored)\n\
+                 recovered {} records from {} blocks into {}; nothing lost\n",
+                junk.len(),
+                all.len(),
+                by_block.len(),
+                p(&out)
+            )
+        );
+        assert!(!text.contains("lost block"), "{text}");
+        assert_eq!(verified_keys(&out), all);
+    }
+
+    // Damage in the middle as well: that block is lost, the tail ignored.
+    let offsets = block_offsets(&data);
+    let mut d = data.clone();
+    d[offsets[1] + 100] ^= 0x40;
+    d.extend_from_slice(b"junk");
+    std::fs::write(&file, &d).unwrap();
+    let (code, text, err) = tool(&["salvage", p(&file), "-o", p(&out)]);
+    assert_eq!(code, 1, "{text}{err}");
+    let n1 = by_block[1].len();
+    assert!(
+        text.contains(&format!(
+            "lost block 1 ({n1} records by its header): bytes {}..{}",
+            offsets[1], offsets[2]
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "nothing lost: bytes {len}..end of file: 4 bytes after the footer"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("LOST {n1} records (by the footer's count)")),
         "{text}"
     );
 }
@@ -871,7 +956,8 @@ fn salvage_survives_damaged_header_footer_and_truncation() {
     let (code, text, _) = salvage(&d);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("header unreadable"), "{text}");
-    assert!(text.contains("lost no whole block: bytes 0.."), "{text}");
+    assert!(text.contains("nothing lost: bytes 0.."), "{text}");
+    assert!(text.ends_with("; nothing lost\n"), "{text}");
     assert_eq!(verified_keys(&out), all);
 
     // Footer damaged: every record, the footer reported.
@@ -880,18 +966,49 @@ fn salvage_survives_damaged_header_footer_and_truncation() {
     d[n - 10] ^= 0x01;
     let (code, text, _) = salvage(&d);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("footer"), "{text}");
+    assert!(
+        text.contains("footer damaged (whole-file checksum"),
+        "{text}"
+    );
+    assert!(text.ends_with("; nothing lost\n"), "{text}");
     assert_eq!(verified_keys(&out), all);
 
-    // Cut inside the last block: all but that block; the footer is gone.
-    let last = offsets.len() - 1;
-    let (code, text, _) = salvage(&data[..offsets[last] + 50]);
+    // Cut inside the footer: every block was written before it.
+    let footer_at = data.len() - 30;
+    let (code, text, _) = salvage(&data[..footer_at]);
     assert_eq!(code, 0, "{text}");
+    assert!(text.contains("every block before it is intact"), "{text}");
+    assert!(text.ends_with("; nothing lost\n"), "{text}");
+    assert_eq!(verified_keys(&out), all);
+
+    // Cut inside the last block: all but that block, whose header still
+    // says how many records it had; how many blocks followed is unknown.
+    let last = offsets.len() - 1;
+    let (code, text, err) = salvage(&data[..offsets[last] + 50]);
+    assert_eq!(code, 1, "{text}");
+    assert!(err.contains("records were lost"), "{err}");
     assert!(
-        text.contains(&format!("lost blocks from {last} on")),
+        text.contains(&format!(
+            "lost block {last} ({} records by its header) and any blocks after it (no footer, so how many is unknown): bytes {}..end of file",
+            by_block[last].len(),
+            offsets[last]
+        )),
         "{text}"
     );
     let want: BTreeSet<_> = by_block[..last].iter().flatten().cloned().collect();
+    assert_eq!(verified_keys(&out), want);
+
+    // Cut exactly between blocks: whether more followed is unknown.
+    let (code, text, err) = salvage(&data[..offsets[last]]);
+    assert_eq!(code, 1, "{text}");
+    assert!(err.contains("records may have been lost"), "{err}");
+    assert!(
+        text.contains(&format!(
+            "possibly lost: blocks from {last} on, if there were any: the file ends at byte {} without a footer",
+            offsets[last]
+        )),
+        "{text}"
+    );
     assert_eq!(verified_keys(&out), want);
 
     // Nothing usable: exit 1 and no output file.

@@ -10,8 +10,9 @@
 //!
 //! Entry points, and who calls each:
 //! - [`execute`]: a connection's request (`server::conn`, and the fuzz
-//!   harness). Every gate: authentication, OOM, MISCONF, loading, CLIENT
-//!   PAUSE, MULTI queueing, subscribed mode, CLIENT REPLY modes.
+//!   harness). Every gate: protected commands (`enable-debug-command`),
+//!   authentication, OOM, MISCONF, loading, CLIENT PAUSE, MULTI queueing,
+//!   subscribed mode, CLIENT REPLY modes.
 //! - [`execute_as`]: a caller that is not a socket, re-entrantly, with the
 //!   gates of its [`Origin`]: a script's `redis.call` (Redis's script
 //!   gates) or a loader of logged or replicated commands (`DEBUG EFFECTS
@@ -32,6 +33,7 @@ pub mod client;
 pub mod collection;
 pub mod command;
 pub mod connection;
+pub mod debug;
 pub mod hash;
 pub mod info;
 pub mod keys;
@@ -172,6 +174,31 @@ pub mod hooks {
     pub const KEEPS_CACHING: u32 = 1 << 7;
 }
 
+/// The `enable-*-command` switch that admits a command Redis flags
+/// `protected` ([`flags::PROTECTED`]): Redis's `allowProtectedAction` in
+/// `processCommand`, checked right after the arity.
+#[derive(Debug)]
+pub struct Guard {
+    /// The command as the refusal names it (`DEBUG`).
+    pub command: &'static str,
+    /// The switch (`enable-debug-command`).
+    pub option: &'static str,
+    /// Reads the switch.
+    pub setting: fn(&crate::config::Config) -> crate::config::ProtectedAction,
+}
+
+/// The guards of the protected commands forkv implements.
+pub mod guards {
+    use super::Guard;
+
+    /// DEBUG: `enable-debug-command`.
+    pub const DEBUG: Guard = Guard {
+        command: "DEBUG",
+        option: "enable-debug-command",
+        setting: |c| c.enable_debug_command,
+    };
+}
+
 /// Adjusts key-spec flags that depend on other arguments (a spec marked
 /// `variable_flags`), as Redis's `getkeys_proc` of SET does.
 pub type KeyFlagsHook = fn(&[Bytes], u32) -> u32;
@@ -195,6 +222,8 @@ pub struct Row {
     pub key_flags: Option<KeyFlagsHook>,
     /// See [`SecretsHook`].
     pub secrets: Option<SecretsHook>,
+    /// The switch that admits a `protected` command ([`Guard`]).
+    pub guard: Option<&'static Guard>,
 }
 
 impl Row {
@@ -207,6 +236,7 @@ impl Row {
             hooks: 0,
             key_flags: None,
             secrets: None,
+            guard: None,
         }
     }
 
@@ -233,6 +263,12 @@ impl Row {
         self.secrets = Some(f);
         self
     }
+
+    /// Sets the guard of a `protected` command.
+    pub const fn guard(mut self, g: &'static Guard) -> Row {
+        self.guard = Some(g);
+        self
+    }
 }
 
 /// One command or subcommand of the table.
@@ -254,6 +290,9 @@ pub struct Command {
     pub index: usize,
     /// Indexes of subcommands (containers only).
     pub subcommands: Vec<usize>,
+    /// The switch that admits it, if Redis flags it `protected`
+    /// (subcommands inherit their container's).
+    pub guard: Option<&'static Guard>,
     key_flags: Option<KeyFlagsHook>,
     secrets: Option<SecretsHook>,
 }
@@ -357,7 +396,7 @@ const ROWS: &[Row] = &[
     Row::new(&r::SAVE, server::save),
     Row::new(&r::BGSAVE, server::bgsave),
     Row::new(&r::SHUTDOWN, server::shutdown),
-    Row::new(&r::DEBUG, server::debug),
+    Row::new(&r::DEBUG, debug::debug).guard(&guards::DEBUG),
     Row::new(&r::CONFIG, container),
     Row::new(&r::CONFIG_GET, server::config_get),
     Row::new(&r::CONFIG_SET, server::config_set).secrets(monitor::config_set_secrets),
@@ -477,6 +516,7 @@ impl Table {
                     handler: row.handler,
                     index,
                     subcommands: Vec::new(),
+                    guard: row.guard,
                     key_flags: row.key_flags,
                     secrets: row.secrets,
                 }
@@ -489,6 +529,9 @@ impl Table {
                 let p = by_name[parent];
                 cmds[p].subcommands.push(i);
                 cmds[i].hooks |= cmds[p].hooks;
+                if cmds[i].guard.is_none() {
+                    cmds[i].guard = cmds[p].guard;
+                }
             }
         }
         Table { cmds, by_name }
@@ -1043,8 +1086,26 @@ fn prepare_for(
     Ok(cmd)
 }
 
-/// Checks that run before a handler: lookup, arity, authentication,
-/// memory (evicting first when `maxmemory` is set), loading.
+/// Whether the `enable-*-command` switch of a `protected` command admits
+/// `client`: `yes`, or `local` and a local client. A protected command
+/// without a guard is refused: a missing row setting must not open it.
+fn check_protected(srv: &ServerState, client: &Client, cmd: &Command) -> Result<(), CmdError> {
+    match cmd.guard {
+        Some(g) if (g.setting)(&srv.config).allows(client.local) => Ok(()),
+        Some(g) => Err(CmdError::protected_command(g.command, g.option)),
+        None => {
+            let top = cmd.name.split('|').next().unwrap_or(cmd.name);
+            Err(CmdError::protected_command(
+                &top.to_ascii_uppercase(),
+                &format!("enable-{top}-command"),
+            ))
+        }
+    }
+}
+
+/// Checks that run before a handler: lookup, arity, protected commands
+/// (`enable-debug-command`), authentication, memory (evicting first when
+/// `maxmemory` is set), loading.
 fn prepare(
     srv: &mut ServerState,
     client: &mut Client,
@@ -1054,6 +1115,10 @@ fn prepare(
     let argc = args.len() as i32;
     if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
         return Err((Some(cmd), CmdError::arity(cmd.name)));
+    }
+    // Before authentication, as in Redis.
+    if cmd.has(flags::PROTECTED) {
+        check_protected(srv, client, cmd).map_err(|e| (Some(cmd), e))?;
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         return Err((Some(cmd), CmdError::noauth()));
@@ -1196,6 +1261,56 @@ mod tests {
         let set = table().get("set").unwrap();
         assert_eq!(srv.cmd_stats[set.index].calls, 2);
         assert_eq!(srv.cmd_stats[set.index].rejected_calls, 1);
+    }
+
+    #[test]
+    fn protected_commands_have_a_guard() {
+        let t = table();
+        assert!(t.get("debug").unwrap().has(flags::PROTECTED));
+        for c in t.cmds.iter().filter(|c| c.has(flags::PROTECTED)) {
+            assert!(
+                c.guard.is_some(),
+                "{} is protected but has no guard",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn debug_follows_enable_debug_command_and_scripts_never_run_it() {
+        use crate::config::ProtectedAction as P;
+        let mut srv = ServerState::new(crate::config::Config::default(), table().cmds.len());
+        let mut c = Client::new(1, String::new(), String::new(), -1, true, 0);
+        let refused = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+        let args = argv(&["debug", "set-active-expire", "1"]);
+        for (setting, local, ok) in [
+            (P::No, true, false),
+            (P::Local, false, false),
+            (P::Local, true, true),
+            (P::Yes, false, true),
+        ] {
+            srv.config.enable_debug_command = setting;
+            c.local = local;
+            let r = execute(&mut srv, &mut c, &args, 0).into_reply().unwrap();
+            if ok {
+                assert!(matches!(r, Reply::Ok), "{setting:?} {local}: {r:?}");
+            } else {
+                assert!(
+                    matches!(&r, Reply::Error(e) if e == refused),
+                    "{setting:?} {local}: {r:?}"
+                );
+            }
+        }
+        let r = run_as(
+            &mut srv,
+            &mut c,
+            &["debug", "sleep", "0"],
+            Origin::Script(ScriptGates::default()),
+        );
+        assert!(
+            matches!(&r, Reply::Error(e) if e == "ERR This Redis command is not allowed from script"),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use crate::error::{CmdError, CmdResult};
 use crate::protocol::{Decoded, Limits, Reply, decode};
 use crate::server::client::Client;
 use bytes::{Bytes, BytesMut};
+use std::fs::File;
+use std::io::Read;
 
 /// DEBUG EFFECTS LOG path|OFF, DEBUG EFFECTS REPLAY path
 pub fn debug_effects(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -24,18 +26,42 @@ pub fn debug_effects(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             .map_err(|e| CmdError::msg(format!("ERR cannot open {path}: {e}")))?;
         Ok(Reply::Ok)
     } else if is(&args[2], "replay") {
-        let data = std::fs::read(&path)
+        if ctx.srv.replaying {
+            return Err(CmdError::msg(
+                "ERR DEBUG EFFECTS REPLAY cannot run inside a replay",
+            ));
+        }
+        let file = open_regular(&path)
             .map_err(|e| CmdError::msg(format!("ERR cannot read {path}: {e}")))?;
-        replay(ctx, &data)
+        ctx.srv.replaying = true;
+        let r = replay(ctx, file);
+        ctx.srv.replaying = false;
+        r
     } else {
         Err(CmdError::syntax())
     }
 }
 
-/// Runs every command of `data` (RESP requests) as a loader; answers how
-/// many ran, or the first error with the command's number.
-fn replay(ctx: &mut Ctx, data: &[u8]) -> CmdResult {
-    let mut buf = BytesMut::from(data);
+/// Opens `path` for reading if it is a regular file: a FIFO would block the
+/// server and a device may never end.
+fn open_regular(path: &str) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Runs every command of `file` (RESP requests) as a loader; answers how
+/// many ran, or the first error with the command's number. The file is
+/// read in pieces, so memory holds one command at a time, whatever its
+/// size.
+fn replay(ctx: &mut Ctx, mut file: File) -> CmdResult {
+    let mut buf = BytesMut::new();
     let mut loader = Client::new(u64::MAX, "loader".into(), String::new(), -1, true, ctx.now);
     loader.deny_blocking = true;
     let limits = Limits {
@@ -43,14 +69,24 @@ fn replay(ctx: &mut Ctx, data: &[u8]) -> CmdResult {
         unauthenticated: false,
     };
     let mut n = 0i64;
+    let mut eof = false;
     loop {
         let args = match decode(&mut buf, limits) {
             Ok(Decoded::Request(args)) => args,
-            Ok(Decoded::Incomplete(_)) if buf.is_empty() => break,
-            Ok(Decoded::Incomplete(_)) => {
+            Ok(Decoded::Incomplete(_)) if eof && buf.is_empty() => break,
+            Ok(Decoded::Incomplete(_)) if eof => {
                 return Err(CmdError::msg(format!(
                     "ERR truncated command after command {n}"
                 )));
+            }
+            Ok(Decoded::Incomplete(_)) => {
+                let mut chunk = [0u8; 64 * 1024];
+                let got = file
+                    .read(&mut chunk)
+                    .map_err(|e| CmdError::msg(format!("ERR reading the replay: {e}")))?;
+                eof = got == 0;
+                buf.extend_from_slice(&chunk[..got]);
+                continue;
             }
             Err(e) => {
                 return Err(CmdError::msg(format!(

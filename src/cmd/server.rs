@@ -1,9 +1,8 @@
-//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, TIME, LASTSAVE, SHUTDOWN,
-//! DEBUG and CONFIG.
+//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, TIME, LASTSAVE, SHUTDOWN
+//! and CONFIG (DEBUG lives in `debug`).
 
 use super::keys::help_reply;
 use super::{Ctx, is};
-use crate::db::{SmallBytes, Value};
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use crate::server::state::{CmdStats, ShutdownMode};
@@ -136,123 +135,6 @@ pub fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Raw(Bytes::new()))
 }
 
-/// DEBUG SLEEP seconds | DEBUG POPULATE count [prefix] [size] | DEBUG HELP
-/// | DEBUG SET-ACTIVE-EXPIRE 0|1
-pub fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let sub = &args[1];
-    if is(sub, "effects") {
-        return super::replay::debug_effects(ctx, args);
-    }
-    if is(sub, "sleep") && args.len() == 3 {
-        let secs = crate::util::num::parse_f64(&args[2]).ok_or_else(CmdError::not_float)?;
-        if secs > 0.0 {
-            // DEBUG SLEEP blocks the whole server on purpose, as in Redis.
-            std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
-        }
-        Ok(Reply::Ok)
-    } else if is(sub, "populate") && (3..=5).contains(&args.len()) {
-        let count = crate::util::num::parse_i64(&args[2])
-            .ok_or_else(CmdError::not_integer)
-            .and_then(|n| {
-                if n < 0 {
-                    Err(CmdError::not_positive())
-                } else {
-                    Ok(n)
-                }
-            })?;
-        let prefix: &[u8] = if args.len() >= 4 { &args[3] } else { b"key" };
-        let size = if args.len() == 5 {
-            let n = crate::util::num::parse_i64(&args[4]).ok_or_else(CmdError::not_integer)?;
-            if n <= 0 {
-                return Err(CmdError::not_positive());
-            }
-            n as usize
-        } else {
-            0
-        };
-        let db = ctx.client.db;
-        let mut key = Vec::with_capacity(prefix.len() + 21);
-        for j in 0..count {
-            key.clear();
-            key.extend_from_slice(prefix);
-            key.push(b':');
-            key.extend_from_slice(j.to_string().as_bytes());
-            if ctx.srv.ks.lookup_write(db, &key, ctx.now).is_some() {
-                continue;
-            }
-            let mut val = format!("value:{j}").into_bytes();
-            if size > 0 {
-                val.resize(size, 0);
-            }
-            ctx.srv.ks.set(
-                db,
-                &key,
-                Value::Str(SmallBytes::from_vec(val)),
-                false,
-                ctx.now,
-            );
-        }
-        Ok(Reply::Ok)
-    } else if is(sub, "reload") && args.len() == 2 {
-        // Save, empty the keyspace, load the file back: a round trip test.
-        // Not while the startup load runs: it would save a partial dataset.
-        if ctx.srv.loading {
-            return Err(CmdError::loading());
-        }
-        crate::server::persistence::save_now(ctx.srv).map_err(CmdError::msg)?;
-        let path = ctx.srv.config.snapshot_path();
-        ctx.srv.db_flushed(Some(ctx.client), None);
-        ctx.srv.ks.flush_all(false);
-        let now = ctx.now;
-        // Loaded keys are not `new` keys (Redis's `dbAddRDBLoad`).
-        ctx.srv.ks.log_new = false;
-        let loaded = crate::persist::load::load(&path, &mut ctx.srv.ks, now);
-        ctx.srv.sync_keyspace_logging();
-        match loaded {
-            Ok(Some(s)) => ctx.srv.persist.last_load = s,
-            Ok(None) => {}
-            Err(e) => {
-                return Err(CmdError::msg(format!(
-                    "ERR Error trying to load the snapshot: {e}"
-                )));
-            }
-        }
-        Ok(Reply::Ok)
-    } else if is(sub, "fork-fail") && args.len() == 3 {
-        // Test hook: the next background save fails as if fork() had.
-        ctx.srv.persist.fail_next_fork = &args[2][..] != b"0";
-        Ok(Reply::Ok)
-    } else if is(sub, "spawn-thread") && args.len() == 3 {
-        // Test hook for the one-thread guard: a thread that sleeps.
-        let secs = crate::util::num::parse_f64(&args[2]).ok_or_else(CmdError::not_float)?;
-        let d = std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0));
-        std::thread::spawn(move || std::thread::sleep(d));
-        Ok(Reply::Ok)
-    } else if is(sub, "set-active-expire") && args.len() == 3 {
-        ctx.srv.active_expire_enabled = &args[2][..] != b"0";
-        Ok(Reply::Ok)
-    } else if is(sub, "help") {
-        Ok(help_reply(
-            "DEBUG",
-            &[
-                "POPULATE <count> [<prefix>] [<size>]",
-                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
-                "    it is used instead of the 'key' prefix. These are not propagated to",
-                "    replicas. Cluster slots are not respected so keys not belonging to the",
-                "    current node can be created in cluster mode.",
-                "SET-ACTIVE-EXPIRE <0|1>",
-                "    Setting it to 0 disables expiring keys in background when they are not",
-                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-                "    default.",
-                "SLEEP <seconds>",
-                "    Stop the server for <seconds>. Decimals allowed.",
-            ],
-        ))
-    } else {
-        Err(CmdError::subcommand_syntax(sub, b"debug"))
-    }
-}
-
 /// CONFIG GET parameter [parameter ...]
 pub fn config_get(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut pairs: Vec<(String, String)> = Vec::new();
@@ -286,7 +168,10 @@ pub fn config_set(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         .map(|p| (&p[0][..], &p[1][..]))
         .collect();
     let old = ctx.srv.config.clone();
-    ctx.srv.config.set(&pairs).map_err(CmdError::msg)?;
+    ctx.srv
+        .config
+        .set_as(&pairs, ctx.client.local)
+        .map_err(CmdError::msg)?;
     // Each reaction once, in the order its parameters were given, named by
     // the first of them (Redis's deduplicated apply functions).
     let mut steps: Vec<(Reaction, &'static str)> = Vec::new();

@@ -604,49 +604,25 @@ fn decode_item_with(
     };
     let magic = c.take(4)?;
     if magic == FOOTER_MAGIC {
-        c.block = None;
-        let blocks = c.u64()?;
-        let keys = c.u64()?;
-        let n = c.count(17)?;
-        let mut dbs = Vec::with_capacity(n);
-        for _ in 0..n {
-            let db = c.varint()?;
-            if db > u32::MAX as u64 {
-                return Err(c.err(ErrorKind::Malformed("footer database number")));
-            }
-            let k = c.u64()?;
-            let e = c.u64()?;
-            dbs.push(DbCount {
-                db: db as u32,
-                keys: k,
-                expires: e,
-            });
-        }
-        let computed = match prefix {
-            Some(mut h) => {
-                h.update(&data[offset..c.pos]);
-                h.finalize()
-            }
-            None => crc32fast::hash(&data[..c.pos]),
-        };
-        let crc_at = c.pos;
-        let stored = c.u32()?;
-        if stored != computed {
+        let f = parse_footer_with(data, offset, prefix)?;
+        if f.footer.file_crc != f.computed_crc {
             return Err(FormatError {
-                offset: crc_at as u64,
+                offset: f.crc_offset as u64,
                 block: None,
-                kind: ErrorKind::Checksum { stored, computed },
+                kind: ErrorKind::Checksum {
+                    stored: f.footer.file_crc,
+                    computed: f.computed_crc,
+                },
             });
         }
-        if c.remaining() != 0 {
-            return Err(c.err(ErrorKind::Malformed("trailing bytes after the footer")));
+        if f.end != data.len() {
+            return Err(FormatError {
+                offset: f.end as u64,
+                block: None,
+                kind: ErrorKind::Malformed("trailing bytes after the footer"),
+            });
         }
-        return Ok(Item::Footer(Footer {
-            blocks,
-            keys,
-            dbs,
-            file_crc: stored,
-        }));
+        return Ok(Item::Footer(f.footer));
     }
     if magic != BLOCK_MAGIC {
         return Err(FormatError {
@@ -691,6 +667,92 @@ fn decode_item_with(
         count,
         payload,
     }))
+}
+
+/// A footer read without judging it: its fields, where it ends, and the
+/// checksum the bytes before its checksum field actually have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedFooter {
+    /// The fields; `file_crc` is the stored checksum.
+    pub footer: Footer,
+    /// CRC32 of every byte of the file before the checksum field.
+    pub computed_crc: u32,
+    /// Offset of the checksum field.
+    pub crc_offset: usize,
+    /// Offset just past the footer (the file's length, in a sound file).
+    pub end: usize,
+}
+
+impl ParsedFooter {
+    /// The whole-file checksum matches: nothing before the footer's
+    /// checksum field changed since it was written.
+    pub fn verified(&self) -> bool {
+        self.footer.file_crc == self.computed_crc
+    }
+}
+
+/// Parses the footer at `offset` (its magic included) up to its checksum
+/// field, whatever follows it and whether or not the checksum matches;
+/// [`decode_item`] is the judging reader. Used by salvage to tell a sound
+/// footer followed by junk from a damaged one.
+pub fn parse_footer(data: &[u8], offset: usize) -> Result<ParsedFooter, FormatError> {
+    parse_footer_with(data, offset, None)
+}
+
+/// [`parse_footer`], where `prefix` (when given) is the whole-file checksum
+/// state over `data[..offset]` already computed, so the footer costs only
+/// its own bytes instead of a pass over the whole file.
+fn parse_footer_with(
+    data: &[u8],
+    offset: usize,
+    prefix: Option<crc32fast::Hasher>,
+) -> Result<ParsedFooter, FormatError> {
+    let mut c = Cur {
+        buf: data,
+        pos: offset,
+        base: 0,
+        block: None,
+    };
+    if c.take(4)? != FOOTER_MAGIC {
+        return Err(c.err(ErrorKind::Malformed("footer (bad footer magic)")));
+    }
+    let blocks = c.u64()?;
+    let keys = c.u64()?;
+    let n = c.count(17)?;
+    let mut dbs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let db = c.varint()?;
+        if db > u32::MAX as u64 {
+            return Err(c.err(ErrorKind::Malformed("footer database number")));
+        }
+        let k = c.u64()?;
+        let e = c.u64()?;
+        dbs.push(DbCount {
+            db: db as u32,
+            keys: k,
+            expires: e,
+        });
+    }
+    let crc_offset = c.pos;
+    let computed_crc = match prefix {
+        Some(mut h) => {
+            h.update(&data[offset..crc_offset]);
+            h.finalize()
+        }
+        None => crc32fast::hash(&data[..crc_offset]),
+    };
+    let stored = c.u32()?;
+    Ok(ParsedFooter {
+        footer: Footer {
+            blocks,
+            keys,
+            dbs,
+            file_crc: stored,
+        },
+        computed_crc,
+        crc_offset,
+        end: c.pos,
+    })
 }
 
 /// Decodes the records of a checked block.
@@ -1001,6 +1063,36 @@ mod tests {
         for cut in (0..data.len()).step_by(101) {
             assert!(check(&data[..cut]).is_err(), "cut at {cut} not detected");
         }
+    }
+
+    #[test]
+    fn a_footer_parses_whatever_follows_and_decode_item_judges_it() {
+        let data = sample();
+        let c = check(&data).unwrap();
+        let last = c.blocks.last().unwrap();
+        let at = last.offset as usize + last.total_len();
+        let mut d = data.clone();
+        d.extend_from_slice(b"junk");
+        let f = parse_footer(&d, at).unwrap();
+        assert!(f.verified());
+        assert_eq!(f.end, data.len());
+        assert_eq!(f.footer, c.footer);
+        let e = decode_item(&d, at, None).err().unwrap();
+        assert_eq!(
+            e.kind,
+            ErrorKind::Malformed("trailing bytes after the footer")
+        );
+        assert_eq!(e.offset, data.len() as u64);
+        // A flipped count: parsed, not verified; decode_item says checksum.
+        let mut d = data.clone();
+        d[at + 5] ^= 1;
+        let f = parse_footer(&d, at).unwrap();
+        assert!(!f.verified());
+        assert!(matches!(
+            decode_item(&d, at, None).err().unwrap().kind,
+            ErrorKind::Checksum { .. }
+        ));
+        assert!(parse_footer(&data[..data.len() - 1], at).is_err());
     }
 
     #[test]

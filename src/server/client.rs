@@ -124,6 +124,10 @@ pub struct Client {
     pub laddr: String,
     /// Connected over the Unix socket (`addr` is then `<path>:0`).
     pub unix: bool,
+    /// A local client (Redis's `islocalClient`): the peer is exactly
+    /// `127.0.0.1` or `::1`, or a Unix socket client. Decides
+    /// `enable-debug-command local` and `enable-protected-configs local`.
+    pub local: bool,
     /// Socket file descriptor.
     pub fd: i32,
     /// CLIENT SETNAME.
@@ -228,6 +232,7 @@ impl Client {
             addr,
             laddr,
             unix: false,
+            local: false,
             fd,
             name: None,
             lib_name: None,

@@ -76,6 +76,7 @@ fn admit<S: Stream>(
         crate::db::now_ms(),
     );
     client.unix = peer.unix;
+    client.local = peer.local;
     let c = Rc::new(RefCell::new(client));
     st.links.insert(id, c.borrow().link.clone());
     st.clients.insert(id, c.clone());
@@ -594,6 +595,19 @@ mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpStream;
+
+    #[test]
+    fn local_clients_are_exactly_redis_ones() {
+        let local = |s: &str| super::super::stream::is_local(&s.parse().unwrap());
+        assert!(local("127.0.0.1:5000"));
+        assert!(local("[::1]:5000"));
+        assert!(local("[::ffff:127.0.0.1]:5000"));
+        // The rest of 127.0.0.0/8 is loopback but not local to Redis.
+        assert!(!local("127.0.0.2:5000"));
+        assert!(!local("[::ffff:127.0.0.2]:5000"));
+        assert!(!local("10.0.0.1:5000"));
+        assert!(!local("[fe80::1]:5000"));
+    }
 
     #[test]
     fn a_batch_larger_than_the_buffer_is_read_in_one_turn() {

@@ -66,6 +66,25 @@ pub struct Effects {
     rewrite: Option<Vec<Vec<Bytes>>>,
 }
 
+/// Creates (or truncates) the recording file `path`. Opened without
+/// blocking, so a FIFO nobody reads is an error instead of a server stuck
+/// in `open`; only regular files and character devices (`/dev/null`) are
+/// taken.
+fn create_log(path: &str) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let t = file.metadata()?.file_type();
+    if !(t.is_file() || t.is_char_device()) {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
 impl Effects {
     /// True when a consumer listens: only then are effects built.
     pub fn enabled(&self) -> bool {
@@ -76,7 +95,7 @@ impl Effects {
     pub fn set_log(&mut self, path: Option<&str>) -> std::io::Result<()> {
         self.sink = match path {
             Some(p) => Some(FileSink {
-                file: std::fs::File::create(p)?,
+                file: create_log(p)?,
                 selected: None,
             }),
             None => None,

@@ -116,6 +116,9 @@ pub struct ServerState {
     pub persist: crate::server::persistence::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
+    /// DEBUG EFFECTS REPLAY is running: a replayed file may not start
+    /// another replay (a file replaying itself would recurse forever).
+    pub replaying: bool,
     /// Client-side caching: tracked keys, broadcast prefixes.
     pub tracking: super::tracking::Tracking,
     /// Pub/sub subscriptions.
@@ -169,6 +172,7 @@ impl ServerState {
             lastsave: now / 1000,
             config_file: None,
             active_expire_enabled: true,
+            replaying: false,
             eviction_wake: Rc::default(),
             persist: Default::default(),
             blocking: Default::default(),

@@ -46,7 +46,8 @@ pub(super) struct Peer {
     pub addr: String,
     /// `laddr=`: the local end, in the same form.
     pub laddr: String,
-    /// On a loopback address or a Unix socket: protected mode lets it in.
+    /// Local as Redis's `islocalClient` says (exactly `127.0.0.1` or `::1`,
+    /// or a Unix socket): protected mode lets it in, `local` gates allow it.
     pub local: bool,
     /// Connected over the Unix socket (CLIENT LIST flag `U`).
     pub unix: bool,
@@ -70,7 +71,7 @@ impl Listener for TcpListener {
         let peer = Peer {
             addr: fmt_addr(peer),
             laddr,
-            local: is_loopback(&peer),
+            local: is_local(&peer),
             unix: false,
         };
         Ok((sock, peer))
@@ -108,11 +109,16 @@ fn fmt_addr(a: std::net::SocketAddr) -> String {
     }
 }
 
-fn is_loopback(a: &std::net::SocketAddr) -> bool {
+/// Redis's `islocalClient` for a TCP peer: exactly `127.0.0.1` or `::1`
+/// (not the rest of 127.0.0.0/8). An IPv4-mapped `::ffff:127.0.0.1` counts
+/// too: Redis never sees one (its IPv6 listeners are IPv6-only), so it is
+/// the same peer as `127.0.0.1`.
+pub fn is_local(a: &std::net::SocketAddr) -> bool {
+    const LOCAL4: std::net::Ipv4Addr = std::net::Ipv4Addr::LOCALHOST;
     match a.ip() {
-        std::net::IpAddr::V4(v) => v.is_loopback(),
+        std::net::IpAddr::V4(v) => v == LOCAL4,
         std::net::IpAddr::V6(v) => {
-            v.is_loopback() || v.to_ipv4_mapped().is_some_and(|m| m.is_loopback())
+            v == std::net::Ipv6Addr::LOCALHOST || v.to_ipv4_mapped() == Some(LOCAL4)
         }
     }
 }

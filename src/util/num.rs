@@ -106,6 +106,45 @@ pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
     }
 }
 
+/// C's `atoi` as glibc computes it (`(int) strtol(s, NULL, 10)`): leading
+/// white space, an optional sign, then digits up to the first other byte
+/// (or NUL); no digits is 0; a value beyond `long` saturates, then the cast
+/// keeps its low 32 bits. Redis parses a few DEBUG switches this way.
+pub fn c_atoi(s: &[u8]) -> i32 {
+    let s = &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())];
+    let mut i = s.iter().take_while(|&&b| c_space(b)).count();
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut v: i64 = 0;
+    for &b in s[i..].iter().take_while(|b| b.is_ascii_digit()) {
+        let d = i64::from(b - b'0');
+        v = match v.checked_mul(10).and_then(|x| {
+            if neg {
+                x.checked_sub(d)
+            } else {
+                x.checked_add(d)
+            }
+        }) {
+            Some(x) => x,
+            None if neg => i64::MIN,
+            None => i64::MAX,
+        };
+        if v == i64::MIN || v == i64::MAX {
+            break;
+        }
+    }
+    v as i32
+}
+
 /// C's `isspace` in the "C" locale.
 pub fn c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
@@ -128,6 +167,30 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atoi_is_glibcs() {
+        for (s, want) in [
+            (&b"0"[..], 0),
+            (b"1", 1),
+            (b"-1", -1),
+            (b"+7", 7),
+            (b"  42abc", 42),
+            (b"\t-3", -3),
+            (b"abc", 0),
+            (b"", 0),
+            (b"-", 0),
+            (b"00", 0),
+            (b"0x10", 0),
+            (b"1\x002", 1),
+            (b"2147483648", i32::MIN),
+            (b"4294967296", 0),
+            (b"99999999999999999999", -1),
+            (b"-99999999999999999999", 0),
+        ] {
+            assert_eq!(c_atoi(s), want, "{:?}", String::from_utf8_lossy(s));
+        }
+    }
 
     #[test]
     fn i64_rules() {

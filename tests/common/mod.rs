@@ -4,7 +4,10 @@
 //! differential checks) on a free loopback port with a fresh data directory,
 //! and talks to it over TCP:
 //!
-//! * [`start`] / [`start_redis`] spawn a server and wait until it answers `PING`;
+//! * [`start`] / [`start_redis`] spawn a server and wait until it answers `PING`,
+//!   with DEBUG enabled (`--enable-debug-command yes`, off by default in
+//!   forkv and Redis 7) unless the test passes its own
+//!   `--enable-debug-command`;
 //! * [`Server::client`] gives a `redis::Connection` (RESP2) for typed checks;
 //! * [`Server::raw`] / [`Server::raw_conn`] give a plain socket for byte-exact
 //!   checks with [`send`], [`read_reply`] and [`cmd`];
@@ -137,9 +140,15 @@ pub fn forkv_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forkv-server"))
 }
 
-/// Start forkv with `--port P --dir D --save ''` followed by `extra_args`,
-/// and wait until it answers `PING`. Panics with the server log on failure.
+/// Start forkv with `--port P --dir D --save ''`, DEBUG enabled (see
+/// [`DEBUG_ENABLED`]), then `extra_args`, and wait until it answers
+/// `PING`. Panics with the server log on failure.
 pub fn start(extra_args: &[&str]) -> Server {
+    spawn_server(&forkv_bin(), "forkv", &[], &with_debug(extra_args))
+}
+
+/// [`start`] without enabling DEBUG: forkv's own defaults.
+pub fn start_default(extra_args: &[&str]) -> Server {
     spawn_server(&forkv_bin(), "forkv", &[], extra_args)
 }
 
@@ -147,13 +156,28 @@ pub fn start(extra_args: &[&str]) -> Server {
 /// command line, as with redis-server), then the usual test options.
 pub fn start_with_config(config: &Path, extra_args: &[&str]) -> Server {
     let conf = config.to_str().expect("utf-8 path");
-    spawn_server_with(&forkv_bin(), "forkv", Some(conf), &[], extra_args)
+    spawn_server_with(
+        &forkv_bin(),
+        "forkv",
+        Some(conf),
+        &[],
+        &with_debug(extra_args),
+    )
 }
 
-/// Start real Redis (`redis-server` from `PATH`) the same way, with
-/// `--appendonly no` as well. Returns `None` when it is not installed, unless
-/// `FORKV_REQUIRE_REDIS=1`, in which case it panics.
+/// Start real Redis (`redis-server` from `PATH`) the same way (DEBUG
+/// enabled too), with `--appendonly no` as well. Returns `None` when it is
+/// not installed, unless `FORKV_REQUIRE_REDIS=1`, in which case it panics.
 pub fn start_redis(extra_args: &[&str]) -> Option<Server> {
+    start_redis_with(&with_debug(extra_args))
+}
+
+/// [`start_redis`] without enabling DEBUG: Redis's own defaults.
+pub fn start_redis_default(extra_args: &[&str]) -> Option<Server> {
+    start_redis_with(extra_args)
+}
+
+fn start_redis_with(extra_args: &[&str]) -> Option<Server> {
     match find_in_path("redis-server") {
         Some(bin) => Some(spawn_server(
             &bin,
@@ -186,6 +210,22 @@ pub fn find_in_path(name: &str) -> Option<PathBuf> {
 
 fn spawn_server(bin: &Path, name: &str, fixed_args: &[&str], extra_args: &[&str]) -> Server {
     spawn_server_with(bin, name, None, fixed_args, extra_args)
+}
+
+/// What the test servers run with unless a test says otherwise: many
+/// tests use DEBUG (POPULATE, RELOAD, SLEEP, EFFECTS), which forkv, like
+/// Redis 7, refuses by default.
+pub const DEBUG_ENABLED: &[&str] = &["--enable-debug-command", "yes"];
+
+/// `extra_args` preceded by [`DEBUG_ENABLED`], unless they set
+/// `--enable-debug-command` themselves.
+fn with_debug<'a>(extra_args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = Vec::with_capacity(extra_args.len() + 2);
+    if !extra_args.contains(&"--enable-debug-command") {
+        v.extend_from_slice(DEBUG_ENABLED);
+    }
+    v.extend_from_slice(extra_args);
+    v
 }
 
 fn spawn_server_with(

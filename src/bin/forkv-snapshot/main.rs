@@ -27,7 +27,9 @@ Exit status:
   0  success
   1  the snapshot is damaged or cannot be read as a snapshot (bad magic,
      newer format version, truncation, checksum); for restore: the server
-     reported errors; for salvage: nothing could be recovered
+     reported errors; for salvage: records were lost or may have been (OUT
+     holds the rest), or nothing could be recovered (damage that cost no
+     record, such as bytes after the footer, exits 0)
   2  usage or I/O error (missing file, unwritable output, connection failure)";
 
 /// Inspect, check, export, restore and salvage forkv snapshot files.

@@ -6,12 +6,18 @@
 //! item at a time with `decode_item`, and when an item is damaged it
 //! resynchronises at the next block magic (or footer magic) and tries
 //! again. A lost region is named by the block numbers of the intact blocks
-//! around it, which the block headers carry.
+//! around it, which the block headers carry; the records it held come from
+//! the damaged blocks' own headers when they can still be read, and the
+//! total from the footer when it can be believed.
+//!
+//! Damage that costs no record is reported as such: junk between intact
+//! blocks or after the footer, a damaged header (only the creation time is
+//! lost) or footer (every block before it is intact).
 
 use crate::input::Input;
 use crate::{Failure, Outcome, text};
 use forkv::persist::format::{
-    self, BLOCK_HEADER_LEN, ErrorKind, FOOTER_MAGIC, Item, MAGIC, Writer,
+    self, BLOCK_HEADER_LEN, BLOCK_MAGIC, ErrorKind, FOOTER_MAGIC, Item, MAGIC, Writer,
 };
 use std::fmt::Write as _;
 use std::fs::File;
@@ -30,9 +36,17 @@ skips damaged bytes up to the next block, and writes the kept records to OUT
 footer is damaged too; the creation time is copied from the header when the
 header is readable.
 
-It reports the records recovered and every lost region: its byte range and
-the block numbers it held. Exit status 0 when OUT was written, even with
-losses (the report says so); 1 when nothing could be recovered.";
+It reports the records recovered and every damaged region: its byte range,
+the block numbers it held and their records (from the blocks' own headers
+when readable, in total from the footer when it can be believed), or that
+it cost nothing: junk between blocks or after the footer, a damaged header
+(the creation time is set to now) or a damaged footer after intact blocks.
+
+Exit status 0 when OUT holds every record FILE held, even if FILE was
+damaged (the report lists the damage); 1 when records were lost or may have
+been (a file cut short has no footer to say how many blocks followed): OUT
+then holds the rest. Also 1, with OUT not written, when nothing could be
+recovered.";
 
 /// Arguments of `salvage`.
 #[derive(clap::Args)]
@@ -44,31 +58,90 @@ pub struct Args {
     output: PathBuf,
 }
 
-/// A stretch of the file that could not be used.
-struct Loss {
-    start: usize,
-    end: usize,
-    /// Block numbers it held: `first..last` (exclusive), `None` for "from
-    /// `first` on, how many unknown" (the footer is gone too).
-    first: u64,
-    last: Option<u64>,
-    why: String,
+/// What a damaged region cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lost {
+    /// No record: junk between intact blocks or after the footer, a
+    /// damaged header or footer.
+    Nothing,
+    /// Blocks `first..end` (at least one); `records` as their headers say,
+    /// when every one of them can still be read.
+    Blocks {
+        first: u64,
+        end: u64,
+        records: Option<u64>,
+    },
+    /// Block `first` and any after it, how many unknown: the file has no
+    /// footer to say (`footer` false), or the footer's count does not fit
+    /// the bytes skipped. `records` of block `first`, by its header, when
+    /// that header is there (and so that block certainly existed).
+    Tail {
+        first: u64,
+        records: Option<u64>,
+        footer: bool,
+    },
 }
 
-impl Loss {
+/// A stretch of the file that could not be used.
+struct Region {
+    start: usize,
+    end: usize,
+    why: String,
+    lost: Lost,
+}
+
+impl Region {
     fn describe(&self, file_len: usize) -> String {
         let end = if self.end >= file_len {
             "end of file".to_string()
         } else {
             self.end.to_string()
         };
-        let blocks = match self.last {
-            Some(l) if l <= self.first => "no whole block".to_string(),
-            Some(l) if l == self.first + 1 => format!("block {}", self.first),
-            Some(l) => format!("blocks {}..={}", self.first, l - 1),
-            None => format!("blocks from {} on (how many is unknown)", self.first),
-        };
-        format!("lost {blocks}: bytes {}..{end}: {}", self.start, self.why)
+        let bytes = format!("bytes {}..{end}", self.start);
+        let why = &self.why;
+        match self.lost {
+            Lost::Nothing => format!("nothing lost: {bytes}: {why}"),
+            Lost::Blocks {
+                first,
+                end,
+                records,
+            } => {
+                let one = end == first + 1;
+                let which = if one {
+                    format!("block {first}")
+                } else {
+                    format!("blocks {first}..={}", end - 1)
+                };
+                let records = match records {
+                    Some(n) if one => format!("{n} records by its header"),
+                    Some(n) => format!("{n} records by their headers"),
+                    None => "records unknown".to_string(),
+                };
+                format!("lost {which} ({records}): {bytes}: {why}")
+            }
+            Lost::Tail {
+                first,
+                records,
+                footer,
+            } => {
+                let unknown = if footer {
+                    "the footer's block count does not fit, so how many is unknown"
+                } else {
+                    "no footer, so how many is unknown"
+                };
+                match records {
+                    Some(n) => format!(
+                        "lost block {first} ({n} records by its header) and any blocks after it ({unknown}): {bytes}: {why}"
+                    ),
+                    None if self.start < self.end => {
+                        format!("lost blocks from {first} on ({unknown}): {bytes}: {why}")
+                    }
+                    None => format!(
+                        "possibly lost: blocks from {first} on, if there were any: the file ends at byte {file_len} without a footer, so whether any followed is unknown"
+                    ),
+                }
+            }
+        }
     }
 }
 
@@ -79,8 +152,11 @@ struct Walk<'a> {
     next: u64,
     /// Start and cause of the damaged region being skipped, if any.
     damage: Option<(usize, String)>,
-    losses: Vec<Loss>,
+    regions: Vec<Region>,
     blocks_kept: u64,
+    /// The footer's block and record counts, when it is sound or its
+    /// counts fit what the walk found.
+    footer: Option<(u64, u64)>,
 }
 
 impl Walk<'_> {
@@ -92,13 +168,34 @@ impl Walk<'_> {
     /// Ends the damaged region at `at`, where block number `resume` (or,
     /// with `None`, nothing known) follows.
     fn resume(&mut self, at: usize, resume: Option<u64>) {
+        self.resume_with(at, resume, false);
+    }
+
+    /// [`Walk::resume`]; `footer` says the region ends at a footer whose
+    /// count could not be believed.
+    fn resume_with(&mut self, at: usize, resume: Option<u64>, footer: bool) {
         if let Some((start, why)) = self.damage.take() {
-            self.losses.push(Loss {
+            let first = self.next;
+            let lost = match resume {
+                Some(r) if r > first => Lost::Blocks {
+                    first,
+                    end: r,
+                    records: claimed_records(self.data, start, at, first, r),
+                },
+                Some(_) => Lost::Nothing,
+                None => Lost::Tail {
+                    first,
+                    records: block_header(self.data, start)
+                        .filter(|&(index, _, _)| index == first)
+                        .map(|(_, _, count)| count),
+                    footer,
+                },
+            };
+            self.regions.push(Region {
                 start,
                 end: at,
-                first: self.next,
-                last: resume,
                 why,
+                lost,
             });
         }
     }
@@ -119,7 +216,7 @@ impl Walk<'_> {
     }
 
     /// Walks from `pos` to the end, copying the records of intact blocks
-    /// into `out` and noting every lost region.
+    /// into `out` and noting every damaged region.
     fn run<W: std::io::Write>(
         &mut self,
         mut pos: usize,
@@ -148,12 +245,15 @@ impl Walk<'_> {
                         }
                         // Checksum fine but records malformed: the writer
                         // was wrong, not the disk. Lose just this block.
-                        Err(e) => self.losses.push(Loss {
+                        Err(e) => self.regions.push(Region {
                             start: pos,
                             end: pos + b.total_len(),
-                            first: b.index,
-                            last: Some(b.index + 1),
                             why: e.to_string(),
+                            lost: Lost::Blocks {
+                                first: b.index,
+                                end: b.index + 1,
+                                records: Some(b.count as u64),
+                            },
                         }),
                     }
                     self.next = b.index + 1;
@@ -165,20 +265,31 @@ impl Walk<'_> {
                     self.damaged(pos, format!("block number {} out of order", b.index));
                     pos += 1;
                 }
-                Ok(Found::Footer { blocks, verified }) => {
-                    if !verified && self.damage.is_none() && self.losses.is_empty() {
-                        // Every block so far was intact and adjacent, so
-                        // the damage is in the footer itself.
-                        self.damaged(pos, "footer damaged (whole-file checksum mismatch)".into());
-                        self.resume(data.len(), Some(self.next));
-                        return Ok(());
-                    }
-                    // Counts from a footer whose checksum failed are only a
-                    // hint; believe them when they fit the bytes skipped.
-                    let skipped = self.damage.as_ref().map_or(0, |(s, _)| pos - s);
-                    let fits = blocks >= self.next
-                        && blocks - self.next <= (skipped / BLOCK_HEADER_LEN) as u64;
-                    self.resume(pos, (verified || fits).then_some(blocks));
+                // Right after an intact block (or the header), where the
+                // writer puts it: the footer, sound or not.
+                Ok(Found::Footer(f)) if self.damage.is_none() => {
+                    self.footer_at(pos, &f);
+                    return Ok(());
+                }
+                // Found by resynchronising: the footer if sound, or if no
+                // block follows it (else a stray copy inside damage).
+                Ok(Found::Footer(f))
+                    if f.verified()
+                        || f.end == data.len()
+                        || format::find_next_block(data, f.end).is_none() =>
+                {
+                    self.footer_at(pos, &f);
+                    return Ok(());
+                }
+                Ok(Found::Footer(_)) => {
+                    self.damaged(pos, "footer magic inside damaged bytes".into());
+                    pos += 1;
+                }
+                // A footer that cannot be read right after an intact block
+                // (cut short, say): the writer had written every block.
+                Err(e) if self.damage.is_none() && data[pos..].starts_with(FOOTER_MAGIC) => {
+                    self.damaged(pos, format!("footer: {e}; every block before it is intact"));
+                    self.resume(data.len(), Some(self.next));
                     return Ok(());
                 }
                 Err(e) => {
@@ -192,6 +303,93 @@ impl Walk<'_> {
         self.resume(data.len(), None);
         Ok(())
     }
+
+    /// The walk reached the footer `f` at `pos`.
+    fn footer_at(&mut self, pos: usize, f: &format::ParsedFooter) {
+        let data = self.data;
+        let (blocks, keys) = (f.footer.blocks, f.footer.keys);
+        if self.damage.is_none() {
+            // Right after an intact block: every block was written.
+            if f.verified() || (blocks == self.next && !self.regions.is_empty()) {
+                // Sound, or failing its checksum only because of damage
+                // before it while its count agrees.
+                self.footer = Some((blocks, keys));
+            } else {
+                let mut why = if self.regions.is_empty() {
+                    format!(
+                        "footer damaged (whole-file checksum stored {:08x}, computed {:08x})",
+                        f.footer.file_crc, f.computed_crc
+                    )
+                } else {
+                    "footer damaged".to_string()
+                };
+                if blocks != self.next {
+                    let _ = write!(
+                        why,
+                        "; its block count {blocks} disagrees with the {} blocks before it",
+                        self.next
+                    );
+                }
+                why.push_str("; every block before it is intact");
+                self.damaged(pos, why);
+                self.resume(data.len(), Some(self.next));
+                return;
+            }
+        } else {
+            // Counts from a footer whose checksum failed are only a hint;
+            // believe them when they fit the bytes skipped.
+            let skipped = self.damage.as_ref().map_or(0, |(s, _)| pos - s);
+            let fits = f.verified()
+                || (blocks >= self.next
+                    && blocks - self.next <= (skipped / BLOCK_HEADER_LEN) as u64);
+            if fits {
+                self.footer = Some((blocks, keys));
+            }
+            self.resume_with(pos, fits.then_some(blocks), true);
+        }
+        if f.end < data.len() {
+            self.regions.push(Region {
+                start: f.end,
+                end: data.len(),
+                why: format!(
+                    "{} bytes after the footer, not part of the snapshot (ignored)",
+                    data.len() - f.end
+                ),
+                lost: Lost::Nothing,
+            });
+        }
+    }
+}
+
+/// The block header at `at`, as far as it can be read without its
+/// checksum: (index, payload length, record count).
+fn block_header(data: &[u8], at: usize) -> Option<(u64, usize, u64)> {
+    let h = data.get(at..at.checked_add(BLOCK_HEADER_LEN)?)?;
+    if &h[..4] != BLOCK_MAGIC {
+        return None;
+    }
+    let index = u64::from_le_bytes(h[4..12].try_into().ok()?);
+    let len = u32::from_le_bytes(h[12..16].try_into().ok()?) as usize;
+    let count = u32::from_le_bytes(h[16..20].try_into().ok()?) as u64;
+    Some((index, len, count))
+}
+
+/// The records blocks `first..last` held, by their own (unchecked)
+/// headers, when those headers still chain exactly through the damaged
+/// bytes `start..end`: each at the offset the previous one's length gives,
+/// with the expected number.
+fn claimed_records(data: &[u8], start: usize, end: usize, first: u64, last: u64) -> Option<u64> {
+    let mut at = start;
+    let mut total = 0u64;
+    for index in first..last {
+        let (i, len, count) = block_header(data, at)?;
+        if i != index {
+            return None;
+        }
+        at = at.checked_add(BLOCK_HEADER_LEN)?.checked_add(len)?;
+        total += count;
+    }
+    (at == end).then_some(total)
 }
 
 /// Walks the file, writes OUT, prints the report.
@@ -209,8 +407,9 @@ pub fn run(args: Args) -> Outcome {
         data,
         next: 0,
         damage: None,
-        losses: Vec::new(),
+        regions: Vec::new(),
         blocks_kept: 0,
+        footer: None,
     };
 
     let (created_ms, origin, pos) = match format::decode_header(data) {
@@ -254,10 +453,19 @@ pub fn run(args: Args) -> Outcome {
         }
     };
 
-    for loss in &walk.losses {
-        let _ = writeln!(report, "{}", loss.describe(data.len()));
+    for region in &walk.regions {
+        let _ = writeln!(report, "{}", region.describe(data.len()));
     }
-    if keys == 0 && !walk.losses.is_empty() {
+    let lost = walk
+        .regions
+        .iter()
+        .any(|r| !matches!(r.lost, Lost::Nothing));
+    // Only a file cut exactly after a block: more blocks may have followed.
+    let only_maybe = walk.regions.iter().all(|r| {
+        matches!(r.lost, Lost::Nothing)
+            || (matches!(r.lost, Lost::Tail { records: None, .. }) && r.start == r.end)
+    });
+    if keys == 0 && lost {
         let _ = std::fs::remove_file(&tmp);
         text::print(&report)?;
         return Err(Failure::damaged(format!(
@@ -270,60 +478,56 @@ pub fn run(args: Args) -> Outcome {
         let _ = std::fs::remove_file(&tmp);
         return Err(Failure::io(format!("{}: {e}", args.output.display())));
     }
-    let lost_note = if walk.losses.is_empty() {
-        "nothing lost".to_string()
-    } else {
-        format!(
-            "WITH LOSSES: {} damaged region(s), listed above",
-            walk.losses.len()
-        )
+    let out = args.output.display();
+    let kept = walk.blocks_kept;
+    let summary = match walk.footer {
+        _ if !lost => {
+            format!("recovered {keys} records from {kept} blocks into {out}; nothing lost")
+        }
+        Some((blocks, total)) if total >= keys && blocks >= kept => format!(
+            "recovered {keys} of {total} records from {kept} of {blocks} blocks into {out}; LOST {} records (by the footer's count), listed above",
+            total - keys
+        ),
+        _ if only_maybe => format!(
+            "recovered {keys} records from {kept} blocks into {out}; records MAY HAVE BEEN LOST, listed above"
+        ),
+        _ => format!(
+            "recovered {keys} records from {kept} blocks into {out}; LOST records, listed above (how many is unknown without a footer to believe)"
+        ),
     };
-    let _ = writeln!(
-        report,
-        "recovered {keys} records from {} blocks into {}; {lost_note}",
-        walk.blocks_kept,
-        args.output.display()
-    );
-    text::print(&report)
+    let _ = writeln!(report, "{summary}");
+    text::print(&report)?;
+    if lost {
+        let what = if only_maybe {
+            "records may have been lost"
+        } else {
+            "records were lost"
+        };
+        return Err(Failure::damaged(format!(
+            "{}: {what} (see the report); {out} holds the rest",
+            input.name()
+        )));
+    }
+    Ok(())
 }
 
 /// What [`read_item`] found.
 enum Found<'a> {
     Block(format::BlockRef<'a>),
-    /// The footer; `verified` when the whole-file checksum matched, which
-    /// after any damage it cannot.
-    Footer {
-        blocks: u64,
-        verified: bool,
-    },
+    /// A footer that parses; whether its whole-file checksum matches, and
+    /// whether anything follows it, is for the caller to judge.
+    Footer(format::ParsedFooter),
 }
 
-/// `decode_item`, except that a footer which is well-formed but whose
-/// whole-file checksum fails still counts as the footer: after damage
-/// earlier in the file, that checksum is bound to fail.
+/// The block (checksum verified) or the footer (parsed, not judged) at
+/// `pos`.
 fn read_item(data: &[u8], pos: usize) -> Result<Found<'_>, format::FormatError> {
-    match format::decode_item(data, pos, None) {
-        Ok(Item::Block(b)) => Ok(Found::Block(b)),
-        Ok(Item::Footer(f)) => Ok(Found::Footer {
-            blocks: f.blocks,
-            verified: true,
-        }),
-        // The checksum field is the file's last 4 bytes: everything
-        // before it parsed as a footer and nothing trails it.
-        Err(e)
-            if matches!(e.kind, ErrorKind::Checksum { .. })
-                && e.block.is_none()
-                && data.get(pos..pos + 4) == Some(FOOTER_MAGIC)
-                && e.offset as usize + 4 == data.len() =>
-        {
-            let mut n = [0u8; 8];
-            n.copy_from_slice(data.get(pos + 4..pos + 12).ok_or(e)?);
-            Ok(Found::Footer {
-                blocks: u64::from_le_bytes(n),
-                verified: false,
-            })
-        }
-        Err(e) => Err(e),
+    if data[pos..].starts_with(FOOTER_MAGIC) {
+        return format::parse_footer(data, pos).map(Found::Footer);
+    }
+    match format::decode_item(data, pos, None)? {
+        Item::Block(b) => Ok(Found::Block(b)),
+        Item::Footer(_) => format::parse_footer(data, pos).map(Found::Footer),
     }
 }
 
