@@ -49,10 +49,27 @@ pub(crate) type LibResult<T> = Result<T, Raise>;
 
 /// The marker a Rust body returns in first position to ask the trampoline
 /// to raise the second value; its address is unique to this crate.
-static RAISE_MARK: u8 = 0;
+static RAISE_MARK: u8 = 1;
 
-fn raise_mark() -> *mut std::ffi::c_void {
-    std::ptr::addr_of!(RAISE_MARK) as *mut std::ffi::c_void
+/// The marker for "the results are in the table that follows, this many":
+/// mlua needs a few stack slots of its own to return values, so a body that
+/// returns as many values as the C function could (up to the C stack limit)
+/// hands them over in a table for the trampoline to push.
+static BULK_MARK: u8 = 2;
+
+/// Results above this count travel in a table.
+const BULK_OVER: usize = 64;
+
+fn mark(m: &'static u8) -> *mut std::ffi::c_void {
+    std::ptr::from_ref(m) as *mut std::ffi::c_void
+}
+
+/// Whether stack slot `idx` holds the light userdata `m`.
+unsafe fn is_mark(state: *mut ffi::lua_State, idx: c_int, m: &'static u8) -> bool {
+    unsafe {
+        ffi::lua_type(state, idx) == ffi::LUA_TLIGHTUSERDATA
+            && ffi::lua_touserdata(state, idx) == mark(m)
+    }
 }
 
 /// The C function every library function is seen through. mlua raises a
@@ -72,11 +89,21 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
         ffi::lua_insert(state, 1);
         ffi::lua_call(state, nargs, ffi::LUA_MULTRET);
         let nresults = ffi::lua_gettop(state);
-        if nresults == 2
-            && ffi::lua_type(state, 1) == ffi::LUA_TLIGHTUSERDATA
-            && ffi::lua_touserdata(state, 1) == raise_mark()
-        {
+        if nresults == 2 && is_mark(state, 1, &RAISE_MARK) {
             ffi::lua_error(state);
+        }
+        if nresults == 3 && is_mark(state, 1, &BULK_MARK) {
+            let n = ffi::lua_tointeger(state, 3) as c_int;
+            ffi::lua_settop(state, 2);
+            ffi::lua_remove(state, 1);
+            if ffi::lua_checkstack(state, n) == 0 {
+                ffi::lua_pushstring(state, c"stack overflow (too many results)".as_ptr());
+                ffi::lua_error(state);
+            }
+            for i in 1..=n {
+                ffi::lua_rawgeti(state, 1, ffi::lua_Integer::from(i));
+            }
+            return n;
         }
         nresults
     }
@@ -90,9 +117,21 @@ where
 {
     let inner = lua.create_function(move |lua, args: MultiValue| {
         match body(lua, args.into_vec()) {
+            Ok(v) if v.len() > BULK_OVER => {
+                let n = v.len();
+                let t = lua.create_table_with_capacity(n, 0)?;
+                for (i, x) in v.into_iter().enumerate() {
+                    t.raw_set(i + 1, x)?;
+                }
+                Ok(MultiValue::from_vec(vec![
+                    Value::LightUserData(LightUserData(mark(&BULK_MARK))),
+                    Value::Table(t),
+                    Value::Integer(n as i64),
+                ]))
+            }
             Ok(v) => Ok(MultiValue::from_vec(v)),
             Err(Raise::Msg(m)) => Ok(MultiValue::from_vec(vec![
-                Value::LightUserData(LightUserData(raise_mark())),
+                Value::LightUserData(LightUserData(mark(&RAISE_MARK))),
                 Value::String(lua.create_string(m)?),
             ])),
             Err(Raise::Lua(e)) => Err(e),
