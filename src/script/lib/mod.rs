@@ -371,17 +371,18 @@ pub(crate) mod testutil {
         }
     }
 
-    /// Runs every case of a `.expected` file in one Lua state (as the
-    /// capture ran them in one server) and returns the failures.
+    /// Runs every case of a `.expected` file, each in a new Lua state (the
+    /// capture flushed Redis's scripting state between cases), and fails
+    /// on any difference.
     pub(crate) fn run_expected(text: &str) -> usize {
-        let lua = Lua::new();
-        super::register_all(&lua).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.len() % 2 == 0 && !lines.is_empty());
         let mut failures = Vec::new();
         for pair in lines.chunks(2) {
             let chunk = unescape(pair[0]);
             let want = unescape(pair[1]);
+            let lua = Lua::new();
+            super::register_all(&lua).unwrap();
             let mut src = PRELUDE.as_bytes().to_vec();
             src.extend_from_slice(&chunk);
             let (got, matches) = match lua.load(&src).set_name("@user_script").eval::<Value>() {

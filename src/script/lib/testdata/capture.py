@@ -4,8 +4,8 @@ Redis 7.0.15.
 
 Usage: start `redis-server --port 7777 --save '' --daemonize yes`, then run
 `python3 capture.py NAME` in this directory for NAME in bit, structlib,
-cmsgpack, cjson. It reads NAME.cases (one Lua chunk per line; lines starting
-with `#` and blank lines are skipped), sends `EVAL <prelude.lua + chunk> 0`
+cmsgpack, cjson. It reads NAME.cases (one Lua chunk per line, taken as is; lines
+starting with `#` and blank lines are skipped), sends `EVAL <prelude.lua + chunk> 0`
 for each and writes NAME.expected: for every case one line with the escaped
 chunk and one with the escaped raw RESP reply. The server is flushed of
 script state between cases with SCRIPT FLUSH; cjson's settings live in the
@@ -29,27 +29,6 @@ def esc(b: bytes) -> str:
         else:
             out.append("\\x%02x" % c)
     return "".join(out)
-
-
-def unesc(s: str) -> bytes:
-    # The .cases files use the same escapes as the .expected files.
-    out = bytearray()
-    i = 0
-    while i < len(s):
-        ch = s[i]
-        if ch == "\\" and i + 1 < len(s):
-            n = s[i + 1]
-            if n == "\\":
-                out.append(0x5C); i += 2; continue
-            if n == "n":
-                out.append(0x0A); i += 2; continue
-            if n == "r":
-                out.append(0x0D); i += 2; continue
-            if n == "x":
-                out.append(int(s[i + 2:i + 4], 16)); i += 4; continue
-        out.extend(ch.encode())
-        i += 1
-    return bytes(out)
 
 
 def read_reply(f) -> bytes:
@@ -90,7 +69,7 @@ def main():
         raw = raw.rstrip("\n")
         if not raw.strip() or raw.startswith("#"):
             continue
-        chunk = unesc(raw)
+        chunk = raw.encode()
         reply = command(sock, f, b"EVAL", prelude + chunk, b"0")
         command(sock, f, b"SCRIPT", b"FLUSH")
         lines.append(esc(chunk))
