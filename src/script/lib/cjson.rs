@@ -285,6 +285,7 @@ fn encode(lua: &Lua, cfg: &Shared, next: &mlua::Function, a: &[Value]) -> LibRes
                 frames.push(Frame { next: 1, len: -1, top });
             }
             tables.raw_set(depth, t)?;
+            keys.raw_set(depth, Value::Nil)?;
             continue;
         }
         let depth = frames.len() as i64;
@@ -463,8 +464,11 @@ fn append_number(lua: &Lua, cfg: &Config, out: &mut Vec<u8>, n: f64) -> LibResul
     Ok(())
 }
 
-/// `printf("%.<precision>g", n)` for a non-NaN number.
+/// `printf("%.<precision>g", n)`.
 pub(crate) fn format_g(n: f64, precision: usize) -> String {
+    if n.is_nan() {
+        return if n.is_sign_negative() { "-nan".into() } else { "nan".into() };
+    }
     if n.is_infinite() {
         return if n < 0.0 { "-inf".into() } else { "inf".into() };
     }

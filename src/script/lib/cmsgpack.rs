@@ -14,7 +14,7 @@
 use mlua::{Lua, Table, Value};
 
 use super::{
-    LibResult, MAX_C_STACK, Raise, arg_error, as_number, c_double_to_i64, check_bytes,
+    LibResult, MAX_C_STACK, Raise, arg_error, as_number, bulk, c_double_to_i64, check_bytes,
     check_integer, error, lib_fn, new_module, opt_integer,
 };
 
@@ -264,10 +264,18 @@ fn unpack_full(
     }
     let limit = if decode_all { i64::from(i32::MAX) } else { limit };
     let mut cur = Cursor { data: &data, pos: offset as usize };
-    let mut results = Vec::new();
-    while cur.left() > 0 && (results.len() as i64) < limit {
-        match decode_value(lua, &mut cur, base + results.len()) {
-            Ok(v) => results.push(v),
+    // Results go straight into a Lua table (see `super::bulk`); slot 1 is
+    // kept for the offset when one is returned.
+    let results = lua.create_table()?;
+    let holder = lua.create_table()?;
+    let first = if decode_all { 1 } else { 2 };
+    let mut count: usize = 0;
+    while cur.left() > 0 && (count as i64) < limit {
+        match decode_value(lua, &mut cur, base + count, &holder) {
+            Ok(v) => {
+                results.raw_set(first + count, v)?;
+                count += 1;
+            }
             Err(Stop::Eof) => return Err(error(lua, "Missing bytes in input.")),
             Err(Stop::BadFormat) => return Err(error(lua, "Bad data format in input.")),
             Err(Stop::Raise(r)) => return Err(r),
@@ -275,9 +283,10 @@ fn unpack_full(
     }
     if !decode_all {
         let next = if cur.left() == 0 { -1.0 } else { cur.pos as f64 };
-        results.insert(0, Value::Number(next));
+        results.raw_set(1, next)?;
+        count += 1;
     }
-    Ok(results)
+    Ok(bulk(results, count))
 }
 
 struct Cursor<'a> {
@@ -305,21 +314,23 @@ impl Cursor<'_> {
     }
 }
 
-/// A container being filled.
+/// A container being filled; the table itself waits in the holder table
+/// at index `depth` (one mlua reference per open container would run out
+/// before the C code's limits do).
 struct Open {
-    table: Table,
     remaining: u64,
     /// Arrays: the next index. Maps: unused.
     index: f64,
     is_map: bool,
-    /// Maps: the key read, waiting for its value.
-    key: Option<Value>,
+    /// Maps: the key read, waiting for its value (kept in the holder's
+    /// hash part under `-depth` while it waits).
+    has_key: bool,
 }
 
 impl Open {
     /// Lua stack slots the C decoder holds for this container.
     fn slots(&self) -> usize {
-        if self.is_map { 1 + usize::from(self.key.is_some()) } else { 2 }
+        if self.is_map { 1 + usize::from(self.has_key) } else { 2 }
     }
 }
 
@@ -331,7 +342,7 @@ enum Item {
 
 /// Decodes one complete value. Iterative, so nesting is bounded by the
 /// stack-slot count (as in C), not by the Rust stack.
-fn decode_value(lua: &Lua, cur: &mut Cursor, base: usize) -> Result<Value, Stop> {
+fn decode_value(lua: &Lua, cur: &mut Cursor, base: usize, holder: &Table) -> Result<Value, Stop> {
     let mut open: Vec<Open> = Vec::new();
     // Slots held below the next value: `base` plus every open container's.
     let mut top = base;
@@ -359,9 +370,10 @@ fn decode_value(lua: &Lua, cur: &mut Cursor, base: usize) -> Result<Value, Stop>
                 if len == 0 {
                     Value::Table(table)
                 } else {
-                    let o = Open { table, remaining: len, index: 1.0, is_map, key: None };
+                    let o = Open { remaining: len, index: 1.0, is_map, has_key: false };
                     top += o.slots();
                     open.push(o);
+                    holder.raw_set(open.len(), table)?;
                     continue;
                 }
             }
@@ -369,32 +381,36 @@ fn decode_value(lua: &Lua, cur: &mut Cursor, base: usize) -> Result<Value, Stop>
         // Attach the finished value to its container, closing every
         // container it completes.
         loop {
+            let depth = open.len() as i64;
             let Some(o) = open.last_mut() else {
                 return Ok(value);
             };
             top -= o.slots();
+            let table: Table = holder.raw_get(depth)?;
             if o.is_map {
-                match o.key.take() {
-                    None => {
-                        o.key = Some(value);
-                        top += o.slots();
-                        break;
-                    }
-                    Some(k) => {
-                        match &k {
-                            Value::Nil => {
-                                return Err(Stop::Raise(Raise::Msg(b"table index is nil".to_vec())));
-                            }
-                            Value::Number(n) if n.is_nan() => {
-                                return Err(Stop::Raise(Raise::Msg(b"table index is NaN".to_vec())));
-                            }
-                            _ => {}
-                        }
-                        o.table.raw_set(k, value)?;
-                    }
+                if !o.has_key {
+                    holder.raw_set(-depth, value)?;
+                    o.has_key = true;
+                    top += o.slots();
+                    break;
                 }
+                let k: Value = holder.raw_get(-depth)?;
+                holder.raw_set(-depth, Value::Nil)?;
+                o.has_key = false;
+                // The C code's lua_settable fails on these keys, with the
+                // messages of Lua's own table code (no position).
+                match &k {
+                    Value::Nil => {
+                        return Err(Stop::Raise(Raise::Msg(b"table index is nil".to_vec())));
+                    }
+                    Value::Number(n) if n.is_nan() => {
+                        return Err(Stop::Raise(Raise::Msg(b"table index is NaN".to_vec())));
+                    }
+                    _ => {}
+                }
+                table.raw_set(k, value)?;
             } else {
-                o.table.raw_set(o.index, value)?;
+                table.raw_set(o.index, value)?;
                 o.index += 1.0;
             }
             o.remaining -= 1;
@@ -402,8 +418,9 @@ fn decode_value(lua: &Lua, cur: &mut Cursor, base: usize) -> Result<Value, Stop>
                 top += o.slots();
                 break;
             }
-            let done = open.pop().expect("checked above");
-            value = Value::Table(done.table);
+            open.pop();
+            holder.raw_set(depth, Value::Nil)?;
+            value = Value::Table(table);
         }
     }
 }

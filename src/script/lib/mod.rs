@@ -109,6 +109,18 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
     }
 }
 
+/// The results of a body that may return thousands of values, already
+/// stored in `table` at 1..=n (see `BULK_MARK`): collecting them in a Rust
+/// vector would hold one mlua reference per string or table, and those live
+/// on a stack as bounded as the C function's.
+pub(crate) fn bulk(table: mlua::Table, n: usize) -> Vec<Value> {
+    vec![
+        Value::LightUserData(LightUserData(mark(&BULK_MARK))),
+        Value::Table(table),
+        Value::Integer(n as i64),
+    ]
+}
+
 /// Makes a Lua function of a library body. The body gets the arguments as
 /// passed (their count is the number of values: absent is not nil).
 pub(crate) fn lib_fn<F>(lua: &Lua, body: F) -> mlua::Result<Function>
@@ -131,6 +143,12 @@ where
             }
             Ok(v) => Ok(MultiValue::from_vec(v)),
             Err(Raise::Msg(m)) => Ok(MultiValue::from_vec(vec![
+                Value::LightUserData(LightUserData(mark(&RAISE_MARK))),
+                Value::String(lua.create_string(m)?),
+            ])),
+            // A Lua error met on the way (a metamethod's) stays the string
+            // it was, as it would through the C code.
+            Err(Raise::Lua(mlua::Error::RuntimeError(m))) => Ok(MultiValue::from_vec(vec![
                 Value::LightUserData(LightUserData(mark(&RAISE_MARK))),
                 Value::String(lua.create_string(m)?),
             ])),

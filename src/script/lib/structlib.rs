@@ -6,7 +6,7 @@
 use mlua::{Lua, Value};
 
 use super::{
-    LibResult, MAX_C_STACK, arg_error, c_double_to_i64, check_bytes, check_number, error,
+    LibResult, MAX_C_STACK, arg_error, bulk, c_double_to_i64, check_bytes, check_number, error,
     lib_fn, new_module, opt_integer, to_number,
 };
 
@@ -240,7 +240,8 @@ fn unpack(lua: &Lua, args: Vec<Value>) -> LibResult<Vec<Value>> {
     let ld = data.len();
     let mut f = Format::new(&fmt_b);
     let mut pos = start - 1;
-    let mut out: Vec<Value> = Vec::new();
+    let out = lua.create_table()?;
+    let mut n: usize = 0;
     while let Some(opt) = f.next_opt() {
         let mut size = f.opt_size(lua, opt)?;
         pos = pos.wrapping_add(f.to_align(pos, opt, size));
@@ -248,56 +249,63 @@ fn unpack(lua: &Lua, args: Vec<Value>) -> LibResult<Vec<Value>> {
             return Err(arg_error(lua, 2, "data string too short"));
         }
         // The C function keeps its arguments and results on its stack.
-        if args.len().max(1) + out.len() + 2 > MAX_C_STACK {
+        if args.len().max(1) + n + 2 > MAX_C_STACK {
             return Err(error(lua, "stack overflow (too many results)"));
         }
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
                 let signed = opt.is_ascii_lowercase();
-                out.push(Value::Number(get_integer(&data[pos..], f.little, signed, size)));
+                n += 1;
+                out.raw_set(n, get_integer(&data[pos..], f.little, signed, size))?;
             }
             b'x' => {}
             b'f' => {
                 let b: [u8; 4] = data[pos..pos + 4].try_into().expect("4 bytes checked");
                 let v = if f.little { f32::from_le_bytes(b) } else { f32::from_be_bytes(b) };
-                out.push(Value::Number(f64::from(v)));
+                n += 1;
+                out.raw_set(n, f64::from(v))?;
             }
             b'd' => {
                 let b: [u8; 8] = data[pos..pos + 8].try_into().expect("8 bytes checked");
                 let v = if f.little { f64::from_le_bytes(b) } else { f64::from_be_bytes(b) };
-                out.push(Value::Number(v));
+                n += 1;
+                out.raw_set(n, v)?;
             }
             b'c' => {
                 if size == 0 {
                     // `c0` takes its length from the previous result.
-                    let prev = match out.last() {
-                        Some(v) => to_number(lua, Some(v))?,
-                        None => None,
+                    let prev = match n {
+                        0 => None,
+                        _ => to_number(lua, Some(&out.raw_get::<Value>(n)?))?,
                     };
-                    let Some(n) = prev else {
+                    let Some(prev) = prev else {
                         return Err(error(lua, "format 'c0' needs a previous size"));
                     };
-                    size = c_double_to_u64(n) as usize;
-                    out.pop();
+                    size = c_double_to_u64(prev) as usize;
+                    out.raw_set(n, Value::Nil)?;
+                    n -= 1;
                     if !(size <= ld && pos <= ld - size) {
                         return Err(arg_error(lua, 2, "data string too short"));
                     }
                 }
-                out.push(Value::String(lua.create_string(&data[pos..pos + size])?));
+                n += 1;
+                out.raw_set(n, lua.create_string(&data[pos..pos + size])?)?;
             }
             b's' => {
                 let Some(len) = data[pos..].iter().position(|&b| b == 0) else {
                     return Err(error(lua, "unfinished string in data"));
                 };
                 size = len + 1;
-                out.push(Value::String(lua.create_string(&data[pos..pos + len])?));
+                n += 1;
+                out.raw_set(n, lua.create_string(&data[pos..pos + len])?)?;
             }
             _ => f.control(lua, opt)?,
         }
         pos = pos.wrapping_add(size);
     }
-    out.push(Value::Number(pos.wrapping_add(1) as i64 as f64));
-    Ok(out)
+    n += 1;
+    out.raw_set(n, pos.wrapping_add(1) as i64 as f64)?;
+    Ok(bulk(out, n))
 }
 
 fn size(lua: &Lua, args: Vec<Value>) -> LibResult<Vec<Value>> {
