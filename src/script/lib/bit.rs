@@ -18,7 +18,10 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
     t.raw_set("arshift", shift(lua, |b, n| ((b as i32) >> n) as u32)?)?;
     t.raw_set("rol", shift(lua, |b, n| b.rotate_left(n))?)?;
     t.raw_set("ror", shift(lua, |b, n| b.rotate_right(n))?)?;
-    t.raw_set("bswap", lib_fn(lua, |lua, a| ret(barg(lua, &a, 1)?.swap_bytes()))?)?;
+    t.raw_set(
+        "bswap",
+        lib_fn(lua, |lua, a| ret(barg(lua, &a, 1)?.swap_bytes()))?,
+    )?;
     t.raw_set("tohex", lib_fn(lua, tohex)?)?;
     Ok(())
 }
@@ -71,7 +74,11 @@ fn tohex(lua: &Lua, a: Vec<Value>) -> LibResult<Vec<Value>> {
     let mut b = barg(lua, &a, 1)?;
     // Widened so that -(-2^31) is positive (and clamped to 8), which is what
     // Redis's build does.
-    let mut n = if a.len() < 2 { 8 } else { barg(lua, &a, 2)? as i32 as i64 };
+    let mut n = if a.len() < 2 {
+        8
+    } else {
+        barg(lua, &a, 2)? as i32 as i64
+    };
     let digits: &[u8; 16] = if n < 0 {
         n = -n;
         b"0123456789ABCDEF"

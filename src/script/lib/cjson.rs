@@ -16,8 +16,8 @@ use std::rc::Rc;
 use mlua::{LightUserData, Lua, Table, Value};
 
 use super::{
-    LibResult, MAX_C_STACK, Raise, arg_error, as_number, c_double_to_i64, check_bytes,
-    check_integer, error, lib_fn, type_name,
+    LibResult, MAX_C_STACK, Raise, arg_error, as_number, check_bytes, check_integer, error, lib_fn,
+    type_name,
 };
 
 /// The settings one module table's functions share (`cjson.new()` makes a
@@ -103,7 +103,14 @@ fn module(lua: &Lua) -> mlua::Result<Table> {
         "encode_max_depth",
         lib_fn(lua, move |lua, a| {
             arg_init(lua, &a, 1)?;
-            let v = int_option(lua, &a, 1, &mut c.borrow_mut().encode_max_depth, 1, i32::MAX)?;
+            let v = int_option(
+                lua,
+                &a,
+                1,
+                &mut c.borrow_mut().encode_max_depth,
+                1,
+                i32::MAX,
+            )?;
             Ok(vec![v])
         })?,
     )?;
@@ -112,7 +119,14 @@ fn module(lua: &Lua) -> mlua::Result<Table> {
         "decode_max_depth",
         lib_fn(lua, move |lua, a| {
             arg_init(lua, &a, 1)?;
-            let v = int_option(lua, &a, 1, &mut c.borrow_mut().decode_max_depth, 1, i32::MAX)?;
+            let v = int_option(
+                lua,
+                &a,
+                1,
+                &mut c.borrow_mut().decode_max_depth,
+                1,
+                i32::MAX,
+            )?;
             Ok(vec![v])
         })?,
     )?;
@@ -148,7 +162,13 @@ fn module(lua: &Lua) -> mlua::Result<Table> {
         lib_fn(lua, move |lua, a| {
             arg_init(lua, &a, 1)?;
             let mut c = c.borrow_mut();
-            let r = enum_option(lua, &a, 1, &mut c.encode_invalid_numbers, &["off", "on", "null"])?;
+            let r = enum_option(
+                lua,
+                &a,
+                1,
+                &mut c.encode_invalid_numbers,
+                &["off", "on", "null"],
+            )?;
             Ok(vec![r])
         })?,
     )?;
@@ -164,7 +184,10 @@ fn module(lua: &Lua) -> mlua::Result<Table> {
             Ok(vec![r])
         })?,
     )?;
-    t.raw_set("new", lib_fn(lua, |lua, _| Ok(vec![Value::Table(module(lua)?)]))?)?;
+    t.raw_set(
+        "new",
+        lib_fn(lua, |lua, _| Ok(vec![Value::Table(module(lua)?)]))?,
+    )?;
     t.raw_set("null", null())?;
     t.raw_set("_NAME", "cjson")?;
     t.raw_set("_VERSION", "2.1.0")?;
@@ -195,7 +218,11 @@ fn int_option(
         let v = check_integer(lua, a, idx)? as i32;
         if !(min <= v && v <= max) {
             // The C code names argument 1 whatever the position.
-            return Err(arg_error(lua, 1, format!("expected integer between {min} and {max}")));
+            return Err(arg_error(
+                lua,
+                1,
+                format!("expected integer between {min} and {max}"),
+            ));
         }
         *setting = v;
     }
@@ -274,15 +301,26 @@ fn encode(lua: &Lua, cfg: &Shared, next: &mlua::Function, a: &[Value]) -> LibRes
             // The C check: the depth setting, then room for a key, a value
             // and an error message on the stack.
             if depth > cfg.encode_max_depth || top + 3 > MAX_C_STACK {
-                return Err(error(lua, format!("Cannot serialise, excessive nesting ({depth})")));
+                return Err(error(
+                    lua,
+                    format!("Cannot serialise, excessive nesting ({depth})"),
+                ));
             }
             let len = array_length(lua, &cfg, &t)?;
             if len > 0 {
                 out.push(b'[');
-                frames.push(Frame { next: 1, len: i64::from(len), top });
+                frames.push(Frame {
+                    next: 1,
+                    len: i64::from(len),
+                    top,
+                });
             } else {
                 out.push(b'{');
-                frames.push(Frame { next: 1, len: -1, top });
+                frames.push(Frame {
+                    next: 1,
+                    len: -1,
+                    top,
+                });
             }
             tables.raw_set(depth, t)?;
             keys.raw_set(depth, Value::Nil)?;
@@ -359,7 +397,10 @@ fn append_value(lua: &Lua, cfg: &Config, out: &mut Vec<u8>, v: Value) -> LibResu
         other => {
             return Err(error(
                 lua,
-                format!("Cannot serialise {}: type not supported", type_name(Some(&other))),
+                format!(
+                    "Cannot serialise {}: type not supported",
+                    type_name(Some(&other))
+                ),
             ));
         }
     }
@@ -399,12 +440,12 @@ fn array_length(lua: &Lua, cfg: &Config, t: &Table) -> LibResult<i32> {
         }
         return Ok(-1);
     }
-    if cfg.sparse_ratio > 0
-        && max > items.wrapping_mul(cfg.sparse_ratio)
-        && max > cfg.sparse_safe
-    {
+    if cfg.sparse_ratio > 0 && max > items.wrapping_mul(cfg.sparse_ratio) && max > cfg.sparse_safe {
         if !cfg.sparse_convert {
-            return Err(error(lua, "Cannot serialise table: excessively sparse array"));
+            return Err(error(
+                lua,
+                "Cannot serialise table: excessively sparse array",
+            ));
         }
         return Ok(-1);
     }
@@ -448,7 +489,10 @@ fn append_string(out: &mut Vec<u8>, s: &[u8]) {
 fn append_number(lua: &Lua, cfg: &Config, out: &mut Vec<u8>, n: f64) -> LibResult<()> {
     match cfg.encode_invalid_numbers {
         0 if !n.is_finite() => {
-            return Err(error(lua, "Cannot serialise number: must not be NaN or Inf"));
+            return Err(error(
+                lua,
+                "Cannot serialise number: must not be NaN or Inf",
+            ));
         }
         1 if n.is_nan() => {
             out.extend_from_slice(b"nan");
@@ -467,7 +511,11 @@ fn append_number(lua: &Lua, cfg: &Config, out: &mut Vec<u8>, n: f64) -> LibResul
 /// `printf("%.<precision>g", n)`.
 pub(crate) fn format_g(n: f64, precision: usize) -> String {
     if n.is_nan() {
-        return if n.is_sign_negative() { "-nan".into() } else { "nan".into() };
+        return if n.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
     }
     if n.is_infinite() {
         return if n < 0.0 { "-inf".into() } else { "inf".into() };
@@ -489,7 +537,11 @@ pub(crate) fn format_g(n: f64, precision: usize) -> String {
 
 /// `%g` drops trailing zeros of the fraction, and the point if none remain.
 fn strip_zeros(s: &str) -> &str {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 // ---- decoding ----
@@ -554,11 +606,20 @@ impl Parser<'_> {
     }
 
     fn starts_with(&self, lit: &[u8]) -> bool {
-        lit.iter().enumerate().all(|(i, &c)| self.at(self.pos + i) == c)
+        lit.iter()
+            .enumerate()
+            .all(|(i, &c)| self.at(self.pos + i) == c)
     }
 
     fn token(&self, kind: Kind, index: usize) -> Token {
-        Token { kind, index, string: Vec::new(), number: 0.0, boolean: false, error: "" }
+        Token {
+            kind,
+            index,
+            string: Vec::new(),
+            number: 0.0,
+            boolean: false,
+            error: "",
+        }
     }
 
     fn error_token(&self, what: &'static str) -> Token {
@@ -587,8 +648,10 @@ impl Parser<'_> {
             self.pos += 1;
             return self.token(k, start);
         }
-        let known = matches!(ch, b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'"' | b'+' | b'-')
-            || ch.is_ascii_digit();
+        let known = matches!(
+            ch,
+            b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'"' | b'+' | b'-'
+        ) || ch.is_ascii_digit();
         if !known {
             return self.error_token("invalid token");
         }
@@ -752,7 +815,11 @@ fn strtod(data: &[u8], start: usize) -> Option<(f64, usize)> {
         p += 1;
     }
     let sign = |v: f64| if negative { -v } else { v };
-    let word = |p: usize, w: &[u8]| w.iter().enumerate().all(|(i, c)| at(p + i).to_ascii_lowercase() == *c);
+    let word = |p: usize, w: &[u8]| {
+        w.iter()
+            .enumerate()
+            .all(|(i, c)| at(p + i).to_ascii_lowercase() == *c)
+    };
     if word(p, b"inf") {
         let end = if word(p, b"infinity") { p + 8 } else { p + 3 };
         return Some((sign(f64::INFINITY), end));
@@ -916,10 +983,24 @@ fn decode(lua: &Lua, cfg: &Shared, a: &[Value]) -> LibResult<Vec<Value>> {
     if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
         return Err(error(lua, "JSON parser does not support UTF-16 or UTF-32"));
     }
-    let mut p = Parser { data: &data, pos: 0, invalid_numbers: cfg.decode_invalid_numbers };
+    let mut p = Parser {
+        data: &data,
+        pos: 0,
+        invalid_numbers: cfg.decode_invalid_numbers,
+    };
     let parse_error = |lua: &Lua, expected: &str, t: &Token| -> Raise {
-        let found = if t.kind == Kind::Error { t.error } else { t.kind.name() };
-        error(lua, format!("Expected {expected} but found {found} at character {}", t.index + 1))
+        let found = if t.kind == Kind::Error {
+            t.error
+        } else {
+            t.kind.name()
+        };
+        error(
+            lua,
+            format!(
+                "Expected {expected} but found {found} at character {}",
+                t.index + 1
+            ),
+        )
     };
     let tables = lua.create_table()?;
     let mut open: Vec<Open> = Vec::new();
@@ -1050,4 +1131,3 @@ mod tests {
         assert_eq!(format_g(100.0, 1), "1e+02");
     }
 }
-

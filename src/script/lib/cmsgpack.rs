@@ -25,7 +25,10 @@ const MAX_NESTING: usize = 16;
 pub fn register(lua: &Lua) -> mlua::Result<()> {
     let t = new_module(lua, "cmsgpack")?;
     t.raw_set("pack", lib_fn(lua, pack)?)?;
-    t.raw_set("unpack", lib_fn(lua, |lua, a| unpack_full(lua, &a, 0, 0, a.len()))?)?;
+    t.raw_set(
+        "unpack",
+        lib_fn(lua, |lua, a| unpack_full(lua, &a, 0, 0, a.len()))?,
+    )?;
     t.raw_set("unpack_one", lib_fn(lua, unpack_one)?)?;
     t.raw_set("unpack_limit", lib_fn(lua, unpack_limit)?)?;
     t.raw_set("_NAME", "cmsgpack")?;
@@ -43,7 +46,11 @@ fn pack(lua: &Lua, args: Vec<Value>) -> LibResult<Vec<Value>> {
         return Err(arg_error(lua, 0, "MessagePack pack needs input."));
     }
     if 2 * nargs > MAX_C_STACK {
-        return Err(arg_error(lua, 0, "Too many arguments for MessagePack pack."));
+        return Err(arg_error(
+            lua,
+            0,
+            "Too many arguments for MessagePack pack.",
+        ));
     }
     let mut buf = Vec::new();
     for (i, v) in args.iter().enumerate() {
@@ -259,11 +266,21 @@ fn unpack_full(
     if offset as u64 > len as u64 {
         return Err(error(
             lua,
-            format!("Start offset {} greater than input length {}.", offset as i32, len as i32),
+            format!(
+                "Start offset {} greater than input length {}.",
+                offset as i32, len as i32
+            ),
         ));
     }
-    let limit = if decode_all { i64::from(i32::MAX) } else { limit };
-    let mut cur = Cursor { data: &data, pos: offset as usize };
+    let limit = if decode_all {
+        i64::from(i32::MAX)
+    } else {
+        limit
+    };
+    let mut cur = Cursor {
+        data: &data,
+        pos: offset as usize,
+    };
     // Results go straight into a Lua table (see `super::bulk`); slot 1 is
     // kept for the offset when one is returned.
     let results = lua.create_table()?;
@@ -282,7 +299,11 @@ fn unpack_full(
         }
     }
     if !decode_all {
-        let next = if cur.left() == 0 { -1.0 } else { cur.pos as f64 };
+        let next = if cur.left() == 0 {
+            -1.0
+        } else {
+            cur.pos as f64
+        };
         results.raw_set(1, next)?;
         count += 1;
     }
@@ -310,7 +331,10 @@ impl Cursor<'_> {
     }
 
     fn be(&mut self, n: usize) -> Result<u64, Stop> {
-        Ok(self.take(n)?.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
     }
 }
 
@@ -330,7 +354,11 @@ struct Open {
 impl Open {
     /// Lua stack slots the C decoder holds for this container.
     fn slots(&self) -> usize {
-        if self.is_map { 1 + usize::from(self.has_key) } else { 2 }
+        if self.is_map {
+            1 + usize::from(self.has_key)
+        } else {
+            2
+        }
     }
 }
 
@@ -370,7 +398,12 @@ fn decode_value(lua: &Lua, cur: &mut Cursor, base: usize, holder: &Table) -> Res
                 if len == 0 {
                     Value::Table(table)
                 } else {
-                    let o = Open { remaining: len, index: 1.0, is_map, has_key: false };
+                    let o = Open {
+                        remaining: len,
+                        index: 1.0,
+                        is_map,
+                        has_key: false,
+                    };
                     top += o.slots();
                     open.push(o);
                     holder.raw_set(open.len(), table)?;
@@ -444,7 +477,7 @@ fn decode_item(lua: &Lua, cur: &mut Cursor) -> Result<Item, Stop> {
         0xc2 => Ok(Item::Value(Value::Boolean(false))),
         0xca => num(f64::from(f32::from_bits(cur.be(4)? as u32))),
         0xcb => num(f64::from_bits(cur.be(8)?)),
-        0xd9 | 0xda | 0xdb => {
+        0xd9..=0xdb => {
             let n = match b {
                 0xd9 => 1,
                 0xda => 2,
@@ -454,18 +487,36 @@ fn decode_item(lua: &Lua, cur: &mut Cursor) -> Result<Item, Stop> {
             let s = cur.take(len)?;
             Ok(Item::Value(Value::String(lua.create_string(s)?)))
         }
-        0xdc => Ok(Item::Container { is_map: false, len: cur.be(2)? }),
-        0xdd => Ok(Item::Container { is_map: false, len: cur.be(4)? }),
-        0xde => Ok(Item::Container { is_map: true, len: cur.be(2)? }),
-        0xdf => Ok(Item::Container { is_map: true, len: cur.be(4)? }),
+        0xdc => Ok(Item::Container {
+            is_map: false,
+            len: cur.be(2)?,
+        }),
+        0xdd => Ok(Item::Container {
+            is_map: false,
+            len: cur.be(4)?,
+        }),
+        0xde => Ok(Item::Container {
+            is_map: true,
+            len: cur.be(2)?,
+        }),
+        0xdf => Ok(Item::Container {
+            is_map: true,
+            len: cur.be(4)?,
+        }),
         _ if b & 0x80 == 0 => num(f64::from(b)),
         _ if b & 0xe0 == 0xe0 => num(f64::from(b as i8)),
         _ if b & 0xe0 == 0xa0 => {
             let s = cur.take(usize::from(b & 0x1f))?;
             Ok(Item::Value(Value::String(lua.create_string(s)?)))
         }
-        _ if b & 0xf0 == 0x90 => Ok(Item::Container { is_map: false, len: u64::from(b & 0xf) }),
-        _ if b & 0xf0 == 0x80 => Ok(Item::Container { is_map: true, len: u64::from(b & 0xf) }),
+        _ if b & 0xf0 == 0x90 => Ok(Item::Container {
+            is_map: false,
+            len: u64::from(b & 0xf),
+        }),
+        _ if b & 0xf0 == 0x80 => Ok(Item::Container {
+            is_map: true,
+            len: u64::from(b & 0xf),
+        }),
         _ => Err(Stop::BadFormat),
     }
 }

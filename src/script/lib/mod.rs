@@ -267,7 +267,7 @@ pub(crate) fn check_number(lua: &Lua, args: &[Value], narg: usize) -> LibResult<
 /// of range and NaN become the "integer indefinite" `i64::MIN` (Rust's `as`
 /// saturates instead).
 pub(crate) fn c_double_to_i64(d: f64) -> i64 {
-    if d.is_nan() || d >= 9_223_372_036_854_775_808.0 || d < -9_223_372_036_854_775_808.0 {
+    if d.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d) {
         i64::MIN
     } else {
         d as i64
@@ -288,7 +288,7 @@ pub(crate) fn opt_integer(lua: &Lua, args: &[Value], narg: usize, def: i64) -> L
 }
 
 /// `luaL_checklstring`: strings, and numbers in Lua's own formatting.
-pub(crate) fn check_bytes(lua: &Lua, args: &[Value], narg: usize) -> LibResult<mlua::String> {
+pub(crate) fn check_bytes(lua: &Lua, args: &[Value], narg: usize) -> LibResult<mlua::LuaString> {
     let v = args.get(narg - 1);
     match v {
         Some(Value::String(s)) => Ok(s.clone()),
@@ -306,7 +306,6 @@ pub(crate) fn new_module(lua: &Lua, name: &str) -> mlua::Result<mlua::Table> {
     lua.globals().raw_set(name, t.clone())?;
     Ok(t)
 }
-
 
 /// The harness for the captured cases in `testdata/`: each `NAME.expected`
 /// holds Lua chunks and the raw RESP2 reply Redis 7.0.15 gave for
@@ -356,9 +355,9 @@ pub(crate) mod testutil {
             }
             Value::Boolean(true) => out.extend_from_slice(b":1\r\n"),
             Value::Integer(i) => out.extend_from_slice(format!(":{i}\r\n").as_bytes()),
-            Value::Number(n) => out.extend_from_slice(
-                format!(":{}\r\n", super::c_double_to_i64(*n)).as_bytes(),
-            ),
+            Value::Number(n) => {
+                out.extend_from_slice(format!(":{}\r\n", super::c_double_to_i64(*n)).as_bytes())
+            }
             Value::Table(t) => {
                 if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
                     out.push(b'-');
@@ -394,7 +393,7 @@ pub(crate) mod testutil {
     /// on any difference.
     pub(crate) fn run_expected(text: &str) -> usize {
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines.len() % 2 == 0 && !lines.is_empty());
+        assert!(lines.len().is_multiple_of(2) && !lines.is_empty());
         let mut failures = Vec::new();
         for pair in lines.chunks(2) {
             let chunk = unescape(pair[0]);
@@ -435,7 +434,12 @@ pub(crate) mod testutil {
         for f in &failures {
             eprintln!("{f}");
         }
-        assert!(failures.is_empty(), "{} of {} cases differ", failures.len(), lines.len() / 2);
+        assert!(
+            failures.is_empty(),
+            "{} of {} cases differ",
+            failures.len(),
+            lines.len() / 2
+        );
         lines.len() / 2
     }
 }

@@ -36,7 +36,12 @@ struct Format<'a> {
 impl<'a> Format<'a> {
     fn new(fmt: &'a [u8]) -> Self {
         let end = fmt.iter().position(|&b| b == 0).unwrap_or(fmt.len());
-        Format { fmt: &fmt[..end], at: 0, little: true, align: 1 }
+        Format {
+            fmt: &fmt[..end],
+            at: 0,
+            little: true,
+            align: 1,
+        }
     }
 
     fn next_opt(&mut self) -> Option<u8> {
@@ -150,7 +155,11 @@ fn pack(lua: &Lua, mut args: Vec<Value>) -> LibResult<Vec<Value>> {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
                 let n = check_number(lua, &args, arg)?;
                 arg += 1;
-                let mut value = if n < 0.0 { c_double_to_i64(n) as u64 } else { c_double_to_u64(n) };
+                let mut value = if n < 0.0 {
+                    c_double_to_i64(n) as u64
+                } else {
+                    c_double_to_u64(n)
+                };
                 let mut buf = vec![0u8; size];
                 // Bytes past the eighth are zero: the value is shifted out.
                 let mut put = |slot: &mut u8| {
@@ -261,13 +270,21 @@ fn unpack(lua: &Lua, args: Vec<Value>) -> LibResult<Vec<Value>> {
             b'x' => {}
             b'f' => {
                 let b: [u8; 4] = data[pos..pos + 4].try_into().expect("4 bytes checked");
-                let v = if f.little { f32::from_le_bytes(b) } else { f32::from_be_bytes(b) };
+                let v = if f.little {
+                    f32::from_le_bytes(b)
+                } else {
+                    f32::from_be_bytes(b)
+                };
                 n += 1;
                 out.raw_set(n, f64::from(v))?;
             }
             b'd' => {
                 let b: [u8; 8] = data[pos..pos + 8].try_into().expect("8 bytes checked");
-                let v = if f.little { f64::from_le_bytes(b) } else { f64::from_be_bytes(b) };
+                let v = if f.little {
+                    f64::from_le_bytes(b)
+                } else {
+                    f64::from_be_bytes(b)
+                };
                 n += 1;
                 out.raw_set(n, v)?;
             }
