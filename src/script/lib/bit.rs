@@ -102,4 +102,10 @@ mod tests {
         let n = super::super::testutil::run_expected(include_str!("testdata/bit.expected"));
         assert!(n >= 40);
     }
+
+    /// Random inputs from testdata/gen_fuzz.py, captured from Redis 7.0.15.
+    #[test]
+    fn matches_redis_on_generated_inputs() {
+        super::super::testutil::run_expected(include_str!("testdata/bit_fuzz.expected"));
+    }
 }

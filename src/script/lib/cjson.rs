@@ -1120,6 +1120,12 @@ mod tests {
         assert!(n >= 100);
     }
 
+    /// Random inputs from testdata/gen_fuzz.py, captured from Redis 7.0.15.
+    #[test]
+    fn matches_redis_on_generated_inputs() {
+        super::super::testutil::run_expected(include_str!("testdata/cjson_fuzz.expected"));
+    }
+
     #[test]
     fn format_g_matches_printf() {
         assert_eq!(format_g(0.1, 14), "0.1");

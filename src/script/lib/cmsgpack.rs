@@ -529,4 +529,10 @@ mod tests {
         let n = super::super::testutil::run_expected(include_str!("testdata/cmsgpack.expected"));
         assert!(n >= 60);
     }
+
+    /// Random inputs from testdata/gen_fuzz.py, captured from Redis 7.0.15.
+    #[test]
+    fn matches_redis_on_generated_inputs() {
+        super::super::testutil::run_expected(include_str!("testdata/cmsgpack_fuzz.expected"));
+    }
 }
