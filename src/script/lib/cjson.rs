@@ -289,6 +289,8 @@ fn encode(lua: &Lua, cfg: &Shared, next: &mlua::Function, a: &[Value]) -> LibRes
     let keys = lua.create_table()?;
     let mut out = Vec::new();
     let mut frames: Vec<Frame> = Vec::new();
+    // The innermost open table, also held here to save a lookup per item.
+    let mut cur: Option<Table> = None;
     // The value to write next and the C stack top it sits at; the C
     // function's stack starts with its argument.
     let mut pending: Option<(Value, usize)> = Some((a[0].clone(), 1));
@@ -322,20 +324,24 @@ fn encode(lua: &Lua, cfg: &Shared, next: &mlua::Function, a: &[Value]) -> LibRes
                     top,
                 });
             }
-            tables.raw_set(depth, t)?;
+            tables.raw_set(depth, &t)?;
             keys.raw_set(depth, Value::Nil)?;
+            cur = Some(t);
             continue;
         }
         let depth = frames.len() as i64;
         let Some(f) = frames.last_mut() else {
             break;
         };
-        let t: Table = tables.raw_get(depth)?;
+        let Some(t) = cur.as_ref() else {
+            break;
+        };
         if f.len >= 0 {
             if f.next > f.len {
                 out.push(b']');
                 frames.pop();
                 tables.raw_set(depth, Value::Nil)?;
+                cur = tables.raw_get(depth - 1)?;
                 continue;
             }
             if f.next > 1 {
@@ -350,6 +356,7 @@ fn encode(lua: &Lua, cfg: &Shared, next: &mlua::Function, a: &[Value]) -> LibRes
                 out.push(b'}');
                 frames.pop();
                 tables.raw_set(depth, Value::Nil)?;
+                cur = tables.raw_get(depth - 1)?;
                 continue;
             }
             if f.next > 1 {
