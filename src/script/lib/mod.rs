@@ -309,8 +309,11 @@ pub(crate) fn new_module(lua: &Lua, name: &str) -> mlua::Result<mlua::Table> {
 
 /// The harness for the captured cases in `testdata/`: each `NAME.expected`
 /// holds Lua chunks and the raw RESP2 reply Redis 7.0.15 gave for
-/// `EVAL <prelude.lua + chunk> 0` (see `testdata/capture.py`). A test runs
-/// the same text here and turns the result into a reply by Redis's rules.
+/// `EVAL <prelude.lua + chunk> 0` (see `testdata/capture.py`; the chunks
+/// come from the hand-written `NAME.cases` and from `NAME_fuzz.cases`,
+/// which `testdata/gen_fuzz.py` generates with a fixed seed). A test runs
+/// the same text here and turns the result into a reply by Redis's rules,
+/// so any difference in a value, a byte or an error text fails it.
 #[cfg(test)]
 pub(crate) mod testutil {
     use mlua::{Lua, Value};

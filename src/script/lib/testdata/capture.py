@@ -2,9 +2,10 @@
 """Captures the expected replies for the bundled-library tests from a real
 Redis 7.0.15.
 
-Usage: start `redis-server --port 7777 --save '' --daemonize yes`, then run
-`python3 capture.py NAME` in this directory for NAME in bit, structlib,
-cmsgpack, cjson. It reads NAME.cases (one Lua chunk per line, taken as is; lines
+Usage: start `redis-server --port 7777 --save '' --daemonize yes` (Redis
+7.0.15), then run `python3 capture.py NAME` in this directory for NAME in
+bit, structlib, cmsgpack, cjson and their NAME_fuzz variants (written by
+gen_fuzz.py). It reads NAME.cases (one Lua chunk per line, taken as is; lines
 starting with `#` and blank lines are skipped), sends `EVAL <prelude.lua + chunk> 0`
 for each and writes NAME.expected: for every case one line with the escaped
 chunk and one with the escaped raw RESP reply. The server is flushed of
