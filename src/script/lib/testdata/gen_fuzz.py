@@ -117,5 +117,33 @@ def main():
                             for _ in range(rng.randint(1, 3)))
             f.write("return P(function() return bit.%s(%s) end)\n" % (op, args))
 
+    # Settings changed before encoding and decoding (each case starts from
+    # the defaults: the capture flushes the scripting state between cases).
+    with open("cjson_fuzz.cases", "a") as f:
+        for _ in range(100):
+            calls = []
+            if rng.random() < 0.6:
+                calls.append("cjson.encode_sparse_array(%s, %s, %s)" % (
+                    rng.choice(["true", "false", "nil", "'on'"]),
+                    rng.choice(["nil", "0", "1", "2", "3"]),
+                    rng.choice(["nil", "0", "1", "5", "20"])))
+            if rng.random() < 0.5:
+                calls.append("cjson.encode_number_precision(%d)" % rng.randint(1, 14))
+            if rng.random() < 0.5:
+                calls.append("cjson.encode_invalid_numbers(%s)"
+                             % rng.choice(["true", "false", "'null'", "'on'"]))
+            if rng.random() < 0.3:
+                calls.append("cjson.encode_max_depth(%d)" % rng.randint(1, 4))
+            if rng.random() < 0.3:
+                calls.append("cjson.decode_invalid_numbers(%s)" % rng.choice(["true", "false"]))
+            if rng.random() < 0.3:
+                calls.append("cjson.decode_max_depth(%d)" % rng.randint(1, 4))
+            prefix = " ".join(calls)
+            if rng.random() < 0.6:
+                body = "return cjson.encode(%s)" % table(0)
+            else:
+                body = "return D(cjson.decode(%s))" % hexs(json_text())
+            f.write("%s return P(function() %s end)\n" % (prefix, body))
+
 
 main()
