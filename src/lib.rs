@@ -38,6 +38,7 @@ pub mod fuzzing;
 pub mod log;
 pub mod persist;
 pub mod protocol;
+pub mod script;
 pub mod server;
 pub mod util;
 

@@ -112,6 +112,8 @@ pub struct ServerState {
     pub config_file: Option<String>,
     /// Clients blocked on keys.
     pub blocking: super::blocking::Blocking,
+    /// Lua scripting: the interpreter and the script cache.
+    pub scripts: crate::script::Scripts,
     /// Snapshot state (background save child, statuses).
     pub persist: crate::server::persistence::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
@@ -176,6 +178,7 @@ impl ServerState {
             eviction_wake: Rc::default(),
             persist: Default::default(),
             blocking: Default::default(),
+            scripts: Default::default(),
             tracking: Default::default(),
             pubsub: Default::default(),
             watches: Default::default(),
