@@ -1,0 +1,284 @@
+//! Lua scripting on a running server: what the differential corpus
+//! (tests/corpus/scripting*.txt) cannot show — the write-effect stream of a
+//! script, MONITOR, WATCH, keyspace notifications, statistics, INFO, a
+//! cyclic table, and the redis crate's `Script` helper.
+
+mod common;
+
+use common::{Resp, cmd_str, parse_reply};
+use std::time::Duration;
+
+fn q(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    let mut r = redis::cmd(args[0]);
+    for a in &args[1..] {
+        r.arg(*a);
+    }
+    r.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
+    let text: String = redis::cmd("INFO").arg(section).query(c).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
+}
+
+/// The commands recorded by `DEBUG EFFECTS LOG` while `f` ran.
+fn effects_of(server: &common::Server, f: impl FnOnce(&mut redis::Connection)) -> Vec<String> {
+    let path = server.dir.join("effects.resp");
+    let mut c = server.client();
+    q(&mut c, &["DEBUG", "EFFECTS", "LOG", path.to_str().unwrap()]);
+    f(&mut c);
+    q(&mut c, &["DEBUG", "EFFECTS", "LOG", "off"]);
+    let data = std::fs::read(&path).unwrap();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let (r, used) = parse_reply(&data[pos..]).unwrap();
+        pos += used;
+        let Resp::Array(Some(items)) = r else {
+            panic!("not a command: {r:?}")
+        };
+        let words: Vec<String> = items.iter().map(|a| a.as_str().unwrap()).collect();
+        out.push(words.join(" "));
+    }
+    out
+}
+
+#[test]
+fn a_scripts_writes_are_one_unit_of_the_effect_stream() {
+    let server = common::start(&[]);
+    let effects = effects_of(&server, |c| {
+        q(
+            c,
+            &[
+                "EVAL",
+                "redis.call('incr', KEYS[1]) redis.call('set', KEYS[2], ARGV[1]) return 1",
+                "2",
+                "a",
+                "b",
+                "v",
+            ],
+        );
+        q(c, &["EVAL", "return redis.call('set', 'one', 'x')", "0"]);
+        q(c, &["EVAL", "return redis.call('get', 'one')", "0"]);
+        q(c, &["EVAL", "redis.call('get', 'a') return 1", "0"]);
+    });
+    assert_eq!(
+        effects,
+        [
+            "SELECT 0",
+            "MULTI",
+            "incr a",
+            "set b v",
+            "EXEC",
+            "set one x"
+        ],
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn script_commands_follow_the_eval_in_monitor_as_lua() {
+    let server = common::start(&[]);
+    let mut mon = server.raw_conn();
+    assert_eq!(cmd_str(&mut mon, &["MONITOR"]), b"+OK\r\n");
+    let mut c = server.raw_conn();
+    cmd_str(
+        &mut c,
+        &["EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "k"],
+    );
+    mon.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let first = common::read_reply(&mut mon);
+    let second = common::read_reply(&mut mon);
+    let lines = format!(
+        "{}{}",
+        String::from_utf8_lossy(&first),
+        String::from_utf8_lossy(&second)
+    );
+    let got: Vec<&str> = lines.lines().collect();
+    assert!(got.len() >= 2, "{lines:?}");
+    assert!(
+        got[0].ends_with("\"EVAL\" \"return redis.call('set', KEYS[1], 'v')\" \"1\" \"k\""),
+        "{got:?}"
+    );
+    assert!(got[1].ends_with("[0 lua] \"set\" \"k\" \"v\""), "{got:?}");
+}
+
+#[test]
+fn scripts_count_in_commandstats_and_info() {
+    let server = common::start(&[]);
+    let mut c = server.client();
+    assert_eq!(info_field(&mut c, "memory", "number_of_cached_scripts"), "0");
+    let lua_before: u64 = info_field(&mut c, "memory", "used_memory_lua")
+        .parse()
+        .unwrap();
+    assert!(lua_before > 0);
+    q(
+        &mut c,
+        &[
+            "EVAL",
+            "redis.call('set','a','1') redis.call('set','b','2') return redis.call('get','a')",
+            "0",
+        ],
+    );
+    q(&mut c, &["SCRIPT", "LOAD", "return 2"]);
+    assert_eq!(info_field(&mut c, "memory", "number_of_cached_scripts"), "2");
+    let scripts: u64 = info_field(&mut c, "memory", "used_memory_scripts")
+        .parse()
+        .unwrap();
+    assert!(scripts > 0);
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut c).unwrap();
+    let line = |name: &str| {
+        stats
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{name}:")))
+            .unwrap_or_else(|| panic!("no {name}: {stats}"))
+            .to_string()
+    };
+    assert!(line("set").starts_with("cmdstat_set:calls=2,"), "{stats}");
+    assert!(line("get").starts_with("cmdstat_get:calls=1,"), "{stats}");
+    assert!(line("eval").starts_with("cmdstat_eval:calls=1,"), "{stats}");
+    // A script that allocates shows in used_memory_lua until collected.
+    q(
+        &mut c,
+        &[
+            "EVAL",
+            "local t = {} for i = 1, 200000 do t[i] = i end return #t",
+            "0",
+        ],
+    );
+    let lua_after: u64 = info_field(&mut c, "memory", "used_memory_lua")
+        .parse()
+        .unwrap();
+    assert!(lua_after > lua_before + 1_000_000, "{lua_before} -> {lua_after}");
+    q(&mut c, &["SCRIPT", "FLUSH"]);
+    assert_eq!(info_field(&mut c, "memory", "number_of_cached_scripts"), "0");
+}
+
+#[test]
+fn script_writes_invalidate_watch_and_notify() {
+    let server = common::start(&[]);
+    let mut c = server.client();
+    q(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut sub = server.raw_conn();
+    cmd_str(&mut sub, &["SUBSCRIBE", "__keyspace@0__:w"]);
+
+    let mut w = server.client();
+    q(&mut w, &["WATCH", "w"]);
+    q(&mut c, &["EVAL", "return redis.call('set', 'w', '1')", "0"]);
+    q(&mut w, &["MULTI"]);
+    q(&mut w, &["SET", "w", "2"]);
+    let r = q(&mut w, &["EXEC"]);
+    assert_eq!(r, redis::Value::Nil, "the script's write must abort EXEC");
+
+    let note = common::read_reply(&mut sub);
+    let text = String::from_utf8_lossy(&note);
+    assert!(
+        text.contains("__keyspace@0__:w") && text.contains("set"),
+        "{text}"
+    );
+}
+
+/// The raw bytes of the reply to `args` (read up to a PING's reply sent
+/// after it: the reply is too deep for the test's parser).
+fn raw_reply(server: &common::Server, args: &[&str]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = server.raw();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let parts: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let mut req = common::encode_command(&parts);
+    req.extend_from_slice(&common::encode_command(&[b"PING"]));
+    s.write_all(&req).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while !out.ends_with(b"+PONG\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed");
+        out.extend_from_slice(&buf[..n]);
+    }
+    out.truncate(out.len() - 7);
+    out
+}
+
+#[test]
+fn a_cyclic_table_converts_as_deep_as_redis_goes() {
+    let script = "local t = {} t[1] = t return t";
+    let server = common::start(&[]);
+    let mine = raw_reply(&server, &["EVAL", script, "0"]);
+    let depth = mine.windows(4).filter(|w| w == b"*1\r\n").count();
+    assert!(
+        mine.ends_with(b"-ERR reached lua stack limit\r\n"),
+        "{}",
+        common::escape(&mine[mine.len().saturating_sub(80)..])
+    );
+    assert_eq!(depth, 7995);
+    if let Some(redis) = common::start_redis(&[]) {
+        let theirs = raw_reply(&redis, &["EVAL", script, "0"]);
+        assert!(theirs == mine, "forkv and Redis differ");
+    }
+}
+
+#[test]
+fn scripts_run_inside_multi_and_errors_do_not_abort_it() {
+    let server = common::start(&[]);
+    let mut c = server.raw_conn();
+    cmd_str(&mut c, &["MULTI"]);
+    cmd_str(&mut c, &["EVAL", "return redis.call('incr', 'm')", "0"]);
+    cmd_str(&mut c, &["EVAL", "return redis.call('nosuch')", "0"]);
+    cmd_str(&mut c, &["EVAL", "return redis.call('incr', 'm')", "0"]);
+    let r = cmd_str(&mut c, &["EXEC"]);
+    let text = String::from_utf8_lossy(&r);
+    assert!(text.starts_with("*3\r\n:1\r\n-ERR Unknown Redis command called from script script: "));
+    assert!(text.ends_with(":2\r\n"), "{text}");
+}
+
+#[test]
+fn redis_crate_script_helper_loads_and_runs() {
+    let server = common::start(&[]);
+    let mut c = server.client();
+    let script = redis::Script::new(
+        "redis.call('set', KEYS[1], ARGV[1]) return redis.call('get', KEYS[1]) .. '!'",
+    );
+    // First run: EVALSHA fails with NOSCRIPT, the helper loads it.
+    let v: String = script.key("rk").arg("hello").invoke(&mut c).unwrap();
+    assert_eq!(v, "hello!");
+    let v: String = script.key("rk").arg("again").invoke(&mut c).unwrap();
+    assert_eq!(v, "again!");
+    let exists: Vec<i64> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(script.get_hash())
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(exists, [1]);
+    let err = redis::Script::new("return redis.call('nosuch')")
+        .invoke::<()>(&mut c)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Unknown Redis command called from script"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_thread_count_stays_one_after_scripts() {
+    let server = common::start(&[]);
+    let mut c = server.client();
+    for i in 0..50 {
+        q(
+            &mut c,
+            &["EVAL", "return redis.call('incr', KEYS[1])", "1", &format!("t{i}")],
+        );
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(threads, "1");
+}
