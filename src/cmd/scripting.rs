@@ -22,6 +22,17 @@ pub const ROWS: &[Row] = &[
     Row::new(&r::SCRIPT_EXISTS, script_exists),
     Row::new(&r::SCRIPT_FLUSH, script_flush),
     Row::new(&r::SCRIPT_HELP, script_help),
+    Row::new(&r::SCRIPT_KILL, script_kill),
+    Row::new(&r::FCALL, fcall),
+    Row::new(&r::FCALL_RO, fcall_ro),
+    Row::new(&r::FUNCTION, super::container),
+    Row::new(&r::FUNCTION_LOAD, function_load),
+    Row::new(&r::FUNCTION_DELETE, function_delete),
+    Row::new(&r::FUNCTION_FLUSH, function_flush),
+    Row::new(&r::FUNCTION_LIST, function_list),
+    Row::new(&r::FUNCTION_STATS, function_stats),
+    Row::new(&r::FUNCTION_KILL, function_kill),
+    Row::new(&r::FUNCTION_HELP, function_help),
 ];
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -140,6 +151,232 @@ pub fn script_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
             "    Kill the currently executing Lua script.",
             "LOAD <script>",
             "    Load a script into the scripts cache without executing it.",
+        ],
+    ))
+}
+
+const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
+
+/// SCRIPT KILL: a command only runs when no script does.
+pub fn script_kill(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Err(CmdError::msg(NOTBUSY))
+}
+
+/// FUNCTION KILL
+pub fn function_kill(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Err(CmdError::msg(NOTBUSY))
+}
+
+fn fcall_generic(ctx: &mut Ctx, args: &[Bytes], ro: bool) -> CmdResult {
+    feed_monitor(ctx, args);
+    let Some(target) = ctx.srv.scripts.functions.target(&args[1]) else {
+        return Err(CmdError::msg("ERR Function not found"));
+    };
+    let numkeys = crate::util::num::parse_i64(&args[2])
+        .ok_or_else(|| CmdError::msg("ERR Bad number of keys provided"))?;
+    let rest = &args[3..];
+    if numkeys > rest.len() as i64 {
+        return Err(CmdError::msg(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    if numkeys < 0 {
+        return Err(CmdError::msg("ERR Number of keys can't be negative"));
+    }
+    let (keys, argv) = rest.split_at(numkeys as usize);
+    Ok(script::run_target(
+        ctx.srv, ctx.client, target, keys, argv, ctx.now, ro,
+    ))
+}
+
+/// FCALL function numkeys [key ...] [arg ...]
+pub fn fcall(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    fcall_generic(ctx, args, false)
+}
+
+/// FCALL_RO function numkeys [key ...] [arg ...]
+pub fn fcall_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    fcall_generic(ctx, args, true)
+}
+
+/// FUNCTION LOAD [REPLACE] code
+pub fn function_load(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut replace = false;
+    let mut pos = 2;
+    while pos < args.len() - 1 {
+        if super::is(&args[pos], "replace") {
+            replace = true;
+            pos += 1;
+            continue;
+        }
+        return Err(CmdError::msg(format!(
+            "ERR Unknown option given: {}",
+            String::from_utf8_lossy(&args[pos])
+        )));
+    }
+    if pos >= args.len() {
+        return Err(CmdError::msg("ERR Function code is missing"));
+    }
+    let name = ctx
+        .srv
+        .scripts
+        .functions
+        .load(&args[pos], replace)
+        .map_err(CmdError::msg)?;
+    ctx.srv.ks.stats.dirty += 1;
+    Ok(Reply::bulk_string(name))
+}
+
+/// FUNCTION DELETE library
+pub fn function_delete(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if !ctx.srv.scripts.functions.delete(&args[2]) {
+        return Err(CmdError::msg("ERR Library not found"));
+    }
+    ctx.srv.ks.stats.dirty += 1;
+    Ok(Reply::Ok)
+}
+
+/// FUNCTION FLUSH [ASYNC|SYNC]
+pub fn function_flush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    match args.len() {
+        2 => {}
+        3 if super::is(&args[2], "sync") || super::is(&args[2], "async") => {}
+        3 => {
+            return Err(CmdError::msg(
+                "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+            ));
+        }
+        _ => return Err(CmdError::subcommand_syntax(&args[1], &args[0])),
+    }
+    ctx.srv.scripts.functions.flush();
+    ctx.srv.ks.stats.dirty += 1;
+    Ok(Reply::Ok)
+}
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]
+pub fn function_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let mut with_code = false;
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        if !with_code && super::is(a, "withcode") {
+            with_code = true;
+        } else if pattern.is_none() && super::is(a, "libraryname") {
+            if i >= args.len() - 1 {
+                return Err(CmdError::msg("ERR library name argument was not given"));
+            }
+            i += 1;
+            pattern = Some(&args[i]);
+        } else {
+            return Err(CmdError::msg(format!(
+                "ERR Unknown argument {}",
+                String::from_utf8_lossy(a)
+            )));
+        }
+        i += 1;
+    }
+    let b = Reply::bulk_static;
+    let mut out = Vec::new();
+    for (name, lib) in &ctx.srv.scripts.functions.libs {
+        if let Some(p) = pattern
+            && !crate::util::glob::glob_match(p, name.as_bytes(), false)
+        {
+            continue;
+        }
+        let functions = lib
+            .functions
+            .iter()
+            .map(|(fname, f)| {
+                let flags = script::flags::NAMES
+                    .iter()
+                    .filter(|(_, bit)| f.flags & bit != 0)
+                    .map(|(n, _)| Reply::status(n))
+                    .collect();
+                Reply::Map(vec![
+                    (b("name"), Reply::bulk(fname.as_bytes())),
+                    (
+                        b("description"),
+                        f.desc.clone().map_or(Reply::Nil, Reply::Bulk),
+                    ),
+                    (b("flags"), Reply::Set(flags)),
+                ])
+            })
+            .collect();
+        let mut entry = vec![
+            (b("library_name"), Reply::bulk(name.as_bytes())),
+            (b("engine"), b("LUA")),
+            (b("functions"), Reply::Array(functions)),
+        ];
+        if with_code {
+            entry.push((b("library_code"), Reply::Bulk(lib.code.clone())));
+        }
+        out.push(Reply::Map(entry));
+    }
+    Ok(Reply::Array(out))
+}
+
+/// FUNCTION STATS
+pub fn function_stats(ctx: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    let f = &ctx.srv.scripts.functions;
+    let b = Reply::bulk_static;
+    Ok(Reply::Map(vec![
+        (b("running_script"), Reply::Nil),
+        (
+            b("engines"),
+            Reply::Map(vec![(
+                b("LUA"),
+                Reply::Map(vec![
+                    (b("libraries_count"), Reply::Int(f.libs.len() as i64)),
+                    (b("functions_count"), Reply::Int(f.function_count() as i64)),
+                ]),
+            )]),
+        ),
+    ]))
+}
+
+/// FUNCTION HELP
+pub fn function_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
+    Ok(help_reply(
+        "FUNCTION",
+        &[
+            "LOAD [REPLACE] <FUNCTION CODE>",
+            "    Create a new library with the given library name and code.",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries:",
+            "    * Library name",
+            "    * The engine used to run the Library",
+            "    * Library description",
+            "    * Functions list",
+            "    * Library code (if WITHCODE is given)",
+            "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+            "STATS",
+            "    Return information about the current function running:",
+            "    * Function name",
+            "    * Command used to run the function",
+            "    * Duration in MS that the function is running",
+            "    If no function is running, return nil",
+            "    In addition, returns a list of available engines.",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the libraries.",
+            "    * SYNC: Synchronously flush the libraries.",
+            "DUMP",
+            "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+            "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+            "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+            "    control how to handle existing libraries (default APPEND):",
+            "    * FLUSH: delete all existing libraries.",
+            "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+            "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+            "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+            "      in case of functions name collision with another library).",
         ],
     ))
 }

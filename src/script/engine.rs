@@ -70,7 +70,7 @@ const ALLOWED: &[&str] = &[
 const SETUP: &str = r#"
 local dbg, rawset_, setmetatable, type, tostring, error, pairs, next =
       debug, rawset, setmetatable, type, tostring, error, pairs, next
-local internal = ...
+local internal, register = ...
 local function handler(err)
   local lvl = 2
   local i = dbg.getinfo(lvl, 'nSl')
@@ -100,6 +100,7 @@ local function proxy(t)
   return setmetatable({}, {__index = t, __newindex = readonly, __metatable = false, __forkv_ro = true})
 end
 local G = _G
+local real_redis = G.redis
 local hidden = {}
 for k, v in pairs(G) do
   if type(v) == 'table' and k ~= '_G' then v = proxy(v) end
@@ -112,10 +113,25 @@ while true do
   rawset_(G, k, nil)
 end
 setmetatable(hidden, {__index = missing})
-setmetatable(G, {__index = hidden, __newindex = readonly, __metatable = false, __forkv_ro = true})
+local gmeta = {__index = hidden, __newindex = readonly, __metatable = false, __forkv_ro = true}
+setmetatable(G, gmeta)
 local xpcall = xpcall
 local function run(f) return xpcall(f, handler) end
-return hidden, run
+local function run_fn(f, keys, args)
+  return xpcall(function() return f(keys, args) end, handler)
+end
+-- What a library's code sees while FUNCTION LOAD runs it: only part of
+-- the redis table, nothing else.
+local lib
+if register then
+  local r = {register_function = register, log = real_redis.log,
+    LOG_DEBUG = real_redis.LOG_DEBUG, LOG_VERBOSE = real_redis.LOG_VERBOSE,
+    LOG_NOTICE = real_redis.LOG_NOTICE, LOG_WARNING = real_redis.LOG_WARNING,
+    REDIS_VERSION = real_redis.REDIS_VERSION, REDIS_VERSION_NUM = real_redis.REDIS_VERSION_NUM}
+  setmetatable(r, {__index = missing})
+  lib = setmetatable({redis = proxy(r)}, {__index = missing})
+end
+return hidden, run, run_fn, gmeta, lib
 "#;
 
 /// `redis.call`-style trampoline: calls its Rust upvalue, which returns
@@ -257,6 +273,15 @@ pub struct Engine {
     /// `xpcall(f, handler)`: runs a script function, returning
     /// `(true, result)` or `(false, error table)`.
     pub runner: Function,
+    /// The same for a function called with its keys and arguments.
+    pub fn_runner: Function,
+    /// The metatable of the globals (its `__index` is what scripts see).
+    pub globals_meta: Table,
+    /// What library code sees while FUNCTION LOAD runs it (function
+    /// engines only).
+    pub lib_api: Option<Table>,
+    /// Lua's own `pcall` (scripts see Redis's).
+    pub raw_pcall: Function,
 }
 
 /// Wraps a Rust function returning `(failed, values...)` in the
@@ -273,13 +298,17 @@ pub fn raising(lua: &Lua, f: Function) -> mlua::Result<Function> {
 impl Engine {
     /// Builds a fresh state; `api` installs the `redis` table's Rust
     /// functions (given the state, before the globals are locked).
-    pub fn new(api: impl FnOnce(&Lua, &Table) -> mlua::Result<()>) -> mlua::Result<Engine> {
+    pub fn new(
+        api: impl FnOnce(&Lua, &Table) -> mlua::Result<()>,
+        register: Option<fn(&Lua) -> mlua::Result<Function>>,
+    ) -> mlua::Result<Engine> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
         // SAFETY: the debug library is needed by the error handler only;
         // it is removed from what scripts can reach before any script runs.
         let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::new()) };
         let g = lua.globals();
         super::lib::register_all(&lua)?;
+        let raw_pcall: Function = g.raw_get("pcall")?;
         // SAFETY: plain C functions without upvalues.
         unsafe {
             g.raw_set("pcall", lua.create_c_function(redis_pcall)?)?;
@@ -313,12 +342,26 @@ impl Engine {
             .set_name(INTERNAL)
             .into_function()?;
         g.raw_set("rawset", guarded)?;
-        let (hidden, runner): (Table, Function) = setup.call(INTERNAL)?;
+        let register = match register {
+            Some(f) => Some(f(&lua)?),
+            None => None,
+        };
+        let (hidden, runner, fn_runner, globals_meta, lib_api): (
+            Table,
+            Function,
+            Function,
+            Table,
+            Option<Table>,
+        ) = setup.call((INTERNAL, register))?;
         hidden.raw_set("debug", Value::Nil)?;
         Ok(Engine {
             lua,
             hidden,
             runner,
+            fn_runner,
+            globals_meta,
+            lib_api,
+            raw_pcall,
         })
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod convert;
 pub mod engine;
+pub mod function;
 pub mod lib;
 
 use crate::cmd::{Origin, Outcome, ScriptGates};
@@ -75,8 +76,10 @@ pub struct Scripts {
     /// The Lua memory when the engine was last put back (read by INFO
     /// while a script runs).
     lua_mem: usize,
-    /// The client scripts run their commands as.
-    client: Box<Client>,
+    /// The client scripts run their commands as (None while one runs).
+    client: Option<Box<Client>>,
+    /// FUNCTION libraries and their Lua state.
+    pub functions: function::Functions,
 }
 
 /// What a running script's `redis` functions need (see the module doc).
@@ -91,8 +94,10 @@ pub struct RunCtx {
     pub now: i64,
 }
 
-/// The running script, if any (app data of the Lua state).
-struct Current(Cell<*mut RunCtx>);
+thread_local! {
+    /// The running script's context, if any (one thread runs scripts).
+    static CURRENT: Cell<*mut RunCtx> = const { Cell::new(std::ptr::null_mut()) };
+}
 
 impl Default for Scripts {
     fn default() -> Self {
@@ -105,7 +110,8 @@ impl Default for Scripts {
             cache: HashMap::default(),
             cache_mem: 0,
             lua_mem,
-            client: Box::new(client),
+            client: Some(Box::new(client)),
+            functions: function::Functions::default(),
         }
     }
 }
@@ -193,9 +199,7 @@ impl Scripts {
 }
 
 fn new_engine() -> mlua::Result<Engine> {
-    let e = Engine::new(register_api)?;
-    e.lua.set_app_data(Current(Cell::new(std::ptr::null_mut())));
-    Ok(e)
+    Engine::new(register_api, None)
 }
 
 /// The lowercase form of a 40-character SHA1 (None for other lengths).
@@ -268,7 +272,7 @@ pub fn shebang(body: &[u8]) -> Result<(u32, usize), String> {
 }
 
 /// Runs the cached script `sha` for `caller` with `keys` and `argv`:
-/// the reply (Redis's `luaCallFunction`). `ro`: EVAL_RO / EVALSHA_RO.
+/// the reply (Redis's `evalGenericCommand`). `ro`: EVAL_RO / EVALSHA_RO.
 pub fn run(
     srv: &mut ServerState,
     caller: &mut Client,
@@ -281,20 +285,52 @@ pub fn run(
     let Some(script) = srv.scripts.cache.get(sha) else {
         return Reply::Error("NOSCRIPT No matching script. Please use EVAL.".into());
     };
-    let sflags = script.flags;
-    let func = script.func.clone();
-    if let Err(e) = prepare(srv, sflags, ro) {
+    let target = Target {
+        func: script.func.clone(),
+        flags: script.flags,
+        name: std::str::from_utf8(sha).unwrap_or("").to_string(),
+        eval: true,
+    };
+    run_target(srv, caller, target, keys, argv, now, ro)
+}
+
+/// What runs: a script (EVAL) or a library function (FCALL).
+pub struct Target {
+    /// The compiled script or the registered callback.
+    pub func: Function,
+    /// Its flags ([`flags`]).
+    pub flags: u32,
+    /// The name errors show (the SHA1 or the function's name).
+    pub name: String,
+    /// EVAL mode: KEYS and ARGV are globals; otherwise arguments.
+    pub eval: bool,
+}
+
+/// Runs `target` for `caller` (Redis's `scriptPrepareForRun` then
+/// `luaCallFunction`).
+pub fn run_target(
+    srv: &mut ServerState,
+    caller: &mut Client,
+    target: Target,
+    keys: &[Bytes],
+    argv: &[Bytes],
+    now: i64,
+    ro: bool,
+) -> Reply {
+    if let Err(e) = prepare(srv, target.flags, ro) {
         return Reply::Error(e);
     }
-    let Some(engine) = srv.scripts.engine.take() else {
+    let engine_slot = if target.eval {
+        srv.scripts.engine.take()
+    } else {
+        srv.scripts.functions.engine.take()
+    };
+    let (Some(engine), Some(mut client)) = (engine_slot, srv.scripts.client.take()) else {
         return Reply::Error("ERR scripting engine is busy".into());
     };
-    let mut client = std::mem::replace(
-        &mut srv.scripts.client,
-        Box::new(Client::new(0, String::new(), String::new(), -1, true, 0)),
-    );
     client.db = caller.db;
     client.resp = 2;
+    let sflags = target.flags;
     let compat = sflags & flags::EVAL_COMPAT != 0;
     let gates = ScriptGates {
         read_only: ro || (!compat && sflags & flags::NO_WRITES != 0),
@@ -308,11 +344,16 @@ pub fn run(
         resp: 2,
         now,
     };
-    let reply = call_script(&engine, &mut rc, &func, keys, argv, sha, caller.resp);
+    let reply = call_script(&engine, &mut rc, &target, keys, argv, caller.resp);
     // `srv` is used again only now that the script and its pointers are done.
-    srv.scripts.lua_mem = engine.lua.used_memory();
-    srv.scripts.engine = Some(engine);
-    srv.scripts.client = client;
+    if target.eval {
+        srv.scripts.lua_mem = engine.lua.used_memory();
+        srv.scripts.engine = Some(engine);
+    } else {
+        srv.scripts.functions.lua_mem = engine.lua.used_memory();
+        srv.scripts.functions.engine = Some(engine);
+    }
+    srv.scripts.client = Some(client);
     reply
 }
 
@@ -341,32 +382,33 @@ fn prepare(srv: &mut ServerState, sflags: u32, ro: bool) -> Result<(), String> {
 fn call_script(
     engine: &Engine,
     rc: &mut RunCtx,
-    func: &Function,
+    target: &Target,
     keys: &[Bytes],
     argv: &[Bytes],
-    sha: &[u8; 40],
     caller_resp: u8,
 ) -> Reply {
     let lua = &engine.lua;
-    let set = || -> mlua::Result<()> {
-        engine.hidden.raw_set("KEYS", array(lua, keys)?)?;
-        engine.hidden.raw_set("ARGV", array(lua, argv)?)?;
-        Ok(())
+    let (k, a) = match (array(lua, keys), array(lua, argv)) {
+        (Ok(k), Ok(a)) => (k, a),
+        (Err(e), _) | (_, Err(e)) => return Reply::Error(format!("ERR {e}")),
     };
-    if let Err(e) = set() {
-        return Reply::Error(format!("ERR {e}"));
-    }
-    if let Some(c) = lua.app_data_ref::<Current>() {
-        c.0.set(rc);
-    }
-    let out = engine.runner.call::<(bool, Value)>(func);
-    if let Some(c) = lua.app_data_ref::<Current>() {
-        c.0.set(std::ptr::null_mut());
-    }
+    CURRENT.with(|c| c.set(rc));
+    let out = if target.eval {
+        let set = engine
+            .hidden
+            .raw_set("KEYS", k)
+            .and_then(|_| engine.hidden.raw_set("ARGV", a));
+        set.and_then(|_| engine.runner.call::<(bool, Value)>(&target.func))
+    } else {
+        engine
+            .fn_runner
+            .call::<(bool, Value)>((&target.func, k, a))
+    };
+    CURRENT.with(|c| c.set(std::ptr::null_mut()));
     let script_resp = rc.resp;
     match out {
         Ok((true, v)) => convert::to_reply(&v, script_resp, caller_resp),
-        Ok((false, err)) => error_reply(&err, std::str::from_utf8(sha).unwrap_or("")),
+        Ok((false, err)) => error_reply(&err, &target.name),
         Err(e) => Reply::Error(format!("ERR Error running script: {e}")),
     }
 }
@@ -407,8 +449,8 @@ fn array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 }
 
 /// The running script's context, or None outside a script.
-fn current(lua: &Lua) -> Option<&'static mut RunCtx> {
-    let p = lua.app_data_ref::<Current>()?.0.get();
+fn current(_lua: &Lua) -> Option<&'static mut RunCtx> {
+    let p = CURRENT.with(|c| c.get());
     // SAFETY: set by `call_script` for the duration of one script run to a
     // context that outlives it; the server state it points to is not used
     // through any other reference meanwhile (see the module doc), and
@@ -444,7 +486,7 @@ pub fn err_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
 }
 
 /// `(true, {err=...})`: what a raising function returns to its trampoline.
-fn raise(lua: &Lua, text: &str) -> mlua::Result<(bool, Value)> {
+pub(crate) fn raise(lua: &Lua, text: &str) -> mlua::Result<(bool, Value)> {
     Ok((true, Value::Table(err_table(lua, text.as_bytes())?)))
 }
 
@@ -517,7 +559,7 @@ fn number_arg(v: Option<&Value>) -> Option<f64> {
 }
 
 /// Installs the `redis` table's functions and constants.
-fn register_api(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+pub(crate) fn register_api(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     let call = engine::raising(lua, lua.create_function(redis_call)?)?;
     redis.raw_set("call", call)?;
     let pcall = lua.create_function(|lua, args: Variadic<Value>| {
