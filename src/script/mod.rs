@@ -344,7 +344,11 @@ pub fn run_target(
         resp: 2,
         now,
     };
+    #[cfg(feature = "fuzzing")]
+    fuzz_budget(&engine.lua);
     let reply = call_script(&engine, &mut rc, &target, keys, argv, caller.resp);
+    #[cfg(feature = "fuzzing")]
+    engine.lua.remove_hook();
     // `srv` is used again only now that the script and its pointers are done.
     if target.eval {
         srv.scripts.lua_mem = engine.lua.used_memory();
@@ -355,6 +359,29 @@ pub fn run_target(
     }
     srv.scripts.client = Some(client);
     reply
+}
+
+/// Under the fuzz harnesses a script gets a memory limit and an
+/// instruction budget (nothing interrupts a long script yet): past the
+/// budget every instruction raises, so not even `pcall` keeps it going.
+#[cfg(feature = "fuzzing")]
+fn fuzz_budget(lua: &Lua) {
+    use mlua::{HookTriggers, VmState};
+    let _ = lua.set_memory_limit(32 << 20);
+    let spent = std::rc::Rc::new(Cell::new(0u32));
+    let _ = lua.set_hook(
+        HookTriggers::new().every_nth_instruction(1000),
+        move |lua, _| {
+            spent.set(spent.get() + 1);
+            if spent.get() < 1000 {
+                return Ok(VmState::Continue);
+            }
+            let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(1), |_, _| {
+                Err(mlua::Error::runtime("fuzz budget spent"))
+            });
+            Err(mlua::Error::runtime("fuzz budget spent"))
+        },
+    );
 }
 
 /// Redis's `scriptPrepareForRun` checks for scripts with a shebang.
