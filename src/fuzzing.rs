@@ -639,6 +639,7 @@ pub fn execute_commands(data: &[u8]) {
     config.proto_max_bulk_len = HARNESS_MAX_BULK;
     config.databases = 16;
     let mut srv = ServerState::new(config, cmd::table().cmds.len());
+    srv.scripts.fuzz_limits = true;
     let mut clients = [connect(&mut srv), connect(&mut srv)];
     let mut cur = 0;
     let mut buf = BytesMut::from(data);

@@ -282,3 +282,16 @@ fn the_thread_count_stays_one_after_scripts() {
         .to_string();
     assert_eq!(threads, "1");
 }
+
+#[test]
+fn a_long_script_runs_to_its_end() {
+    // No instruction budget outside the fuzz harness.
+    let server = common::start(&[]);
+    let mut c = server.client();
+    let n: i64 = redis::cmd("EVAL")
+        .arg("local n = 0 for i = 1, 3000000 do n = n + 1 end return n")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 3_000_000);
+}

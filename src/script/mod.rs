@@ -80,6 +80,10 @@ pub struct Scripts {
     client: Option<Box<Client>>,
     /// FUNCTION libraries and their Lua state.
     pub functions: function::Functions,
+    /// Set by the fuzz harness: scripts get a memory limit and an
+    /// instruction budget ([`fuzz_budget`]).
+    #[cfg(feature = "fuzzing")]
+    pub fuzz_limits: bool,
 }
 
 /// What a running script's `redis` functions need (see the module doc).
@@ -112,6 +116,8 @@ impl Default for Scripts {
             lua_mem,
             client: Some(Box::new(client)),
             functions: function::Functions::default(),
+            #[cfg(feature = "fuzzing")]
+            fuzz_limits: false,
         }
     }
 }
@@ -320,6 +326,8 @@ pub fn run_target(
     if let Err(e) = prepare(srv, target.flags, ro) {
         return Reply::Error(e);
     }
+    #[cfg(feature = "fuzzing")]
+    let limited = srv.scripts.fuzz_limits;
     let engine_slot = if target.eval {
         srv.scripts.engine.take()
     } else {
@@ -345,10 +353,14 @@ pub fn run_target(
         now,
     };
     #[cfg(feature = "fuzzing")]
-    fuzz_budget(&engine.lua);
+    if limited {
+        fuzz_budget(&engine.lua);
+    }
     let reply = call_script(&engine, &mut rc, &target, keys, argv, caller.resp);
     #[cfg(feature = "fuzzing")]
-    engine.lua.remove_hook();
+    if limited {
+        engine.lua.remove_hook();
+    }
     // `srv` is used again only now that the script and its pointers are done.
     if target.eval {
         srv.scripts.lua_mem = engine.lua.used_memory();
