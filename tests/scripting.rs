@@ -295,3 +295,24 @@ fn a_long_script_runs_to_its_end() {
         .unwrap();
     assert_eq!(n, 3_000_000);
 }
+
+#[test]
+fn a_command_error_a_script_returns_counts_once() {
+    let server = common::start(&[]);
+    let mut c = server.client();
+    q(&mut c, &["SET", "str", "v"]);
+    for script in [
+        "return redis.call('lpush', 'str', 'x')",
+        "return redis.pcall('lpush', 'str', 'x')",
+        "error('x')",
+    ] {
+        let r: redis::RedisResult<redis::Value> =
+            redis::cmd("EVAL").arg(script).arg(0).query(&mut c);
+        assert!(r.is_err(), "{script}");
+    }
+    assert_eq!(info_field(&mut c, "errorstats", "errorstat_WRONGTYPE"), "count=2");
+    assert_eq!(info_field(&mut c, "errorstats", "errorstat_ERR"), "count=1");
+    assert_eq!(info_field(&mut c, "stats", "total_error_replies"), "3");
+    let eval = info_field(&mut c, "commandstats", "cmdstat_eval");
+    assert!(eval.ends_with("failed_calls=3"), "{eval}");
+}

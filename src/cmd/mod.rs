@@ -860,7 +860,9 @@ pub fn call(
         Ok(reply) => {
             if let Reply::Error(e) = &reply {
                 srv.cmd_stats[cmd.index].failed_calls += 1;
-                srv.count_error(e);
+                if !std::mem::take(&mut srv.error_counted) {
+                    srv.count_error(e);
+                }
             }
             reply
         }

@@ -96,6 +96,8 @@ pub struct RunCtx {
     pub resp: u8,
     /// The time the script started (commands see one clock).
     pub now: i64,
+    /// The script ends with an error already counted in the statistics.
+    pub error_counted: bool,
 }
 
 thread_local! {
@@ -351,6 +353,7 @@ pub fn run_target(
         gates,
         resp: 2,
         now,
+        error_counted: false,
     };
     #[cfg(feature = "fuzzing")]
     if limited {
@@ -362,6 +365,7 @@ pub fn run_target(
         engine.lua.remove_hook();
     }
     // `srv` is used again only now that the script and its pointers are done.
+    srv.error_counted = rc.error_counted && reply.is_error();
     if target.eval {
         srv.scripts.lua_mem = engine.lua.used_memory();
         srv.scripts.engine = Some(engine);
@@ -446,9 +450,30 @@ fn call_script(
     CURRENT.with(|c| c.set(std::ptr::null_mut()));
     let script_resp = rc.resp;
     match out {
-        Ok((true, v)) => convert::to_reply(&v, script_resp, caller_resp),
-        Ok((false, err)) => error_reply(&err, &target.name),
+        Ok((true, v)) => {
+            rc.error_counted = counted(&v);
+            convert::to_reply(&v, script_resp, caller_resp)
+        }
+        Ok((false, err)) => {
+            rc.error_counted = counted(&err);
+            error_reply(&err, &target.name)
+        }
         Err(e) => Reply::Error(format!("ERR Error running script: {e}")),
+    }
+}
+
+/// True for an error table a command's error became (its statistics were
+/// counted when the command failed).
+fn counted(v: &Value) -> bool {
+    match v {
+        Value::Table(t) => {
+            matches!(t.raw_get::<Value>("err"), Ok(Value::String(_)))
+                && matches!(
+                    t.raw_get::<Value>("ignore_error_stats_update"),
+                    Ok(Value::Boolean(true))
+                )
+        }
+        _ => false,
     }
 }
 
