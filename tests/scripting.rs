@@ -316,3 +316,23 @@ fn a_command_error_a_script_returns_counts_once() {
     let eval = info_field(&mut c, "commandstats", "cmdstat_eval");
     assert!(eval.ends_with("failed_calls=3"), "{eval}");
 }
+
+#[test]
+fn keys_a_script_reads_are_tracked_for_its_caller() {
+    let server = common::start(&[]);
+    let mut t = server.raw_conn();
+    cmd_str(&mut t, &["HELLO", "3"]);
+    assert_eq!(cmd_str(&mut t, &["CLIENT", "TRACKING", "on"]), b"+OK\r\n");
+    cmd_str(&mut t, &["EVAL", "return redis.call('get', KEYS[1])", "1", "tk"]);
+    let mut w = server.client();
+    q(&mut w, &["SET", "tk", "changed"]);
+    t.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let push = common::read_reply(&mut t);
+    let text = String::from_utf8_lossy(&push);
+    assert!(
+        text.starts_with(">2\r\n$10\r\ninvalidate\r\n") && text.contains("tk"),
+        "{text}"
+    );
+}

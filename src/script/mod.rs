@@ -90,6 +90,9 @@ pub struct Scripts {
 pub struct RunCtx {
     srv: *mut ServerState,
     client: *mut Client,
+    /// The client that ran EVAL/FCALL (keys the script reads are tracked
+    /// for it, as Redis does).
+    caller: *const Client,
     /// The script's gates (read-only, wrote).
     pub gates: ScriptGates,
     /// RESP version of `redis.call` replies (`redis.setresp`).
@@ -350,6 +353,7 @@ pub fn run_target(
     let mut rc = RunCtx {
         srv: srv as *mut ServerState,
         client: &mut *client as *mut Client,
+        caller: caller as *const Client,
         gates,
         resp: 2,
         now,
@@ -596,6 +600,18 @@ fn redis_call(lua: &Lua, args: Variadic<Value>) -> mlua::Result<(bool, Value)> {
         && Some(srv.cmd_stats[c.index].rejected_calls) == rejected
     {
         rc.gates.wrote = true;
+    }
+    if let Some(c) = cmd
+        && c.has(crate::cmd::spec::flags::READONLY)
+        && !c.has(crate::cmd::spec::flags::PUBSUB)
+    {
+        // SAFETY: see `current`; the caller is not used through any other
+        // reference while its script runs.
+        let caller = unsafe { &*rc.caller };
+        if caller.tracking.is_some() {
+            let keys = c.keys(&argv);
+            srv.tracking_remember_keys(caller, keys.iter().map(|k| &argv[k.pos]));
+        }
     }
     let reply = match out {
         Outcome::Reply(r) => r,
