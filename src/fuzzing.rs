@@ -1106,7 +1106,8 @@ mod tests {
     fn lua_fragments_run_under_the_harness() {
         let mut input = Vec::new();
         let mut req = |picks: &[u8]| {
-            input.extend_from_slice(format!("*3\r\n$5\r\n__lua\r\n${}\r\n", picks.len()).as_bytes());
+            input
+                .extend_from_slice(format!("*3\r\n$5\r\n__lua\r\n${}\r\n", picks.len()).as_bytes());
             input.extend_from_slice(picks);
             input.extend_from_slice(b"\r\n$1\r\nk\r\n");
         };

@@ -111,7 +111,10 @@ fn script_commands_follow_the_eval_in_monitor_as_lua() {
 fn scripts_count_in_commandstats_and_info() {
     let server = common::start(&[]);
     let mut c = server.client();
-    assert_eq!(info_field(&mut c, "memory", "number_of_cached_scripts"), "0");
+    assert_eq!(
+        info_field(&mut c, "memory", "number_of_cached_scripts"),
+        "0"
+    );
     let lua_before: u64 = info_field(&mut c, "memory", "used_memory_lua")
         .parse()
         .unwrap();
@@ -125,12 +128,18 @@ fn scripts_count_in_commandstats_and_info() {
         ],
     );
     q(&mut c, &["SCRIPT", "LOAD", "return 2"]);
-    assert_eq!(info_field(&mut c, "memory", "number_of_cached_scripts"), "2");
+    assert_eq!(
+        info_field(&mut c, "memory", "number_of_cached_scripts"),
+        "2"
+    );
     let scripts: u64 = info_field(&mut c, "memory", "used_memory_scripts")
         .parse()
         .unwrap();
     assert!(scripts > 0);
-    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut c).unwrap();
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .unwrap();
     let line = |name: &str| {
         stats
             .lines()
@@ -153,9 +162,15 @@ fn scripts_count_in_commandstats_and_info() {
     let lua_after: u64 = info_field(&mut c, "memory", "used_memory_lua")
         .parse()
         .unwrap();
-    assert!(lua_after > lua_before + 1_000_000, "{lua_before} -> {lua_after}");
+    assert!(
+        lua_after > lua_before + 1_000_000,
+        "{lua_before} -> {lua_after}"
+    );
     q(&mut c, &["SCRIPT", "FLUSH"]);
-    assert_eq!(info_field(&mut c, "memory", "number_of_cached_scripts"), "0");
+    assert_eq!(
+        info_field(&mut c, "memory", "number_of_cached_scripts"),
+        "0"
+    );
 }
 
 #[test]
@@ -270,7 +285,12 @@ fn the_thread_count_stays_one_after_scripts() {
     for i in 0..50 {
         q(
             &mut c,
-            &["EVAL", "return redis.call('incr', KEYS[1])", "1", &format!("t{i}")],
+            &[
+                "EVAL",
+                "return redis.call('incr', KEYS[1])",
+                "1",
+                &format!("t{i}"),
+            ],
         );
     }
     let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
@@ -310,7 +330,10 @@ fn a_command_error_a_script_returns_counts_once() {
             redis::cmd("EVAL").arg(script).arg(0).query(&mut c);
         assert!(r.is_err(), "{script}");
     }
-    assert_eq!(info_field(&mut c, "errorstats", "errorstat_WRONGTYPE"), "count=2");
+    assert_eq!(
+        info_field(&mut c, "errorstats", "errorstat_WRONGTYPE"),
+        "count=2"
+    );
     assert_eq!(info_field(&mut c, "errorstats", "errorstat_ERR"), "count=1");
     assert_eq!(info_field(&mut c, "stats", "total_error_replies"), "3");
     let eval = info_field(&mut c, "commandstats", "cmdstat_eval");
@@ -323,7 +346,10 @@ fn keys_a_script_reads_are_tracked_for_its_caller() {
     let mut t = server.raw_conn();
     cmd_str(&mut t, &["HELLO", "3"]);
     assert_eq!(cmd_str(&mut t, &["CLIENT", "TRACKING", "on"]), b"+OK\r\n");
-    cmd_str(&mut t, &["EVAL", "return redis.call('get', KEYS[1])", "1", "tk"]);
+    cmd_str(
+        &mut t,
+        &["EVAL", "return redis.call('get', KEYS[1])", "1", "tk"],
+    );
     let mut w = server.client();
     q(&mut w, &["SET", "tk", "changed"]);
     t.stream

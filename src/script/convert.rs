@@ -30,7 +30,7 @@ fn c_format(fmt: &std::ffi::CStr, n: f64) -> String {
 /// C's `(long long)` cast of a double on x86-64: out of range and NaN give
 /// the minimum.
 fn to_i64(n: f64) -> i64 {
-    if n.is_nan() || n >= 9.223_372_036_854_776e18 || n < -9.223_372_036_854_776e18 {
+    if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&n) {
         i64::MIN
     } else {
         n as i64
@@ -153,7 +153,11 @@ impl Encoder {
 
     fn double(&mut self, d: f64) {
         let s = if d.is_infinite() {
-            if d > 0.0 { "inf".to_string() } else { "-inf".to_string() }
+            if d > 0.0 {
+                "inf".to_string()
+            } else {
+                "-inf".to_string()
+            }
         } else {
             format_g17(d)
         };

@@ -337,10 +337,7 @@ impl Engine {
         // debug library, which scripts do not see.
         let guarded: Value = g.raw_get("rawset_guarded")?;
         g.raw_set("rawset_guarded", Value::Nil)?;
-        let setup = lua
-            .load(SETUP)
-            .set_name(INTERNAL)
-            .into_function()?;
+        let setup = lua.load(SETUP).set_name(INTERNAL).into_function()?;
         g.raw_set("rawset", guarded)?;
         let register = match register {
             Some(f) => Some(f(&lua)?),

@@ -52,7 +52,8 @@ thread_local! {
 
 impl Default for Functions {
     fn default() -> Self {
-        let engine = Engine::new(super::register_api, Some(register_fn)).expect("the Lua state starts");
+        let engine =
+            Engine::new(super::register_api, Some(register_fn)).expect("the Lua state starts");
         let lua_mem = engine.lua.used_memory();
         Functions {
             engine: Some(Box::new(engine)),
@@ -65,10 +66,7 @@ impl Default for Functions {
 
 /// Library and function names: letters, digits and underscores.
 fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty()
-        && name
-            .iter()
-            .all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    !name.is_empty() && name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 const BAD_NAME: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
@@ -156,17 +154,17 @@ fn register_function(lua: &Lua, args: Variadic<Value>) -> mlua::Result<(bool, Va
                             return super::raise(lua, "unknown flag given");
                         };
                         let s = s.to_string_lossy();
-                        match flags::NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(&s)) {
+                        match flags::NAMES
+                            .iter()
+                            .find(|(n, _)| n.eq_ignore_ascii_case(&s))
+                        {
                             Some((_, bit)) => fflags |= bit,
                             None => return super::raise(lua, "unknown flag given"),
                         }
                     }
                 }
                 _ => {
-                    return super::raise(
-                        lua,
-                        "unknown argument given to redis.register_function",
-                    );
+                    return super::raise(lua, "unknown argument given to redis.register_function");
                 }
             }
         }

@@ -447,9 +447,7 @@ fn call_script(
             .and_then(|_| engine.hidden.raw_set("ARGV", a));
         set.and_then(|_| engine.runner.call::<(bool, Value)>(&target.func))
     } else {
-        engine
-            .fn_runner
-            .call::<(bool, Value)>((&target.func, k, a))
+        engine.fn_runner.call::<(bool, Value)>((&target.func, k, a))
     };
     CURRENT.with(|c| c.set(std::ptr::null_mut()));
     let script_resp = rc.resp;
