@@ -14,6 +14,15 @@ pub fn format_g17(n: f64) -> String {
     c_format(c"%.17g", n)
 }
 
+/// A Lua number as a command argument: `%.17g`, which for integers below
+/// 10^17 is their decimal form (the common case, without `snprintf`).
+pub fn number_arg(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e17 && !(n == 0.0 && n.is_sign_negative()) {
+        return (n as i64).to_string();
+    }
+    format_g17(n)
+}
+
 /// Lua 5.1's `tostring` of a number (`%.14g`).
 pub fn lua_number_string(n: f64) -> String {
     c_format(c"%.14g", n)
@@ -488,4 +497,34 @@ fn parse_resp(lua: &Lua, b: &[u8], pos: &mut usize) -> mlua::Result<Option<Value
         b'(' => wrap(lua, "big_number", Value::String(lua.create_string(line)?))?,
         _ => return Ok(None),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_arguments_print_as_c_does() {
+        for n in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            100.0,
+            3.14159,
+            1e16,
+            99999999999999999.0,
+            1e17,
+            1.5e17,
+            -1e17,
+            1e300,
+            0.1,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(number_arg(n), format_g17(n), "{n}");
+        }
+        assert_eq!(number_arg(123.0), "123");
+        assert_eq!(number_arg(1e17), "1e+17");
+    }
 }

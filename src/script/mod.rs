@@ -566,8 +566,8 @@ fn command_args(args: &Variadic<Value>) -> Result<Vec<Bytes>, &'static str> {
     for v in args.iter() {
         argv.push(match v {
             Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
-            Value::Integer(i) => Bytes::from(convert::format_g17(*i as f64)),
-            Value::Number(n) => Bytes::from(convert::format_g17(*n)),
+            Value::Integer(i) => Bytes::from(convert::number_arg(*i as f64)),
+            Value::Number(n) => Bytes::from(convert::number_arg(*n)),
             _ => return Err("Lua redis lib command arguments must be strings or integers"),
         });
     }
