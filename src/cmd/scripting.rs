@@ -199,7 +199,7 @@ pub fn fcall_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     fcall_generic(ctx, args, true)
 }
 
-/// FUNCTION LOAD [REPLACE] code
+/// FUNCTION LOAD \[REPLACE\] code
 pub fn function_load(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut replace = false;
     let mut pos = 2;
@@ -253,7 +253,7 @@ pub fn function_flush(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Ok)
 }
 
-/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]
+/// FUNCTION LIST \[LIBRARYNAME pattern\] \[WITHCODE\]
 pub fn function_list(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let mut with_code = false;
     let mut pattern: Option<&[u8]> = None;
