@@ -362,3 +362,36 @@ fn keys_a_script_reads_are_tracked_for_its_caller() {
         "{text}"
     );
 }
+
+#[test]
+fn scripts_under_maxmemory_follow_their_flags() {
+    let server = common::start(&[]);
+    let mut c = server.raw_conn();
+    cmd_str(&mut c, &["SET", "big", "some value"]);
+    cmd_str(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    let oom = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+    assert_eq!(cmd_str(&mut c, &["EVAL", "#!lua\nreturn 1", "0"]), oom);
+    assert_eq!(
+        cmd_str(&mut c, &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"]),
+        b":1\r\n"
+    );
+    // No shebang: refused at the script's first write.
+    let r = cmd_str(&mut c, &["EVAL", "return redis.call('set', 'a', 'b')", "0"]);
+    assert!(
+        r.starts_with(b"-OOM command not allowed when used memory > 'maxmemory'. script: "),
+        "{}",
+        common::escape(&r)
+    );
+    assert_eq!(
+        cmd_str(
+            &mut c,
+            &[
+                "EVAL",
+                "#!lua flags=allow-oom\nreturn redis.call('set', 'a', 'b')",
+                "0"
+            ]
+        ),
+        b"+OK\r\n"
+    );
+    cmd_str(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+}

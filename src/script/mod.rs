@@ -404,24 +404,31 @@ fn fuzz_budget(lua: &Lua) {
     );
 }
 
-/// Redis's `scriptPrepareForRun` checks for scripts with a shebang.
+/// The checks a script with a shebang (or a function) passes before it
+/// runs. Its flags make it a write command unless `no-writes`, and a
+/// deny-oom one unless `allow-oom` or `no-writes`, so Redis's command
+/// gates refuse it with their usual texts (MISCONF, OOM) before
+/// `scriptPrepareForRun`, which refuses a write script from a `*_RO`
+/// command.
 fn prepare(srv: &mut ServerState, sflags: u32, ro: bool) -> Result<(), String> {
     if sflags & flags::EVAL_COMPAT != 0 {
         return Ok(());
     }
-    if sflags & flags::NO_WRITES == 0 {
+    let writes = sflags & flags::NO_WRITES == 0;
+    if srv.config.maxmemory > 0
+        && writes
+        && sflags & flags::ALLOW_OOM == 0
+        && srv.perform_evictions() == crate::db::evict::EvictResult::Fail
+    {
+        return Err(crate::error::CmdError::oom().0.into_owned());
+    }
+    if writes {
         if crate::server::persistence::writes_refused(srv) {
-            return Err("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.".into());
+            return Err(crate::server::persistence::MISCONF.into());
         }
         if ro {
             return Err("ERR Can not execute a script with write flag using *_ro command.".into());
         }
-    }
-    if srv.config.maxmemory > 0
-        && sflags & (flags::ALLOW_OOM | flags::NO_WRITES) == 0
-        && srv.perform_evictions() == crate::db::evict::EvictResult::Fail
-    {
-        return Err("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'".into());
     }
     Ok(())
 }
