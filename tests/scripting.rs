@@ -395,3 +395,71 @@ fn scripts_under_maxmemory_follow_their_flags() {
     );
     cmd_str(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
 }
+
+/// Sends `args` on a new connection without waiting for the reply.
+fn send_only(server: &common::Server, args: &[&str]) -> common::RawConn {
+    let mut c = server.raw_conn();
+    let parts: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    common::send(&mut c, &parts);
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    c
+}
+
+/// `while true do end` past busy-reply-threshold: SCRIPT KILL from another
+/// client stops it; a script that wrote is UNKILLABLE until SHUTDOWN
+/// NOSAVE. Run on forkv and, for the texts, on Redis.
+fn busy_script_kill(server: &common::Server) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let mut admin = server.raw_conn();
+    cmd_str(
+        &mut admin,
+        &["CONFIG", "SET", "busy-reply-threshold", "100"],
+    );
+    let mut looping = send_only(server, &["EVAL", "while true do end", "0"]);
+    std::thread::sleep(Duration::from_millis(400));
+    let killed = cmd_str(&mut admin, &["SCRIPT", "KILL"]);
+    let script = common::read_reply(&mut looping);
+    assert_eq!(cmd_str(&mut admin, &["PING"]), b"+PONG\r\n");
+    let mut writing = send_only(
+        server,
+        &["EVAL", "redis.call('set', 'w', '1') while true do end", "0"],
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    let unkillable = cmd_str(&mut admin, &["SCRIPT", "KILL"]);
+    common::send(&mut admin, &[b"SHUTDOWN", b"NOSAVE"]);
+    // The connection of the writing script closes with the server.
+    let _ = common::try_read_reply(&mut writing);
+    (killed, script, unkillable)
+}
+
+#[test]
+fn a_busy_script_can_be_killed_by_another_client() {
+    let mut server = common::start(&[]);
+    let (killed, script, unkillable) = busy_script_kill(&server);
+    assert_eq!(killed, b"+OK\r\n");
+    let text = String::from_utf8_lossy(&script);
+    assert!(
+        text.starts_with("-ERR Script killed by user with SCRIPT KILL... script: ")
+            && text.ends_with(", on @user_script:1.\r\n"),
+        "{text}"
+    );
+    assert!(
+        unkillable.starts_with(b"-UNKILLABLE Sorry the script already executed write commands"),
+        "{}",
+        common::escape(&unkillable)
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.is_alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !server.is_alive(),
+        "SHUTDOWN NOSAVE did not stop the server"
+    );
+    if let Some(mut redis) = common::start_redis(&[]) {
+        let theirs = busy_script_kill(&redis);
+        assert_eq!(theirs, (killed, script, unkillable));
+        let _ = redis.is_alive();
+    }
+}

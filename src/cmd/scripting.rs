@@ -157,12 +157,14 @@ pub fn script_help(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
 
 const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
 
-/// SCRIPT KILL: a command only runs when no script does.
+/// SCRIPT KILL: one that comes while a script runs is answered from
+/// inside the script (`script::busy`); a command only runs when no script
+/// does.
 pub fn script_kill(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
     Err(CmdError::msg(NOTBUSY))
 }
 
-/// FUNCTION KILL
+/// FUNCTION KILL (see SCRIPT KILL).
 pub fn function_kill(_: &mut Ctx, _: &[Bytes]) -> CmdResult {
     Err(CmdError::msg(NOTBUSY))
 }

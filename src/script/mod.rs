@@ -15,6 +15,7 @@
 //! functions ([`RunCtx`]), runs the script, and puts the engine back. The
 //! state is not touched through the handler's own reference meanwhile.
 
+pub mod busy;
 pub mod convert;
 pub mod engine;
 pub mod function;
@@ -101,6 +102,8 @@ pub struct RunCtx {
     pub now: i64,
     /// The script ends with an error already counted in the statistics.
     pub error_counted: bool,
+    /// Set when a kill request stopped the script: where it was.
+    pub killed: Option<(String, usize)>,
 }
 
 thread_local! {
@@ -333,6 +336,12 @@ pub fn run_target(
     }
     #[cfg(feature = "fuzzing")]
     let limited = srv.scripts.fuzz_limits;
+    let threshold = srv.config.busy_reply_threshold;
+    #[cfg(not(feature = "fuzzing"))]
+    let watched = threshold > 0;
+    // The harness's budget hook takes the place of this one.
+    #[cfg(feature = "fuzzing")]
+    let watched = threshold > 0 && !limited;
     let engine_slot = if target.eval {
         srv.scripts.engine.take()
     } else {
@@ -358,12 +367,19 @@ pub fn run_target(
         resp: 2,
         now,
         error_counted: false,
+        killed: None,
     };
     #[cfg(feature = "fuzzing")]
     if limited {
         fuzz_budget(&engine.lua);
     }
+    if watched {
+        watch_busy(&engine.lua, threshold, caller.id, target.eval);
+    }
     let reply = call_script(&engine, &mut rc, &target, keys, argv, caller.resp);
+    if watched {
+        engine.lua.remove_hook();
+    }
     #[cfg(feature = "fuzzing")]
     if limited {
         engine.lua.remove_hook();
@@ -400,6 +416,69 @@ fn fuzz_budget(lua: &Lua) {
                 Err(mlua::Error::runtime("fuzz budget spent"))
             });
             Err(mlua::Error::runtime("fuzz budget spent"))
+        },
+    );
+}
+
+/// Past `threshold` ms, every 100,000 instructions, looks for a kill
+/// request from another client ([`busy`]); a kill stops the script by
+/// raising at every instruction from then on, so `pcall` cannot catch it
+/// for good.
+fn watch_busy(lua: &Lua, threshold: u64, caller: u64, eval: bool) {
+    use mlua::{HookTriggers, VmState};
+    let start = std::time::Instant::now();
+    let limit = std::time::Duration::from_millis(threshold);
+    let _ = lua.set_hook(
+        HookTriggers::new().every_nth_instruction(100_000),
+        move |lua, debug| {
+            if start.elapsed() < limit {
+                return Ok(VmState::Continue);
+            }
+            let Some(rc) = current(lua) else {
+                return Ok(VmState::Continue);
+            };
+            // SAFETY: see `current`; no command runs while the hook does.
+            let srv = unsafe { &*rc.srv };
+            let Some((fd, request, len)) = busy::peek_requests(srv, caller) else {
+                return Ok(VmState::Continue);
+            };
+            let kill = match request {
+                busy::Request::Shutdown => true,
+                busy::Request::Kill { eval: e } => {
+                    let error = if e && !eval {
+                        Some(busy::SLOW_FUNCTION)
+                    } else if !e && eval {
+                        Some(busy::SLOW_EVAL)
+                    } else if rc.gates.wrote {
+                        Some(busy::UNKILLABLE)
+                    } else {
+                        None
+                    };
+                    match error {
+                        Some(text) => busy::answer(fd, len, &format!("-{text}")),
+                        None => busy::answer(fd, len, "+OK"),
+                    }
+                    error.is_none()
+                }
+            };
+            if !kill {
+                return Ok(VmState::Continue);
+            }
+            let source = debug
+                .source()
+                .source
+                .map(|s| s.into_owned())
+                .unwrap_or_default();
+            let line = debug.current_line().unwrap_or(0);
+            rc.killed = Some((source, line));
+            let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(1), |_, _| {
+                Err(mlua::Error::runtime(
+                    "Script killed by user with SCRIPT KILL...",
+                ))
+            });
+            Err(mlua::Error::runtime(
+                "Script killed by user with SCRIPT KILL...",
+            ))
         },
     );
 }
@@ -457,6 +536,12 @@ fn call_script(
         engine.fn_runner.call::<(bool, Value)>((&target.func, k, a))
     };
     CURRENT.with(|c| c.set(std::ptr::null_mut()));
+    if let Some((source, line)) = rc.killed.take() {
+        return Reply::Error(format!(
+            "ERR Script killed by user with SCRIPT KILL... script: {}, on {source}:{line}.",
+            target.name
+        ));
+    }
     let script_resp = rc.resp;
     match out {
         Ok((true, v)) => {
