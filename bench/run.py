@@ -464,6 +464,78 @@ def growth(rep, servers, quick, runs):
        "sends PING every 1 ms (from a SCHED_FIFO thread when permitted) and records the round trips.")
 
 
+GET_SCRIPT = "return redis.call('GET', KEYS[1])"
+FIVE_SCRIPT = ("redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], 100) "
+               "redis.call('HSET', KEYS[2], 'f', 'v') redis.call('ZADD', KEYS[3], 1, 'm') "
+               "return redis.call('GET', KEYS[1])")
+
+
+def benchmark_command(port, n, clients, pipeline, argv):
+    """redis-benchmark of one literal command; requests/s."""
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-c", str(clients), "-n", str(n),
+                          "-P", str(pipeline), "--csv", *argv],
+                         capture_output=True, text=True, timeout=900).stdout
+    for line in out.splitlines():
+        parts = [p.strip('"') for p in line.split('","')]
+        if len(parts) >= 2 and parts[0] != "test":
+            try:
+                return float(parts[1])
+            except ValueError:
+                pass
+    return float("nan")
+
+
+def scripts(rep, servers, quick, runs):
+    """EVALSHA throughput and server CPU per call, and memory per cached script."""
+    n = 100_000 if quick else 500_000
+    tick = os.sysconf("SC_CLK_TCK")
+    shas = {}
+    for s in servers:
+        cmd(s.port, "FLUSHALL")
+        cmd(s.port, "SET", "foo", "bar")
+        shas[s.kind] = (cmd(s.port, "SCRIPT", "LOAD", GET_SCRIPT), cmd(s.port, "SCRIPT", "LOAD", FIVE_SCRIPT))
+    rows = []
+    cpu_rows = []
+    for label, which, keys in [("GET script", 0, ["1", "foo"]), ("5-command script", 1, ["3", "k", "h", "z"])]:
+        for pipeline in (1, 16):
+            count = n // 5 if pipeline == 1 else n
+
+            def run(s):
+                before = cpu_ticks(s.pid())
+                rps = benchmark_command(s.port, count, 50, pipeline, ["EVALSHA", shas[s.kind][which], *keys])
+                used = (cpu_ticks(s.pid()) - before) / tick
+                return rps, used / count * 1e6
+            res = alternate(servers, runs, run)
+            f = med([r[0] for r in res["forkv"]])
+            r_ = med([r[0] for r in res["redis"]])
+            rows.append([label, f"P{pipeline}", fmt(f), fmt(r_), ratio(f, r_)])
+            if pipeline == 16:
+                fc = med([r[1] for r in res["forkv"]])
+                rc = med([r[1] for r in res["redis"]])
+                cpu_rows.append([label, fmt(fc, 2), fmt(rc, 2), ratio(fc, rc)])
+    rep.table("EVALSHA throughput (requests/s, redis-benchmark -c 50)",
+              ["script", "pipeline", "forkv", "redis", "forkv/redis"], rows,
+              f"`redis-benchmark -c 50 -n {n // 5} (P1) / {n} (P16) -P 1|16 EVALSHA sha numkeys keys...`; "
+              f"GET script: `{GET_SCRIPT}`; 5-command script: INCR, EXPIRE, HSET, ZADD, GET. "
+              f"Median of {runs} alternating runs.")
+    rep.table("Server CPU per EVALSHA at P16 (µs)", ["script", "forkv", "redis", "forkv/redis"], cpu_rows,
+              "utime + stime of the server process over the P16 runs above, divided by the calls. "
+              "Lower is better.")
+    count = 2_000 if quick else 10_000
+    mem_rows = []
+    for s in servers:
+        cmd(s.port, "SCRIPT", "FLUSH")
+        before = int(info(s.port, "memory")["used_memory"])
+        lua_before = int(info(s.port, "memory")["used_memory_lua"])
+        pipe_load(s.port, [["SCRIPT", "LOAD", f"return {{KEYS[1], ARGV[1], {i}}}"] for i in range(count)])
+        m = info(s.port, "memory")
+        mem_rows.append([s.kind, fmt((int(m["used_memory"]) - before) / count),
+                         fmt((int(m["used_memory_lua"]) - lua_before) / count)])
+    rep.table("Memory per cached script (bytes)", ["server", "used_memory", "of which used_memory_lua"], mem_rows,
+              f"{count} scripts `return {{KEYS[1], ARGV[1], N}}` loaded with SCRIPT LOAD; growth of "
+              "`used_memory` and `used_memory_lua` divided by the count.")
+
+
 def machine():
     def read(p):
         try:
@@ -489,7 +561,7 @@ def main():
                     help="small sizes, about 2 minutes on an idle 2-core machine")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="", help="comma list: throughput,cpu,types,latency,keys,memory,collections,snapshots,growth")
+    ap.add_argument("--only", default="", help="comma list: throughput,cpu,types,latency,keys,memory,collections,snapshots,growth,scripts")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--bin", "forkv-server"], cwd=ROOT, check=True)
     out = subprocess.run(["cargo", "bench", "--bench", "loadgen", "--no-run", "--message-format=json"],
@@ -512,7 +584,7 @@ def main():
         for name, fn in [("throughput", throughput), ("cpu", server_cpu), ("types", throughput_types),
                          ("latency", latency), ("keys", keys_stall),
                          ("memory", memory), ("collections", collection_memory),
-                         ("snapshots", snapshots), ("growth", growth)]:
+                         ("snapshots", snapshots), ("growth", growth), ("scripts", scripts)]:
             if not only or name in only:
                 print(f"== {name}", flush=True)
                 fn(rep, servers, a.quick, runs)

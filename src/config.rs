@@ -336,8 +336,9 @@ pub struct Config {
     pub stream_node_max_entries: u64,
     /// `hll-sparse-max-bytes`. Default 3000.
     pub hll_sparse_max_bytes: u64,
-    /// `busy-reply-threshold` (alias `lua-time-limit`): milliseconds before
-    /// a long script makes other clients get `-BUSY`. Default 5000.
+    /// `busy-reply-threshold` (alias `lua-time-limit`): milliseconds after
+    /// which a running script heeds SCRIPT KILL, FUNCTION KILL and SHUTDOWN
+    /// NOSAVE from other clients (`script::busy`; 0: never). Default 5000.
     pub busy_reply_threshold: u64,
     /// `tracking-table-max-keys`: keys the client-side caching table may
     /// remember before it forgets (and invalidates) some (0 = no limit).
@@ -1022,7 +1023,7 @@ static PARAMS: &[Param] = &[
     Param::new("stream-node-max-bytes", memory!(stream_node_max_bytes, 0, LONG_MAX)).flags(INERT),
     Param::new("stream-node-max-entries", integer!(stream_node_max_entries, 0, LONG_MAX)).flags(INERT),
     Param::new("hll-sparse-max-bytes", memory!(hll_sparse_max_bytes, 0, LONG_MAX)).flags(INERT),
-    Param::new("busy-reply-threshold", integer!(busy_reply_threshold, 0, LONG_MAX)).alias("lua-time-limit").flags(INERT),
+    Param::new("busy-reply-threshold", integer!(busy_reply_threshold, 0, LONG_MAX)).alias("lua-time-limit"),
     Param::new("tracking-table-max-keys", integer!(tracking_table_max_keys, 0, LONG_MAX)),
     Param::new("client-output-buffer-limit", special!(get_obuf_limits, set_obuf_limits)).flags(MULTI_ARG),
 ];

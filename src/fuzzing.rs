@@ -639,6 +639,7 @@ pub fn execute_commands(data: &[u8]) {
     config.proto_max_bulk_len = HARNESS_MAX_BULK;
     config.databases = 16;
     let mut srv = ServerState::new(config, cmd::table().cmds.len());
+    srv.scripts.fuzz_limits = true;
     let mut clients = [connect(&mut srv), connect(&mut srv)];
     let mut cur = 0;
     let mut buf = BytesMut::from(data);
@@ -670,6 +671,28 @@ pub fn execute_commands(data: &[u8]) {
             }
             b"__switch" => {
                 cur = 1 - cur;
+                continue;
+            }
+            b"__lua" if args.len() >= 2 => {
+                // EVAL of a script built from Lua fragments: each byte of
+                // the first argument picks one; the rest are keys.
+                let script = lua_script(&args[1]);
+                let mut eval = vec![
+                    Bytes::from_static(b"EVAL"),
+                    Bytes::from(script),
+                    Bytes::from((args.len() - 2).to_string()),
+                ];
+                eval.extend_from_slice(&args[2..]);
+                let mut c = client.borrow_mut();
+                let reply = cmd::execute(&mut srv, &mut c, &eval, now).into_reply();
+                srv.tracking_after_command(&mut c);
+                let resp = c.resp;
+                drop(c);
+                if let Some(r) = &reply {
+                    check_reply(r, resp, &eval);
+                }
+                drain_pending(&clients, &eval);
+                check_keyspace(&srv, &eval);
                 continue;
             }
             b"__reconnect" => {
@@ -752,6 +775,108 @@ pub fn execute_commands(data: &[u8]) {
             break;
         }
     }
+}
+
+/// Pieces of Lua scripts for the `__lua` harness request: replies of every
+/// kind, conversions both ways, errors, the sandbox, the redis table.
+const LUA_FRAGMENTS: &[&str] = &[
+    "return",
+    "redis.call('set', KEYS[1] or 'k', ARGV[1] or 'v')",
+    "redis.call('get', KEYS[1] or 'k')",
+    "redis.pcall('nosuch')",
+    "redis.call('nosuch')",
+    "{",
+    "}",
+    "1,",
+    "'x',",
+    "{ok='o'}",
+    "{err='e'}",
+    "{double=1.5}",
+    "{map={a=1, b={1, 2}}}",
+    "{set={b=true}}",
+    "{big_number='123'}",
+    "{verbatim_string={format='txt', string='v'}}",
+    "nil",
+    "true",
+    "false",
+    "redis.setresp(3)",
+    "redis.setresp(2)",
+    "for i = 1, 10 do",
+    "while true do",
+    "end",
+    "if",
+    "then",
+    "else",
+    "error('x')",
+    "error({err='y'})",
+    "x = 1",
+    "return x",
+    "local s = 'ab'",
+    "s = s .. s",
+    "redis.call('incr', 'n')",
+    "redis.call('hset', 'h', 'f', 'v')",
+    "redis.call('hgetall', 'h')",
+    "redis.call('zadd', 'z', 1.5, 'm')",
+    "redis.call('zscore', 'z', 'm')",
+    "redis.call('zrange', 'z', 0, -1, 'withscores')",
+    "redis.call('rpush', 'l', 'a', 'b')",
+    "redis.call('lrange', 'l', 0, -1)",
+    "redis.call('sadd', 's', 'a')",
+    "redis.call('smembers', 's')",
+    "redis.call('del', 'k', 'h', 'l')",
+    "redis.call('expire', 'k', 100)",
+    "redis.call('select', 1)",
+    "redis.call('flushall')",
+    "redis.call('blpop', 'l', 0)",
+    "redis.call('multi')",
+    "redis.call('eval', 'return 1', 0)",
+    "redis.call('script', 'flush')",
+    "redis.call('info')",
+    "redis.call('client', 'list')",
+    "redis.call('hello', 3)",
+    "redis.sha1hex('a')",
+    "redis.error_reply('E r')",
+    "redis.status_reply('S')",
+    "redis.log(redis.LOG_DEBUG, 'l')",
+    "redis.acl_check_cmd('get', 'k')",
+    "pcall(redis.call, 'get')",
+    "pcall(error, {})",
+    "math.random(10)",
+    "tostring(1/0)",
+    "1/0",
+    "0/0",
+    "2^63",
+    "#KEYS",
+    "KEYS",
+    "ARGV",
+    "..",
+    "+",
+    ";",
+    "(",
+    ")",
+    "\n",
+    "--",
+    "string.rep('a', 100)",
+    "string.format('%d', 3)",
+    "table.concat({'a', 'b'})",
+    "unpack({1, 2})",
+    "rawset(_G, 'y', 1)",
+    "setmetatable(_G, nil)",
+    "getfenv(1)",
+    "loadstring('return 1')()",
+    "coroutine.wrap(function() redis.call('ping') end)()",
+];
+
+/// Joins the fragments `picks` selects (one byte each, at most 48, so
+/// nested tables stay within the reply checker's depth; a cyclic table,
+/// which Redis converts 7995 levels deep, is tested in tests/scripting.rs).
+fn lua_script(picks: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &b in picks.iter().take(48) {
+        out.extend_from_slice(LUA_FRAGMENTS[b as usize % LUA_FRAGMENTS.len()].as_bytes());
+        out.push(b' ');
+    }
+    out
 }
 
 fn check_keyspace(srv: &ServerState, args: &[Bytes]) {
@@ -973,5 +1098,31 @@ mod tests {
         decode_requests(b"\x00\x01\x02\x03*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n");
         execute_commands(b"SET a 1\r\nINCR a\r\nHELLO 3\r\nGET a\r\n__cron\r\n");
         load_snapshot(b"\x01FORKVSNP");
+    }
+
+    /// `__lua` requests: every fragment alone, then scripts made of several
+    /// (replies of each kind, an endless loop stopped by the budget).
+    #[test]
+    fn lua_fragments_run_under_the_harness() {
+        let mut input = Vec::new();
+        let mut req = |picks: &[u8]| {
+            input
+                .extend_from_slice(format!("*3\r\n$5\r\n__lua\r\n${}\r\n", picks.len()).as_bytes());
+            input.extend_from_slice(picks);
+            input.extend_from_slice(b"\r\n$1\r\nk\r\n");
+        };
+        for i in 0..LUA_FRAGMENTS.len() as u8 {
+            req(&[i]);
+            req(&[0, i]);
+        }
+        req(&[0, 5, 7, 8, 9, 10, 6]);
+        req(&[19, 0, 5, 12, 13, 11, 14, 15, 17, 18, 6]);
+        req(&[22, 23]);
+        req(&[31, 21, 32, 23, 0, 1]);
+        execute_commands(&input);
+        assert_eq!(
+            lua_script(&[0, 1]),
+            b"return redis.call('set', KEYS[1] or 'k', ARGV[1] or 'v') "
+        );
     }
 }

@@ -18,6 +18,9 @@
 //!   the one call path every caller uses (connections, scripts, loaders),
 //!   and one file per command family; handlers turn arguments into typed
 //!   keyspace calls.
+//! - [`script`]: Lua 5.1 scripting as Redis 7.0 runs it (EVAL, FUNCTION):
+//!   the sandboxed interpreter, the `redis` table, Lua/RESP conversions;
+//!   a script's `redis.call` goes back through [`cmd`]'s one call path.
 //! - [`db`]: the keyspace, the only place data is read or written; no I/O.
 //! - [`persist`]: snapshot format, writer, loader and fork child, over the
 //!   keyspace alone.

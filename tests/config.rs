@@ -298,6 +298,7 @@ fn config_get_lists_every_redis_parameter() {
 const ACTS: &[&str] = &[
     "appendonly",
     "bind",
+    "busy-reply-threshold",
     "client-output-buffer-limit",
     "client-query-buffer-limit",
     "cluster-enabled",
@@ -325,6 +326,7 @@ const ACTS: &[&str] = &[
     "list-max-ziplist-size",
     "logfile",
     "loglevel",
+    "lua-time-limit",
     "maxclients",
     "maxmemory",
     "maxmemory-eviction-tenacity",

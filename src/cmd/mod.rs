@@ -45,6 +45,7 @@ pub mod multi;
 pub mod pubsub;
 pub mod replay;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod slowlog;
@@ -496,6 +497,7 @@ impl Table {
             .chain(set::ROWS)
             .chain(zset::ROWS)
             .chain(pubsub::ROWS)
+            .chain(scripting::ROWS)
             .chain(ADMIN_ROWS);
         let mut cmds: Vec<Command> = rows
             .enumerate()
@@ -636,6 +638,8 @@ pub struct ScriptGates {
     /// The script already wrote: later writes are not refused (it cannot
     /// stop half way).
     pub wrote: bool,
+    /// The script's `allow-oom` flag: writes are not refused on OOM.
+    pub allow_oom: bool,
 }
 
 /// Runs one request for the connected `client`.
@@ -856,7 +860,9 @@ pub fn call(
         Ok(reply) => {
             if let Reply::Error(e) = &reply {
                 srv.cmd_stats[cmd.index].failed_calls += 1;
-                srv.count_error(e);
+                if !std::mem::take(&mut srv.error_counted) {
+                    srv.count_error(e);
+                }
             }
             reply
         }
@@ -1076,6 +1082,7 @@ fn prepare_for(
             ));
         }
         if srv.config.maxmemory > 0
+            && !gates.allow_oom
             && cmd.has(flags::DENYOOM)
             && srv.perform_evictions() == crate::db::evict::EvictResult::Fail
         {
@@ -1211,7 +1218,7 @@ mod tests {
         let script = Origin::Script(ScriptGates::default());
         let ro = Origin::Script(ScriptGates {
             read_only: true,
-            wrote: false,
+            ..ScriptGates::default()
         });
         let err = |r: Reply| match r {
             Reply::Error(e) => e,

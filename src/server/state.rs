@@ -112,10 +112,16 @@ pub struct ServerState {
     pub config_file: Option<String>,
     /// Clients blocked on keys.
     pub blocking: super::blocking::Blocking,
+    /// Lua scripting: the interpreter and the script cache.
+    pub scripts: crate::script::Scripts,
     /// Snapshot state (background save child, statuses).
     pub persist: crate::server::persistence::Persistence,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the cron tick reclaims expired keys.
     pub active_expire_enabled: bool,
+    /// The error reply of the command that just ran was already counted
+    /// where it arose (a script returning the error of its `redis.call`):
+    /// `call` counts the command failed but not the error again.
+    pub error_counted: bool,
     /// DEBUG EFFECTS REPLAY is running: a replayed file may not start
     /// another replay (a file replaying itself would recurse forever).
     pub replaying: bool,
@@ -172,10 +178,12 @@ impl ServerState {
             lastsave: now / 1000,
             config_file: None,
             active_expire_enabled: true,
+            error_counted: false,
             replaying: false,
             eviction_wake: Rc::default(),
             persist: Default::default(),
             blocking: Default::default(),
+            scripts: Default::default(),
             tracking: Default::default(),
             pubsub: Default::default(),
             watches: Default::default(),
