@@ -49,6 +49,7 @@ pub mod server;
 pub mod set;
 pub mod slowlog;
 pub mod spec;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -495,6 +496,7 @@ impl Table {
             .chain(hash::ROWS)
             .chain(set::ROWS)
             .chain(zset::ROWS)
+            .chain(stream::ROWS)
             .chain(pubsub::ROWS)
             .chain(ADMIN_ROWS);
         let mut cmds: Vec<Command> = rows

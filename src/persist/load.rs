@@ -39,6 +39,8 @@ fn value_is_empty(v: &Value) -> bool {
         Value::Hash(h) => h.is_empty(),
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
+        // An empty stream is a valid value (XTRIM, XDEL keep the key).
+        Value::Stream(_) => false,
     }
 }
 

@@ -59,6 +59,14 @@ pub fn write_keyspace<W: Write>(
                 Value::Hash(h) => ValueRef::Hash(h.iter().collect()),
                 Value::Set(s) => ValueRef::Set(s.iter().collect()),
                 Value::ZSet(z) => ValueRef::ZSet(z.iter().collect()),
+                Value::Stream(_) => {
+                    // Refuse rather than write a snapshot that silently
+                    // lacks keys: format version 1 has no stream record.
+                    err = Some(std::io::Error::other(
+                        "streams cannot be written to a snapshot by this version",
+                    ));
+                    return;
+                }
             };
             let rec = Record {
                 db: dbi as u32,

@@ -1,0 +1,188 @@
+//! Streams on a running server: the write-effect stream of XADD and
+//! XTRIM (concrete IDs, exact trims), the generic key commands on streams,
+//! and IDs generated from the clock. Replies and errors are compared with
+//! Redis byte for byte in tests/corpus/streams.txt; notifications in
+//! tests/notifications.rs.
+
+mod common;
+
+use common::{Resp, Server, parse_reply};
+use std::path::{Path, PathBuf};
+
+fn cmd(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    let mut r = redis::cmd(args[0]);
+    for a in &args[1..] {
+        r.arg(*a);
+    }
+    r.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn text(v: redis::Value) -> String {
+    match v {
+        redis::Value::BulkString(b) => String::from_utf8(b).unwrap(),
+        redis::Value::SimpleString(s) => s,
+        redis::Value::Int(n) => n.to_string(),
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+fn int(v: redis::Value) -> i64 {
+    match v {
+        redis::Value::Int(n) => n,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+fn record(server: &Server) -> PathBuf {
+    let path = server.dir.join("effects.resp");
+    let mut c = server.client();
+    cmd(&mut c, &["DEBUG", "EFFECTS", "LOG", path.to_str().unwrap()]);
+    path
+}
+
+fn recorded(server: &Server, path: &Path) -> Vec<Vec<String>> {
+    let mut c = server.client();
+    cmd(&mut c, &["DEBUG", "EFFECTS", "LOG", "off"]);
+    let data = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let (r, used) = parse_reply(&data[pos..]).unwrap();
+        pos += used;
+        let Resp::Array(Some(items)) = r else {
+            panic!("not a command: {r:?}")
+        };
+        out.push(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let s = a.as_str().unwrap();
+                    if i == 0 { s.to_ascii_uppercase() } else { s }
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+fn v(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn xadd_and_xtrim_propagate_their_exact_effect() {
+    let server = common::start(&["--enable-debug-command", "yes"]);
+    let mut c = server.client();
+    cmd(&mut c, &["CONFIG", "SET", "stream-node-max-entries", "3"]);
+    let path = record(&server);
+    let t0 = now_ms();
+    let id = text(cmd(&mut c, &["XADD", "s", "*", "f", "v"]));
+    let t1 = now_ms();
+    let (ms, seq) = id.split_once('-').unwrap();
+    let ms: u64 = ms.parse().unwrap();
+    assert!((t0..=t1).contains(&ms), "{id} not within {t0}..{t1}");
+    assert_eq!(seq, "0");
+    // An ID whose millisecond part is past the clock is followed by its
+    // increment.
+    cmd(&mut c, &["XADD", "f", "99999999999999-5", "a", "1"]);
+    assert_eq!(
+        text(cmd(&mut c, &["XADD", "f", "*", "a", "2"])),
+        "99999999999999-6"
+    );
+    assert_eq!(
+        text(cmd(&mut c, &["XADD", "f", "99999999999999-*", "a", "3"])),
+        "99999999999999-7"
+    );
+    for i in 1..=10 {
+        cmd(&mut c, &["XADD", "t", &format!("{i}-0"), "f", "v"]);
+    }
+    // Nodes of 3: `~ 5` removes the first two nodes only.
+    let added = text(cmd(
+        &mut c,
+        &[
+            "XADD", "t", "MAXLEN", "~", "5", "LIMIT", "100", "11-*", "f", "v",
+        ],
+    ));
+    assert_eq!(added, "11-0");
+    assert_eq!(int(cmd(&mut c, &["XLEN", "t"])), 5);
+    // Node 7..9 ends at 9-0, not below MINID 9.
+    assert_eq!(int(cmd(&mut c, &["XTRIM", "t", "MINID", "~", "9"])), 0);
+    assert_eq!(int(cmd(&mut c, &["XTRIM", "t", "MINID", "~", "10"])), 3);
+    assert_eq!(int(cmd(&mut c, &["XTRIM", "t", "MINID", "~", "10"])), 0);
+    assert_eq!(int(cmd(&mut c, &["XTRIM", "t", "MAXLEN", "1"])), 1);
+    assert_eq!(int(cmd(&mut c, &["XDEL", "t", "11-0", "5-0"])), 1);
+    cmd(&mut c, &["XSETID", "t", "20-0", "ENTRIESADDED", "30"]);
+    let log = recorded(&server, &path);
+    assert_eq!(log[0], v(&["SELECT", "0"]));
+    assert_eq!(log[1], v(&["XADD", "s", &id, "f", "v"]));
+    assert_eq!(log[2], v(&["XADD", "f", "99999999999999-5", "a", "1"]));
+    assert_eq!(log[3], v(&["XADD", "f", "99999999999999-6", "a", "2"]));
+    assert_eq!(log[4], v(&["XADD", "f", "99999999999999-7", "a", "3"]));
+    assert_eq!(
+        log[15],
+        v(&["XADD", "t", "MAXLEN", "=", "5", "11-0", "f", "v"])
+    );
+    assert_eq!(log[16], v(&["XTRIM", "t", "MINID", "=", "10-0"]));
+    assert_eq!(log[17], v(&["XTRIM", "t", "MAXLEN", "1"]));
+    assert_eq!(log[18], v(&["XDEL", "t", "11-0", "5-0"]));
+    assert_eq!(log[19], v(&["XSETID", "t", "20-0", "ENTRIESADDED", "30"]));
+    assert_eq!(log.len(), 20, "{log:?}");
+
+    // The stream replays into the same dataset.
+    let fresh = common::start(&["--stream-node-max-entries", "3"]);
+    let mut f = fresh.client();
+    let n: i64 = redis::cmd("DEBUG")
+        .arg("EFFECTS")
+        .arg("REPLAY")
+        .arg(path.to_str().unwrap())
+        .query(&mut f)
+        .unwrap();
+    assert_eq!(n, 20);
+    let diff = common::dataset_diff(&common::dataset(&server), &common::dataset(&fresh), 100);
+    assert!(diff.is_empty(), "replay differs:\n{}", diff.join("\n"));
+}
+
+#[test]
+fn key_commands_treat_streams_as_values() {
+    let server = common::start(&[]);
+    let mut c = server.client();
+    cmd(&mut c, &["XADD", "s", "1-1", "a", "1"]);
+    cmd(&mut c, &["SET", "str", "x"]);
+    assert_eq!(text(cmd(&mut c, &["TYPE", "s"])), "stream");
+    assert_eq!(text(cmd(&mut c, &["OBJECT", "ENCODING", "s"])), "stream");
+    let (_, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+        .arg(0)
+        .arg("TYPE")
+        .arg("stream")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(keys, ["s"]);
+    assert_eq!(int(cmd(&mut c, &["COPY", "s", "s2"])), 1);
+    cmd(&mut c, &["XADD", "s2", "2-0", "b", "2"]);
+    assert_eq!(int(cmd(&mut c, &["XLEN", "s"])), 1, "COPY shares nothing");
+    assert_eq!(int(cmd(&mut c, &["XLEN", "s2"])), 2);
+    cmd(&mut c, &["RENAME", "s2", "s3"]);
+    assert_eq!(int(cmd(&mut c, &["MOVE", "s3", "1"])), 1);
+    cmd(&mut c, &["SELECT", "1"]);
+    assert_eq!(int(cmd(&mut c, &["XLEN", "s3"])), 2);
+    cmd(&mut c, &["PEXPIRE", "s3", "20"]);
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    assert_eq!(int(cmd(&mut c, &["XLEN", "s3"])), 0);
+    assert_eq!(int(cmd(&mut c, &["EXISTS", "s3"])), 0);
+    cmd(&mut c, &["SELECT", "0"]);
+    assert_eq!(int(cmd(&mut c, &["DEL", "s"])), 1);
+    // Deleting every entry keeps the (empty) stream, as Redis does.
+    cmd(&mut c, &["XADD", "e", "1-0", "a", "1"]);
+    assert_eq!(int(cmd(&mut c, &["XDEL", "e", "1-0"])), 1);
+    assert_eq!(text(cmd(&mut c, &["TYPE", "e"])), "stream");
+    let info: String = redis::cmd("INFO").arg("keyspace").query(&mut c).unwrap();
+    assert!(info.contains("db0:keys=2"), "{info}");
+}
