@@ -186,3 +186,176 @@ fn key_commands_treat_streams_as_values() {
     let info: String = redis::cmd("INFO").arg("keyspace").query(&mut c).unwrap();
     assert!(info.contains("db0:keys=2"), "{info}");
 }
+
+// ---------------------------------------------------------------------------
+// XREAD BLOCK with several clients, on forkv and (when installed) Redis:
+// the same script must give the same bytes on both.
+// ---------------------------------------------------------------------------
+
+use common::{RawConn, cmd_str, escape, read_reply, send};
+use std::time::{Duration, Instant};
+
+fn blocked_clients(c: &mut RawConn) -> usize {
+    let info = cmd_str(c, &["INFO", "clients"]);
+    let info = String::from_utf8_lossy(&info).to_string();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends `args` on a new connection and waits until the server counts it
+/// as blocked.
+fn block(server: &Server, ctl: &mut RawConn, args: &[&str]) -> RawConn {
+    let before = blocked_clients(ctl);
+    let mut b = server.raw_conn();
+    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    send(&mut b, &refs);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while blocked_clients(ctl) == before {
+        assert!(Instant::now() < deadline, "{args:?} did not block");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    b
+}
+
+/// The blocking script; returns a transcript of replies.
+fn xread_block_script(server: &Server) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut c = server.raw_conn();
+    let mut log = |what: &str, reply: Vec<u8>| out.push(format!("{what} => {}", escape(&reply)));
+    cmd_str(&mut c, &["FLUSHALL"]);
+    cmd_str(&mut c, &["XADD", "s", "5-0", "a", "1"]);
+
+    // Three readers of `$` (resolved to 5-0 when they block) are all served
+    // by one XADD, and none sees the entry that existed before.
+    let mut readers: Vec<RawConn> = (0..3)
+        .map(|_| {
+            block(
+                server,
+                &mut c,
+                &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+            )
+        })
+        .collect();
+    // A reader of two streams is served with the one that got data only.
+    let mut two = block(
+        server,
+        &mut c,
+        &["XREAD", "BLOCK", "0", "STREAMS", "other", "s", "$", "$"],
+    );
+    log("xadd", cmd_str(&mut c, &["XADD", "s", "6-0", "b", "2"]));
+    for r in readers.iter_mut() {
+        log("reader", read_reply(r));
+    }
+    log("two", read_reply(&mut two));
+    assert_eq!(blocked_clients(&mut c), 0);
+
+    // COUNT applies to a served client; without COUNT it gets everything
+    // added by a transaction.
+    let mut counted = block(
+        server,
+        &mut c,
+        &["XREAD", "COUNT", "2", "BLOCK", "0", "STREAMS", "s", "6-0"],
+    );
+    let mut all = block(
+        server,
+        &mut c,
+        &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+    );
+    cmd_str(&mut c, &["MULTI"]);
+    for id in ["7-0", "8-0", "9-0"] {
+        cmd_str(&mut c, &["XADD", "s", id, "f", id]);
+    }
+    log("exec", cmd_str(&mut c, &["EXEC"]));
+    log("counted", read_reply(&mut counted));
+    log("all", read_reply(&mut all));
+
+    // Deleting the key, or giving it another type, does not end the wait
+    // (Redis 7.0); an XADD to the re-created stream does.
+    let mut w = block(
+        server,
+        &mut c,
+        &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+    );
+    cmd_str(&mut c, &["DEL", "s"]);
+    cmd_str(&mut c, &["LPUSH", "s", "x"]);
+    cmd_str(&mut c, &["XTRIM", "nokey", "MAXLEN", "0"]);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(blocked_clients(&mut c), 1, "still blocked");
+    cmd_str(&mut c, &["DEL", "s"]);
+    cmd_str(&mut c, &["XADD", "s", "3-0", "a", "0"]);
+    cmd_str(&mut c, &["XADD", "s", "9-0", "a", "1"]);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(blocked_clients(&mut c), 1, "9-0 is not past 9-0");
+    cmd_str(&mut c, &["XADD", "s", "11-0", "a", "2"]);
+    log("recreated", read_reply(&mut w));
+
+    // XDEL and XTRIM do not serve anybody.
+    let mut w = block(
+        server,
+        &mut c,
+        &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+    );
+    cmd_str(&mut c, &["XDEL", "s", "9-0"]);
+    cmd_str(&mut c, &["XTRIM", "s", "MAXLEN", "0"]);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(blocked_clients(&mut c), 1);
+    cmd_str(&mut c, &["XADD", "s", "12-0", "a", "3"]);
+    log("after trim", read_reply(&mut w));
+
+    // Timeouts and disconnection end the wait.
+    let t0 = Instant::now();
+    let mut t = block(
+        server,
+        &mut c,
+        &["XREAD", "BLOCK", "100", "STREAMS", "s", "$"],
+    );
+    log("timeout", read_reply(&mut t));
+    assert!(t0.elapsed() >= Duration::from_millis(100));
+    let gone = block(
+        server,
+        &mut c,
+        &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+    );
+    drop(gone);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while blocked_clients(&mut c) != 0 {
+        assert!(Instant::now() < deadline, "a closed client stays blocked");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+
+    // RESP3: the served reply is a map.
+    let mut r3 = server.raw_conn();
+    cmd_str(&mut r3, &["HELLO", "3"]);
+    let before = blocked_clients(&mut c);
+    send(&mut r3, &[b"XREAD", b"BLOCK", b"0", b"STREAMS", b"s", b"$"]);
+    while blocked_clients(&mut c) == before {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    cmd_str(&mut c, &["XADD", "s", "13-0", "a", "4"]);
+    log("resp3", read_reply(&mut r3));
+    out
+}
+
+#[test]
+fn xread_block_serves_waiters_as_redis_does() {
+    let forkv = common::start(&[]);
+    let ours = xread_block_script(&forkv);
+    assert!(
+        ours.iter().any(|l| l
+            .starts_with("reader => *1\\r\\n*2\\r\\n$1\\r\\ns\\r\\n*1\\r\\n*2\\r\\n$3\\r\\n6-0")),
+        "{}",
+        ours.join("\n")
+    );
+    if let Some(redis) = common::start_redis(&[]) {
+        let theirs = xread_block_script(&redis);
+        assert_eq!(
+            ours,
+            theirs,
+            "forkv:\n{}\nredis:\n{}",
+            ours.join("\n"),
+            theirs.join("\n")
+        );
+    }
+}

@@ -140,8 +140,25 @@ impl Ctx<'_> {
             keys,
             timeout,
             on_timeout,
+            rerun: None,
         });
         Ok(Reply::Nil)
+    }
+
+    /// [`Ctx::block`], re-running `rerun` instead of the command's own
+    /// arguments when a key becomes ready (XREAD's `$` made concrete).
+    pub fn block_rerun(
+        &mut self,
+        keys: Vec<Bytes>,
+        timeout: Option<std::time::Duration>,
+        on_timeout: Reply,
+        rerun: Vec<Bytes>,
+    ) -> CmdResult {
+        let r = self.block(keys, timeout, on_timeout);
+        if let Some(req) = self.client.block_request.as_mut() {
+            req.rerun = Some(rerun);
+        }
+        r
     }
 }
 

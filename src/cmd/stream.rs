@@ -1,5 +1,5 @@
 //! Stream commands (Redis's t_stream): XADD, XRANGE, XREVRANGE, XLEN,
-//! XDEL, XTRIM, XSETID.
+//! XDEL, XTRIM, XSETID, XREAD (with BLOCK).
 //!
 //! Replies, error texts and their precedence follow Redis 7.0.15. IDs are
 //! parsed as Redis parses them (`string2ull`, so `strtoull`'s leading
@@ -27,6 +27,7 @@ pub const ROWS: &[Row] = &[
     Row::new(&r::XDEL, xdel),
     Row::new(&r::XTRIM, xtrim),
     Row::new(&r::XSETID, xsetid),
+    Row::new(&r::XREAD, xread),
 ];
 
 // ---------------------------------------------------------------------------
@@ -543,6 +544,179 @@ pub fn xsetid(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.srv.ks.stats.dirty += 1;
     ctx.notify(notify::STREAM, "xsetid", &args[1]);
     Ok(Reply::Ok)
+}
+
+/// What XREAD serves a blocked client when no COUNT was given (Redis's
+/// `XREAD_BLOCKED_DEFAULT_COUNT`).
+const XREAD_BLOCKED_DEFAULT_COUNT: usize = 1000;
+
+/// Parsed XREAD arguments.
+struct ReadArgs {
+    /// Block for this many ms (0: forever); None without BLOCK.
+    block_ms: Option<i64>,
+    /// COUNT (0: all).
+    count: usize,
+    /// Position of the first key.
+    streams_arg: usize,
+    /// Number of keys.
+    nkeys: usize,
+}
+
+/// Redis's `xreadCommand` option parsing (XREAD form).
+fn parse_xread(args: &[Bytes]) -> Result<ReadArgs, CmdError> {
+    let mut out = ReadArgs {
+        block_ms: None,
+        count: 0,
+        streams_arg: 0,
+        nkeys: 0,
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let more = args.len() - i - 1;
+        let o = &args[i][..];
+        if is(o, "block") && more > 0 {
+            i += 1;
+            let t = crate::util::num::parse_i64(&args[i])
+                .ok_or_else(|| CmdError::msg("ERR timeout is not an integer or out of range"))?;
+            if t < 0 {
+                return Err(CmdError::msg("ERR timeout is negative"));
+            }
+            out.block_ms = Some(t);
+        } else if is(o, "count") && more > 0 {
+            i += 1;
+            out.count = arg_i64(&args[i])?.max(0) as usize;
+        } else if is(o, "streams") && more > 0 {
+            out.streams_arg = i + 1;
+            let n = args.len() - out.streams_arg;
+            if !n.is_multiple_of(2) {
+                return Err(CmdError::msg(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
+            }
+            out.nkeys = n / 2;
+            break;
+        } else if is(o, "group") && more >= 2 {
+            return Err(CmdError::msg(
+                "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+            ));
+        } else if is(o, "noack") {
+            return Err(CmdError::msg(
+                "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+            ));
+        } else {
+            return Err(CmdError::syntax());
+        }
+        i += 1;
+    }
+    if out.streams_arg == 0 {
+        return Err(CmdError::syntax());
+    }
+    Ok(out)
+}
+
+/// The reply of XREAD for the streams served: an array of `[key,
+/// entries]` pairs, a map in RESP3.
+fn xread_reply(resp: u8, served: Vec<(Bytes, Vec<Reply>)>) -> Reply {
+    if resp >= 3 {
+        Reply::Map(
+            served
+                .into_iter()
+                .map(|(k, e)| (Reply::Bulk(k), Reply::Array(e)))
+                .collect(),
+        )
+    } else {
+        Reply::Array(
+            served
+                .into_iter()
+                .map(|(k, e)| Reply::Array(vec![Reply::Bulk(k), Reply::Array(e)]))
+                .collect(),
+        )
+    }
+}
+
+/// Entries of `s` after `gt`, at most `count` (0: all).
+fn entries_after(s: &Stream, gt: StreamId, count: usize) -> Vec<Reply> {
+    let Some(start) = gt.incr() else {
+        return Vec::new();
+    };
+    let it = s.range(start, StreamId::MAX, false).map(entry_reply);
+    if count > 0 {
+        it.take(count).collect()
+    } else {
+        it.collect()
+    }
+}
+
+/// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
+pub fn xread(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let a = parse_xread(args)?;
+    let keys = &args[a.streams_arg..a.streams_arg + a.nkeys];
+    let id_args = &args[a.streams_arg + a.nkeys..];
+    let mut ids = Vec::with_capacity(a.nkeys);
+    let rerun = ctx.client.blocked.is_some();
+    for (key, arg) in keys.iter().zip(id_args) {
+        let last = match collection::read::<Stream>(ctx, key) {
+            Ok(s) => s.map_or(StreamId::MIN, |s| s.last_id),
+            // A blocked client whose key changed type waits on (Redis
+            // 7.0 serves only keys holding a stream).
+            Err(_) if rerun => StreamId::MAX,
+            Err(e) => return Err(e),
+        };
+        if &arg[..] == b"$" {
+            ids.push(last);
+        } else if &arg[..] == b">" {
+            return Err(CmdError::msg(
+                "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+            ));
+        } else {
+            ids.push(strict_id(arg)?);
+        }
+    }
+    let resp = ctx.client.resp;
+    if rerun {
+        // Served as Redis serves a ready key: the first stream with an
+        // entry past the client's ID, alone in the reply.
+        for (key, &gt) in keys.iter().zip(&ids) {
+            let Ok(Some(s)) = collection::read::<Stream>(ctx, key) else {
+                continue;
+            };
+            if s.edge(false).is_some_and(|top| top > gt) {
+                let count = if a.count > 0 {
+                    a.count
+                } else {
+                    XREAD_BLOCKED_DEFAULT_COUNT
+                };
+                let entries = entries_after(s, gt, count);
+                return Ok(xread_reply(resp, vec![(key.clone(), entries)]));
+            }
+        }
+    } else {
+        let mut served = Vec::new();
+        for (key, &gt) in keys.iter().zip(&ids) {
+            let Some(s) = collection::read::<Stream>(ctx, key)? else {
+                continue;
+            };
+            if s.edge(false).is_some_and(|top| top > gt) {
+                served.push((key.clone(), entries_after(s, gt, a.count)));
+            }
+        }
+        if !served.is_empty() {
+            return Ok(xread_reply(resp, served));
+        }
+    }
+    let Some(ms) = a.block_ms else {
+        return Ok(Reply::NilArray);
+    };
+    // Past ~30 years a deadline never fires: wait forever (and keep the
+    // timer arithmetic from overflowing).
+    let timeout =
+        (ms > 0 && ms < 30 * 365 * 86_400_000).then(|| std::time::Duration::from_millis(ms as u64));
+    // `$` stands for the last ID at the moment the client blocks.
+    let mut again = args.to_vec();
+    for (j, id) in ids.iter().enumerate() {
+        again[a.streams_arg + a.nkeys + j] = Bytes::from(id.to_string());
+    }
+    ctx.block_rerun(keys.to_vec(), timeout, Reply::NilArray, again)
 }
 
 #[cfg(test)]
