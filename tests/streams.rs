@@ -359,3 +359,251 @@ fn xread_block_serves_waiters_as_redis_does() {
         );
     }
 }
+
+/// XREADGROUP BLOCK: waiters in a group share new entries in arrival
+/// order, and XGROUP DESTROY ends their wait with NOGROUP.
+fn xreadgroup_block_script(server: &Server) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut c = server.raw_conn();
+    let mut log = |what: &str, reply: Vec<u8>| out.push(format!("{what} => {}", escape(&reply)));
+    cmd_str(&mut c, &["FLUSHALL"]);
+    cmd_str(&mut c, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    let mut first = block(
+        server,
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "a",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    let mut second = block(
+        server,
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "b",
+            "COUNT",
+            "1",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    // One entry: the first waiter gets it, the second waits on.
+    cmd_str(&mut c, &["XADD", "s", "1-0", "f", "1"]);
+    log("first", read_reply(&mut first));
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(blocked_clients(&mut c), 1);
+    cmd_str(&mut c, &["MULTI"]);
+    cmd_str(&mut c, &["XADD", "s", "2-0", "f", "2"]);
+    cmd_str(&mut c, &["XADD", "s", "3-0", "f", "3"]);
+    cmd_str(&mut c, &["EXEC"]);
+    log("second", read_reply(&mut second));
+    log(
+        "drain",
+        cmd_str(
+            &mut c,
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+        ),
+    );
+    log("pending", cmd_str(&mut c, &["XPENDING", "s", "g"]));
+    // The key deleted or of another type: still waiting.
+    let mut w = block(
+        server,
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "a",
+            "NOACK",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    cmd_str(&mut c, &["XGROUP", "SETID", "s", "g", "$"]);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(blocked_clients(&mut c), 1);
+    cmd_str(&mut c, &["XADD", "s", "4-0", "f", "4"]);
+    log("noack", read_reply(&mut w));
+    log("pending", cmd_str(&mut c, &["XPENDING", "s", "g"]));
+    let mut w = block(
+        server,
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "a",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    log("destroy", cmd_str(&mut c, &["XGROUP", "DESTROY", "s", "g"]));
+    log("destroyed", read_reply(&mut w));
+    log(
+        "nogroup",
+        cmd_str(
+            &mut c,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g2",
+                "a",
+                "BLOCK",
+                "50",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        ),
+    );
+    cmd_str(&mut c, &["XGROUP", "CREATE", "s", "g2", "$"]);
+    let mut t = block(
+        server,
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g2",
+            "a",
+            "BLOCK",
+            "50",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    log("timeout", read_reply(&mut t));
+    out
+}
+
+#[test]
+fn xreadgroup_block_serves_waiters_as_redis_does() {
+    let forkv = common::start(&[]);
+    let ours = xreadgroup_block_script(&forkv);
+    assert!(ours[0].contains("1-0"), "{}", ours.join("\n"));
+    if let Some(redis) = common::start_redis(&[]) {
+        let theirs = xreadgroup_block_script(&redis);
+        assert_eq!(
+            ours,
+            theirs,
+            "forkv:\n{}\nredis:\n{}",
+            ours.join("\n"),
+            theirs.join("\n")
+        );
+    }
+}
+
+#[test]
+fn xreadgroup_propagates_claims_and_group_ids() {
+    let server = common::start(&[]);
+    let mut c = server.client();
+    cmd(&mut c, &["XADD", "s", "1-0", "f", "1"]);
+    cmd(&mut c, &["XADD", "s", "2-0", "f", "2"]);
+    cmd(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]);
+    let path = record(&server);
+    let t0 = now_ms() as i64;
+    cmd(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "a",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    cmd(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "b",
+            "NOACK",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    // Reading history and finding nothing change nothing that propagates.
+    cmd(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", "0"],
+    );
+    cmd(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"],
+    );
+    cmd(&mut c, &["XACK", "s", "g", "1-0"]);
+    cmd(
+        &mut c,
+        &["XCLAIM", "s", "g", "c", "0", "1-0", "FORCE", "JUSTID"],
+    );
+    cmd(&mut c, &["XAUTOCLAIM", "s", "g", "d", "0", "0"]);
+    let log = recorded(&server, &path);
+    let log: Vec<Vec<String>> = log
+        .into_iter()
+        .filter(|c| c[0] != "MULTI" && c[0] != "EXEC")
+        .collect();
+    assert_eq!(log[0], v(&["SELECT", "0"]));
+    let claim = &log[1];
+    assert_eq!(&claim[..6], &v(&["XCLAIM", "s", "g", "a", "0", "1-0"])[..]);
+    let t: i64 = claim[7].parse().unwrap();
+    assert!(t >= t0, "{claim:?}");
+    assert_eq!(
+        &claim[8..],
+        &v(&["RETRYCOUNT", "1", "FORCE", "JUSTID", "LASTID", "1-0"])[..]
+    );
+    assert_eq!(log[2], v(&["XGROUP", "CREATECONSUMER", "s", "g", "b"]));
+    assert_eq!(
+        log[3],
+        v(&["XGROUP", "SETID", "s", "g", "2-0", "ENTRIESREAD", "2"])
+    );
+    assert_eq!(log[4], v(&["XACK", "s", "g", "1-0"]));
+    assert_eq!(&log[5][..6], &v(&["XCLAIM", "s", "g", "c", "0", "1-0"])[..]);
+    assert_eq!(&log[5][8..10], &v(&["RETRYCOUNT", "1"])[..]);
+    assert_eq!(&log[6][..6], &v(&["XCLAIM", "s", "g", "d", "0", "1-0"])[..]);
+    assert_eq!(&log[6][8..10], &v(&["RETRYCOUNT", "2"])[..]);
+    assert_eq!(log.len(), 7, "{log:?}");
+    let fresh = common::start(&[]);
+    let mut f = fresh.client();
+    cmd(&mut f, &["XADD", "s", "1-0", "f", "1"]);
+    cmd(&mut f, &["XADD", "s", "2-0", "f", "2"]);
+    cmd(&mut f, &["XGROUP", "CREATE", "s", "g", "0"]);
+    let _: i64 = redis::cmd("DEBUG")
+        .arg("EFFECTS")
+        .arg("REPLAY")
+        .arg(path.to_str().unwrap())
+        .query(&mut f)
+        .unwrap();
+    for conn in [&mut c, &mut f] {
+        let p = cmd(conn, &["XPENDING", "s", "g"]);
+        assert_eq!(
+            format!("{p:?}"),
+            "array([int(1), bulk-string('\"1-0\"'), bulk-string('\"1-0\"'), array([array([bulk-string('\"d\"'), bulk-string('\"1\"')])])])"
+        );
+    }
+}

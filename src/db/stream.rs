@@ -14,7 +14,7 @@
 //!
 //! Each entry's fields and values are packed in one allocation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A stream entry ID: milliseconds and a sequence number.
@@ -296,20 +296,131 @@ pub struct Consumer {
     /// Last time it was seen (Unix ms).
     pub seen_time: i64,
     /// Its pending entries.
-    pub pel: BTreeMap<StreamId, ()>,
+    pub pel: BTreeSet<StreamId>,
 }
 
+/// `entries_read` when unknown (Redis's `SCG_INVALID_ENTRIES_READ`).
+pub const INVALID_ENTRIES_READ: i64 = -1;
+
 /// A consumer group (Redis's `streamCG`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Group {
     /// Last delivered ID.
     pub last_id: StreamId,
-    /// Entries read, or None when unknown (Redis's `SCG_INVALID_ENTRIES_READ`).
-    pub entries_read: Option<u64>,
+    /// Entries read, or [`INVALID_ENTRIES_READ`].
+    pub entries_read: i64,
     /// Pending entries of all consumers.
     pub pel: BTreeMap<StreamId, Nack>,
     /// Consumers, by name.
     pub consumers: BTreeMap<Vec<u8>, Consumer>,
+}
+
+impl Group {
+    /// A group at `last_id`.
+    pub fn new(last_id: StreamId, entries_read: i64) -> Group {
+        Group {
+            last_id,
+            entries_read,
+            pel: BTreeMap::new(),
+            consumers: BTreeMap::new(),
+        }
+    }
+
+    /// Creates consumer `name` seen at `now`; false if it exists.
+    pub fn create_consumer(&mut self, name: &[u8], now: i64) -> bool {
+        if self.consumers.contains_key(name) {
+            return false;
+        }
+        self.consumers.insert(
+            name.to_vec(),
+            Consumer {
+                seen_time: now,
+                pel: BTreeSet::new(),
+            },
+        );
+        true
+    }
+
+    /// Deletes consumer `name` and its pending entries; returns how many
+    /// it had, or None if it did not exist.
+    pub fn delete_consumer(&mut self, name: &[u8]) -> Option<usize> {
+        let c = self.consumers.remove(name)?;
+        for id in &c.pel {
+            self.pel.remove(id);
+        }
+        Some(c.pel.len())
+    }
+
+    /// Acknowledges `id`; true if it was pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        let Some(n) = self.pel.remove(&id) else {
+            return false;
+        };
+        if let Some(c) = self.consumers.get_mut(&n.consumer) {
+            c.pel.remove(&id);
+        }
+        true
+    }
+
+    /// Makes `id` pending for `consumer` (which must exist), delivered at
+    /// `now` once: a new pending entry, or one taken from its owner
+    /// (Redis's XREADGROUP delivery).
+    fn deliver(&mut self, id: StreamId, consumer: &[u8], now: i64) -> Nack {
+        if let Some(old) = self.pel.get(&id).map(|n| n.consumer.clone())
+            && let Some(c) = self.consumers.get_mut(&old)
+        {
+            c.pel.remove(&id);
+        }
+        let nack = Nack {
+            delivery_time: now,
+            delivery_count: 1,
+            consumer: consumer.to_vec(),
+        };
+        self.pel.insert(id, nack.clone());
+        if let Some(c) = self.consumers.get_mut(consumer) {
+            c.pel.insert(id);
+        }
+        nack
+    }
+}
+
+/// What XCLAIM / XAUTOCLAIM did with one pending ID.
+#[derive(Debug)]
+pub enum Claim {
+    /// Now owned by the claiming consumer: the entry (None with JUSTID)
+    /// and its pending entry.
+    Taken(StreamId, Option<Entry>, Nack),
+    /// The entry was deleted: its pending entry (as it was) is dropped.
+    Dropped(StreamId, Nack),
+}
+
+/// XCLAIM's options.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimOpts {
+    /// Only entries idle this long (ms; 0: any).
+    pub min_idle: i64,
+    /// New delivery time (Unix ms).
+    pub delivery_time: i64,
+    /// New delivery count (None: add one unless `justid`).
+    pub retry_count: Option<u64>,
+    /// Create missing pending entries for existing entries.
+    pub force: bool,
+    /// Reply with IDs only, and leave the delivery count.
+    pub justid: bool,
+    /// The command's time.
+    pub now: i64,
+}
+
+/// One entry delivered to a consumer by XREADGROUP `>`, and the pending
+/// entry it created (None with NOACK), for the write-effect stream.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The entry.
+    pub entry: Entry,
+    /// Its pending entry.
+    pub nack: Option<Nack>,
+    /// The group's last ID after delivering it.
+    pub last_id: StreamId,
 }
 
 /// How a trim chooses what to remove.
@@ -340,6 +451,80 @@ pub enum AddError {
     /// The fields and values are larger than a node can hold, or the
     /// sequence of `<ms>-*` would overflow (Redis reports both alike).
     TooLarge,
+}
+
+/// Live entries of `nodes` from `start` to `end` inclusive.
+fn range_in(
+    nodes: &BTreeMap<StreamId, Node>,
+    start: StreamId,
+    end: StreamId,
+    rev: bool,
+) -> Box<dyn Iterator<Item = &Entry> + '_> {
+    if start > end {
+        return Box::new(std::iter::empty());
+    }
+    let from = nodes
+        .range(..=start)
+        .next_back()
+        .map_or(StreamId::MIN, |(k, _)| *k);
+    let nodes = nodes.range(from..=end).map(|(_, n)| n);
+    let keep = move |e: &&Entry| !e.deleted && e.id >= start && e.id <= end;
+    if rev {
+        Box::new(
+            nodes
+                .rev()
+                .flat_map(|n| n.entries.iter().rev())
+                .filter(keep),
+        )
+    } else {
+        Box::new(nodes.flat_map(|n| n.entries.iter()).filter(keep))
+    }
+}
+
+/// The counters Redis's lag and entries-read estimates read.
+#[derive(Clone, Copy)]
+struct Counters {
+    length: u64,
+    last_id: StreamId,
+    first_id: StreamId,
+    max_deleted: StreamId,
+    entries_added: u64,
+}
+
+impl Counters {
+    /// Redis's `streamRangeHasTombstones` from `start` to the end.
+    fn tombstones_from(&self, start: StreamId) -> bool {
+        if self.length == 0 || self.max_deleted.is_zero() {
+            return false;
+        }
+        if self.first_id > self.max_deleted {
+            return false;
+        }
+        start <= self.max_deleted
+    }
+
+    /// Redis's `streamEstimateDistanceFromFirstEverEntry`.
+    fn distance(&self, id: StreamId) -> i64 {
+        if self.entries_added == 0 {
+            return 0;
+        }
+        if self.length == 0 && id <= self.last_id {
+            return self.entries_added as i64;
+        }
+        match id.cmp(&self.last_id) {
+            std::cmp::Ordering::Equal => return self.entries_added as i64,
+            std::cmp::Ordering::Greater => return INVALID_ENTRIES_READ,
+            std::cmp::Ordering::Less => {}
+        }
+        if self.max_deleted.is_zero() || self.max_deleted < self.first_id {
+            if id < self.first_id {
+                return (self.entries_added - self.length) as i64;
+            } else if id == self.first_id {
+                return (self.entries_added - self.length + 1) as i64;
+            }
+        }
+        INVALID_ENTRIES_READ
+    }
 }
 
 /// A stream.
@@ -613,6 +798,267 @@ impl Stream {
             self.first_id = self.edge(true).unwrap_or(StreamId::MIN);
         }
         deleted
+    }
+
+    fn counters(&self) -> Counters {
+        Counters {
+            length: self.length,
+            last_id: self.last_id,
+            first_id: self.first_id,
+            max_deleted: self.max_deleted_entry_id,
+            entries_added: self.entries_added,
+        }
+    }
+
+    /// Redis's `streamEstimateDistanceFromFirstEverEntry`.
+    pub fn distance(&self, id: StreamId) -> i64 {
+        self.counters().distance(id)
+    }
+
+    /// A group's lag (XINFO GROUPS), or None when it cannot be known
+    /// (Redis's `streamReplyWithCGLag`).
+    pub fn lag(&self, g: &Group) -> Option<i64> {
+        let c = self.counters();
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if g.entries_read != INVALID_ENTRIES_READ && !c.tombstones_from(g.last_id) {
+            return Some(self.entries_added as i64 - g.entries_read);
+        }
+        let read = c.distance(g.last_id);
+        (read != INVALID_ENTRIES_READ).then(|| self.entries_added as i64 - read)
+    }
+
+    /// XREADGROUP `>`: delivers to `consumer` of `group` (both must
+    /// exist) the entries from `start`, at most `count` (0: all), moving
+    /// the group's last ID and read counter (Redis's
+    /// `streamReplyWithRange` with a group).
+    pub fn deliver(
+        &mut self,
+        group: &[u8],
+        consumer: &[u8],
+        start: StreamId,
+        count: usize,
+        noack: bool,
+        now: i64,
+    ) -> Vec<Delivery> {
+        let c = self.counters();
+        let Stream { nodes, groups, .. } = self;
+        let Some(g) = groups.get_mut(group) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for e in range_in(nodes, start, StreamId::MAX, false) {
+            if e.id > g.last_id {
+                if g.entries_read != INVALID_ENTRIES_READ && !c.tombstones_from(e.id) {
+                    g.entries_read += 1;
+                } else if c.entries_added != 0 {
+                    g.entries_read = c.distance(e.id);
+                }
+                g.last_id = e.id;
+            }
+            let nack = (!noack).then(|| g.deliver(e.id, consumer, now));
+            out.push(Delivery {
+                entry: e.clone(),
+                nack,
+                last_id: g.last_id,
+            });
+            if count > 0 && out.len() == count {
+                break;
+            }
+        }
+        out
+    }
+
+    /// XREADGROUP with an ID: the consumer's pending entries from
+    /// `start`, at most `count` (0: all), each with its entry (None when
+    /// deleted); the ones found count as delivered again at `now`.
+    pub fn history(
+        &mut self,
+        group: &[u8],
+        consumer: &[u8],
+        start: StreamId,
+        count: usize,
+        now: i64,
+    ) -> Vec<(StreamId, Option<Entry>)> {
+        let Stream { nodes, groups, .. } = self;
+        let Some(g) = groups.get_mut(group) else {
+            return Vec::new();
+        };
+        let Some(cons) = g.consumers.get(consumer) else {
+            return Vec::new();
+        };
+        let ids: Vec<StreamId> = cons
+            .pel
+            .range(start..)
+            .take(if count > 0 { count } else { usize::MAX })
+            .copied()
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let e = range_in(nodes, id, id, false).next().cloned();
+            if e.is_some()
+                && let Some(n) = g.pel.get_mut(&id)
+            {
+                n.delivery_time = now;
+                n.delivery_count += 1;
+            }
+            out.push((id, e));
+        }
+        out
+    }
+
+    /// Gives pending entry `id` (in `g`, for an entry that exists) to
+    /// `consumer`, creating the consumer if needed; true if it created it.
+    fn take_over(g: &mut Group, id: StreamId, consumer: &[u8], o: &ClaimOpts) -> (bool, Nack) {
+        let created = match g.consumers.get_mut(consumer) {
+            Some(c) => {
+                c.seen_time = o.now;
+                false
+            }
+            None => g.create_consumer(consumer, o.now),
+        };
+        let old = g.pel.get(&id).map(|n| n.consumer.clone());
+        if let Some(old) = &old
+            && old.as_slice() != consumer
+            && let Some(c) = g.consumers.get_mut(old)
+        {
+            c.pel.remove(&id);
+        }
+        if let Some(c) = g.consumers.get_mut(consumer) {
+            c.pel.insert(id);
+        }
+        let n = g.pel.entry(id).or_insert_with(|| Nack {
+            delivery_time: o.now,
+            delivery_count: 1,
+            consumer: Vec::new(),
+        });
+        n.delivery_time = o.delivery_time;
+        if let Some(rc) = o.retry_count {
+            n.delivery_count = rc;
+        } else if !o.justid {
+            n.delivery_count += 1;
+        }
+        n.consumer = consumer.to_vec();
+        (created, n.clone())
+    }
+
+    /// Drops the pending entry `id` of `g`; returns it.
+    fn drop_pending(g: &mut Group, id: StreamId) -> Option<Nack> {
+        let n = g.pel.remove(&id)?;
+        if let Some(c) = g.consumers.get_mut(&n.consumer) {
+            c.pel.remove(&id);
+        }
+        Some(n)
+    }
+
+    /// XCLAIM (Redis's `xclaimCommand` after parsing): one result per ID
+    /// acted on, in order, with the index of its ID in `ids`; and whether
+    /// the consumer was created.
+    pub fn claim(
+        &mut self,
+        group: &[u8],
+        consumer: &[u8],
+        ids: &[StreamId],
+        o: &ClaimOpts,
+    ) -> (Vec<(usize, Claim)>, bool) {
+        let Stream { nodes, groups, .. } = self;
+        let Some(g) = groups.get_mut(group) else {
+            return (Vec::new(), false);
+        };
+        let mut out = Vec::new();
+        let mut created = false;
+        for (i, &id) in ids.iter().enumerate() {
+            let entry = range_in(nodes, id, id, false).next();
+            let Some(entry) = entry else {
+                if let Some(n) = Stream::drop_pending(g, id) {
+                    out.push((i, Claim::Dropped(id, n)));
+                }
+                continue;
+            };
+            let pending = g.pel.get(&id);
+            if pending.is_none() && !o.force {
+                continue;
+            }
+            if let Some(n) = pending
+                && o.min_idle != 0
+                && o.now - n.delivery_time < o.min_idle
+            {
+                continue;
+            }
+            let (c, nack) = Stream::take_over(g, id, consumer, o);
+            created |= c;
+            let e = (!o.justid).then(|| entry.clone());
+            out.push((i, Claim::Taken(id, e, nack)));
+        }
+        (out, created)
+    }
+
+    /// XAUTOCLAIM: claims pending entries from `start` idle at least
+    /// `o.min_idle`, at most `count`, looking at no more than `count * 10`
+    /// (Redis's `xautoclaimCommand`). Returns the results, the cursor for
+    /// the next call (0-0 at the end), and whether the consumer was created.
+    pub fn autoclaim(
+        &mut self,
+        group: &[u8],
+        consumer: &[u8],
+        start: StreamId,
+        mut count: u64,
+        o: &ClaimOpts,
+    ) -> (Vec<Claim>, StreamId, bool) {
+        let Stream { nodes, groups, .. } = self;
+        let Some(g) = groups.get_mut(group) else {
+            return (Vec::new(), StreamId::MIN, false);
+        };
+        let mut attempts = count.saturating_mul(10);
+        let mut out = Vec::new();
+        let mut created = false;
+        let mut from = Some(start);
+        let mut exhausted = false;
+        loop {
+            if attempts == 0 {
+                break;
+            }
+            attempts -= 1;
+            if count == 0 {
+                break;
+            }
+            let Some(id) = from.and_then(|f| g.pel.range(f..).next().map(|(k, _)| *k)) else {
+                exhausted = true;
+                break;
+            };
+            from = id.incr();
+            if range_in(nodes, id, id, false).next().is_none() {
+                if let Some(n) = Stream::drop_pending(g, id) {
+                    out.push(Claim::Dropped(id, n));
+                }
+                count -= 1;
+                continue;
+            }
+            if o.min_idle != 0
+                && g.pel
+                    .get(&id)
+                    .is_some_and(|n| o.now - n.delivery_time < o.min_idle)
+            {
+                continue;
+            }
+            let (c, nack) = Stream::take_over(g, id, consumer, o);
+            created |= c;
+            let e = if o.justid {
+                None
+            } else {
+                range_in(nodes, id, id, false).next().cloned()
+            };
+            out.push(Claim::Taken(id, e, nack));
+            count -= 1;
+        }
+        let cursor = if exhausted {
+            StreamId::MIN
+        } else {
+            from.and_then(|f| g.pel.range(f..).next().map(|(k, _)| *k))
+                .unwrap_or(StreamId::MIN)
+        };
+        (out, cursor, created)
     }
 
     /// Approximate heap bytes.
