@@ -1,6 +1,6 @@
 //! Stream commands (Redis's t_stream): XADD, XRANGE, XREVRANGE, XLEN,
 //! XDEL, XTRIM, XSETID, XREAD and XREADGROUP (with BLOCK), XGROUP, XACK,
-//! XPENDING, XCLAIM, XAUTOCLAIM.
+//! XPENDING, XCLAIM, XAUTOCLAIM, XINFO.
 //!
 //! XREADGROUP's changes to a group reach the write-effect stream as Redis
 //! propagates them: one `XCLAIM ... FORCE JUSTID LASTID` per delivered
@@ -49,6 +49,11 @@ pub const ROWS: &[Row] = &[
     Row::new(&r::XGROUP_CREATECONSUMER, xgroup),
     Row::new(&r::XGROUP_DELCONSUMER, xgroup),
     Row::new(&r::XGROUP_HELP, xgroup),
+    Row::new(&r::XINFO, super::container),
+    Row::new(&r::XINFO_STREAM, xinfo),
+    Row::new(&r::XINFO_GROUPS, xinfo),
+    Row::new(&r::XINFO_CONSUMERS, xinfo),
+    Row::new(&r::XINFO_HELP, xinfo),
 ];
 
 // ---------------------------------------------------------------------------
@@ -1473,6 +1478,194 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Reply::Array(taken),
         Reply::Array(dropped),
     ]))
+}
+
+fn field(name: &'static str) -> Reply {
+    Reply::Bulk(Bytes::from_static(name.as_bytes()))
+}
+
+fn entries_read_reply(n: i64) -> Reply {
+    if n == INVALID_ENTRIES_READ {
+        Reply::Nil
+    } else {
+        Reply::Int(n)
+    }
+}
+
+/// XINFO STREAM | GROUPS | CONSUMERS | HELP (Redis's `xinfoCommand`).
+pub fn xinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let syntax = || CmdError::subcommand_syntax(&args[1], &args[0]);
+    if is(&args[1], "help") {
+        if args.len() != 2 {
+            return Err(syntax());
+        }
+        return Ok(super::keys::help_reply(
+            "XINFO",
+            &[
+                "CONSUMERS <key> <groupname>",
+                "    Show consumers of <groupname>.",
+                "GROUPS <key>",
+                "    Show the stream consumer groups.",
+                "STREAM <key> [FULL [COUNT <count>]",
+                "    Show information about the stream.",
+            ],
+        ));
+    }
+    if args.len() < 3 {
+        return Err(syntax());
+    }
+    let now = ctx.now;
+    let (sub, key) = (&args[1], &args[2]);
+    let Some(s) = collection::read::<Stream>(ctx, key)? else {
+        return Err(CmdError::no_such_key());
+    };
+    if is(sub, "consumers") && args.len() == 4 {
+        let Some(g) = s.groups.get(&args[3][..]) else {
+            return Err(CmdError::msg(format!(
+                "NOGROUP No such consumer group '{}' for key name '{}'",
+                String::from_utf8_lossy(&args[3]),
+                String::from_utf8_lossy(key)
+            )));
+        };
+        let out = g
+            .consumers
+            .iter()
+            .map(|(name, c)| {
+                Reply::Map(vec![
+                    (field("name"), Reply::bulk(name)),
+                    (field("pending"), Reply::Int(c.pel.len() as i64)),
+                    (field("idle"), Reply::Int((now - c.seen_time).max(0))),
+                ])
+            })
+            .collect();
+        return Ok(Reply::Array(out));
+    }
+    if is(sub, "groups") && args.len() == 3 {
+        let out = s
+            .groups
+            .iter()
+            .map(|(name, g)| {
+                Reply::Map(vec![
+                    (field("name"), Reply::bulk(name)),
+                    (field("consumers"), Reply::Int(g.consumers.len() as i64)),
+                    (field("pending"), Reply::Int(g.pel.len() as i64)),
+                    (field("last-delivered-id"), id_bulk(g.last_id)),
+                    (field("entries-read"), entries_read_reply(g.entries_read)),
+                    (field("lag"), s.lag(g).map_or(Reply::Nil, Reply::Int)),
+                ])
+            })
+            .collect();
+        return Ok(Reply::Array(out));
+    }
+    if !is(sub, "stream") {
+        return Err(syntax());
+    }
+    let opts = &args[3..];
+    let mut full = false;
+    let mut count: i64 = 10;
+    if !opts.is_empty() {
+        if (opts.len() != 1 && opts.len() != 3) || !is(&opts[0], "full") {
+            return Err(syntax());
+        }
+        if opts.len() == 3 {
+            if !is(&opts[1], "count") {
+                return Err(syntax());
+            }
+            count = arg_i64(&opts[2])?;
+            if count < 0 {
+                count = 10;
+            }
+        }
+        full = true;
+    }
+    let mut m = vec![
+        (field("length"), Reply::Int(s.len() as i64)),
+        (field("radix-tree-keys"), Reply::Int(s.node_count() as i64)),
+        (
+            field("radix-tree-nodes"),
+            Reply::Int(s.radix_tree_nodes() as i64),
+        ),
+        (field("last-generated-id"), id_bulk(s.last_id)),
+        (
+            field("max-deleted-entry-id"),
+            id_bulk(s.max_deleted_entry_id),
+        ),
+        (field("entries-added"), Reply::Int(s.entries_added as i64)),
+        (field("recorded-first-entry-id"), id_bulk(s.first_id)),
+    ];
+    if !full {
+        let first = s.range(StreamId::MIN, StreamId::MAX, false).next();
+        let last = s.range(StreamId::MIN, StreamId::MAX, true).next();
+        m.push((field("groups"), Reply::Int(s.groups.len() as i64)));
+        m.push((field("first-entry"), first.map_or(Reply::Nil, entry_reply)));
+        m.push((field("last-entry"), last.map_or(Reply::Nil, entry_reply)));
+        return Ok(Reply::Map(m));
+    }
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
+    let entries = s
+        .range(StreamId::MIN, StreamId::MAX, false)
+        .take(limit)
+        .map(entry_reply)
+        .collect();
+    m.push((field("entries"), Reply::Array(entries)));
+    let groups = s
+        .groups
+        .iter()
+        .map(|(name, g)| {
+            let pending = g
+                .pel
+                .iter()
+                .take(limit)
+                .map(|(id, n)| {
+                    Reply::Array(vec![
+                        id_bulk(*id),
+                        Reply::bulk(&n.consumer),
+                        Reply::Int(n.delivery_time),
+                        Reply::Int(n.delivery_count as i64),
+                    ])
+                })
+                .collect();
+            let consumers = g
+                .consumers
+                .iter()
+                .map(|(cname, c)| {
+                    let pel = c
+                        .pel
+                        .iter()
+                        .take(limit)
+                        .map(|id| {
+                            let (t, n) = g
+                                .pel
+                                .get(id)
+                                .map_or((0, 0), |n| (n.delivery_time, n.delivery_count));
+                            Reply::Array(vec![id_bulk(*id), Reply::Int(t), Reply::Int(n as i64)])
+                        })
+                        .collect();
+                    Reply::Map(vec![
+                        (field("name"), Reply::bulk(cname)),
+                        (field("seen-time"), Reply::Int(c.seen_time)),
+                        (field("pel-count"), Reply::Int(c.pel.len() as i64)),
+                        (field("pending"), Reply::Array(pel)),
+                    ])
+                })
+                .collect();
+            Reply::Map(vec![
+                (field("name"), Reply::bulk(name)),
+                (field("last-delivered-id"), id_bulk(g.last_id)),
+                (field("entries-read"), entries_read_reply(g.entries_read)),
+                (field("lag"), s.lag(g).map_or(Reply::Nil, Reply::Int)),
+                (field("pel-count"), Reply::Int(g.pel.len() as i64)),
+                (field("pending"), Reply::Array(pending)),
+                (field("consumers"), Reply::Array(consumers)),
+            ])
+        })
+        .collect();
+    m.push((field("groups"), Reply::Array(groups)));
+    Ok(Reply::Map(m))
 }
 
 const XGROUP_HELP: &[&str] = &[

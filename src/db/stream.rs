@@ -565,6 +565,38 @@ impl Stream {
         self.nodes.len()
     }
 
+    /// Nodes of the radix tree Redis would hold for this stream's blocks
+    /// (XINFO STREAM `radix-tree-nodes`): the root, every branching prefix
+    /// of the 16-byte big-endian block keys, every child of one, and a
+    /// node for each key; a single key hangs from the root.
+    pub fn radix_tree_nodes(&self) -> usize {
+        let keys: Vec<[u8; 16]> = self
+            .nodes
+            .keys()
+            .map(|id| {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&id.ms.to_be_bytes());
+                k[8..].copy_from_slice(&id.seq.to_be_bytes());
+                k
+            })
+            .collect();
+        match keys.len() {
+            0 => return 1,
+            1 => return 2,
+            _ => {}
+        }
+        let mut nodes: std::collections::HashSet<Vec<u8>> =
+            keys.iter().map(|k| k.to_vec()).collect();
+        nodes.insert(Vec::new());
+        for w in keys.windows(2) {
+            let lcp = w[0].iter().zip(&w[1]).take_while(|(a, b)| a == b).count();
+            nodes.insert(w[0][..lcp].to_vec());
+            nodes.insert(w[0][..=lcp].to_vec());
+            nodes.insert(w[1][..=lcp].to_vec());
+        }
+        nodes.len()
+    }
+
     /// `OBJECT ENCODING`.
     pub fn encoding(&self) -> &'static str {
         "stream"
