@@ -125,6 +125,11 @@ impl Entry {
         }
     }
 
+    /// True for a tombstone (deleted, still in its block).
+    pub fn is_deleted(&self) -> bool {
+        self.deleted
+    }
+
     /// Fields and values, alternating.
     pub fn items(&self) -> impl Iterator<Item = &[u8]> {
         let mut rest = &self.data[..];
@@ -1091,6 +1096,80 @@ impl Stream {
                 .unwrap_or(StreamId::MIN)
         };
         (out, cursor, created)
+    }
+
+    /// The blocks, entries in order, tombstones included (snapshots keep
+    /// the layout so approximate trims behave the same after a load).
+    pub fn blocks(&self) -> impl Iterator<Item = &[Entry]> {
+        self.nodes.values().map(|n| &n.entries[..])
+    }
+
+    /// Rebuilds a stream from its blocks (each `(id, deleted, items)`),
+    /// counters and groups, as a snapshot holds them. Blocks, entries and
+    /// pending entries are taken as given when consistent; an empty block
+    /// or one with no live entry is dropped, entries out of order are
+    /// skipped, and pending entries of unknown consumers are left out.
+    pub fn restore<'a>(
+        blocks: impl IntoIterator<Item = Vec<(StreamId, bool, Vec<&'a [u8]>)>>,
+        last_id: StreamId,
+        max_deleted_entry_id: StreamId,
+        entries_added: u64,
+        groups: BTreeMap<Vec<u8>, Group>,
+    ) -> Stream {
+        let mut s = Stream {
+            last_id,
+            max_deleted_entry_id,
+            entries_added,
+            ..Stream::default()
+        };
+        let mut prev: Option<StreamId> = None;
+        for block in blocks {
+            let mut node: Option<(StreamId, Node)> = None;
+            for (id, deleted, items) in block {
+                if prev.is_some_and(|p| p >= id) || items.len() < 2 || items.len() % 2 != 0 {
+                    continue;
+                }
+                prev = Some(id);
+                match &mut node {
+                    None => node = Some((id, Node::new(id, &items))),
+                    Some((master, n)) => n.push(*master, id, &items),
+                }
+                if deleted && let Some((_, n)) = &mut node {
+                    if let Some(e) = n.entries.last_mut() {
+                        e.deleted = true;
+                    }
+                    n.live -= 1;
+                    n.deleted += 1;
+                }
+            }
+            if let Some((master, n)) = node
+                && n.live > 0
+            {
+                s.length += n.live;
+                s.nodes.insert(master, n);
+            }
+        }
+        s.first_id = s.edge(true).unwrap_or(StreamId::MIN);
+        if s.last_id < prev.unwrap_or(StreamId::MIN) {
+            s.last_id = prev.unwrap_or(StreamId::MIN);
+        }
+        s.entries_added = s.entries_added.max(s.length);
+        let mut groups = groups;
+        for g in groups.values_mut() {
+            for c in g.consumers.values_mut() {
+                c.pel.clear();
+            }
+            let Group { pel, consumers, .. } = g;
+            pel.retain(|id, n| match consumers.get_mut(&n.consumer) {
+                Some(c) => {
+                    c.pel.insert(*id);
+                    true
+                }
+                None => false,
+            });
+        }
+        s.groups = groups;
+        s
     }
 
     /// Approximate heap bytes.
