@@ -740,3 +740,84 @@ fn snapshot_tool_dumps_and_restores_streams() {
     assert_eq!(cmd_str(&mut t, &["XLEN", "empty"]), b":0\r\n");
     assert_eq!(cmd_str(&mut t, &["TYPE", "empty"]), b"+stream\r\n");
 }
+
+/// Which stream commands end a WATCH (Redis's `signalModifiedKey`): XADD,
+/// XDEL, XTRIM and XGROUP CREATE ... MKSTREAM do; the group commands and
+/// XSETID do not.
+fn watch_script(server: &Server) -> Vec<String> {
+    let mut c = server.raw_conn();
+    let mut other = server.raw_conn();
+    cmd_str(&mut c, &["FLUSHALL"]);
+    cmd_str(&mut c, &["XADD", "s", "1-0", "f", "1"]);
+    cmd_str(&mut c, &["XADD", "s", "2-0", "f", "2"]);
+    cmd_str(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]);
+    let steps: &[&[&str]] = &[
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "a",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &["XACK", "s", "g", "1-0"],
+        &["XCLAIM", "s", "g", "b", "0", "2-0", "FORCE"],
+        &["XAUTOCLAIM", "s", "g", "c", "0", "0"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "d"],
+        &["XGROUP", "DELCONSUMER", "s", "g", "d"],
+        &["XGROUP", "SETID", "s", "g", "0"],
+        &["XGROUP", "CREATE", "s", "g2", "0"],
+        &["XGROUP", "DESTROY", "s", "g2"],
+        &["XSETID", "s", "10-0"],
+        &["XGROUP", "CREATE", "s", "g3", "0", "MKSTREAM"],
+        &["XGROUP", "CREATE", "new", "g", "0", "MKSTREAM"],
+        &["XDEL", "s", "1-0"],
+        &["XTRIM", "s", "MAXLEN", "0"],
+        &["XADD", "s", "11-0", "f", "1"],
+    ];
+    let mut out = Vec::new();
+    for step in steps {
+        let key = if step.contains(&"new") { "new" } else { "s" };
+        cmd_str(&mut c, &["WATCH", key]);
+        let r = cmd_str(&mut other, step);
+        cmd_str(&mut c, &["MULTI"]);
+        cmd_str(&mut c, &["PING"]);
+        let exec = cmd_str(&mut c, &["EXEC"]);
+        out.push(format!(
+            "{} => {} / EXEC {}",
+            step.join(" "),
+            escape(&r),
+            escape(&exec)
+        ));
+    }
+    out
+}
+
+#[test]
+fn watch_ends_where_redis_signals_a_change() {
+    let forkv = common::start(&[]);
+    let ours = watch_script(&forkv);
+    assert!(
+        ours.iter().any(|l| l.ends_with("EXEC *-1\\r\\n")),
+        "{}",
+        ours.join("\n")
+    );
+    assert!(
+        ours[0].ends_with("EXEC *1\\r\\n+PONG\\r\\n"),
+        "{}",
+        ours.join("\n")
+    );
+    if let Some(redis) = common::start_redis(&[]) {
+        let theirs = watch_script(&redis);
+        assert_eq!(
+            ours,
+            theirs,
+            "forkv:\n{}\nredis:\n{}",
+            ours.join("\n"),
+            theirs.join("\n")
+        );
+    }
+}

@@ -26,6 +26,13 @@ use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
 use bytes::Bytes;
 
+/// Commands that signal key changes (WATCH, tracking, blocked clients)
+/// only where Redis does, not on every change: XREADGROUP, XACK, XCLAIM,
+/// XAUTOCLAIM, XSETID and XGROUP change a stream without
+/// `signalModifiedKey`; XGROUP CREATE ... MKSTREAM and XGROUP DESTROY
+/// signal from their handler.
+const OWN: u32 = super::hooks::SIGNALS_OWN_KEYS;
+
 /// This family's rows of the command table.
 #[rustfmt::skip]
 pub const ROWS: &[Row] = &[
@@ -35,20 +42,20 @@ pub const ROWS: &[Row] = &[
     Row::new(&r::XLEN, xlen),
     Row::new(&r::XDEL, xdel),
     Row::new(&r::XTRIM, xtrim),
-    Row::new(&r::XSETID, xsetid),
+    Row::new(&r::XSETID, xsetid).with(OWN),
     Row::new(&r::XREAD, xread),
-    Row::new(&r::XREADGROUP, xreadgroup),
-    Row::new(&r::XACK, xack),
+    Row::new(&r::XREADGROUP, xreadgroup).with(OWN),
+    Row::new(&r::XACK, xack).with(OWN),
     Row::new(&r::XPENDING, xpending),
-    Row::new(&r::XCLAIM, xclaim),
-    Row::new(&r::XAUTOCLAIM, xautoclaim),
-    Row::new(&r::XGROUP, super::container),
-    Row::new(&r::XGROUP_CREATE, xgroup),
-    Row::new(&r::XGROUP_SETID, xgroup),
-    Row::new(&r::XGROUP_DESTROY, xgroup),
-    Row::new(&r::XGROUP_CREATECONSUMER, xgroup),
-    Row::new(&r::XGROUP_DELCONSUMER, xgroup),
-    Row::new(&r::XGROUP_HELP, xgroup),
+    Row::new(&r::XCLAIM, xclaim).with(OWN),
+    Row::new(&r::XAUTOCLAIM, xautoclaim).with(OWN),
+    Row::new(&r::XGROUP, super::container).with(OWN),
+    Row::new(&r::XGROUP_CREATE, xgroup).with(OWN),
+    Row::new(&r::XGROUP_SETID, xgroup).with(OWN),
+    Row::new(&r::XGROUP_DESTROY, xgroup).with(OWN),
+    Row::new(&r::XGROUP_CREATECONSUMER, xgroup).with(OWN),
+    Row::new(&r::XGROUP_DELCONSUMER, xgroup).with(OWN),
+    Row::new(&r::XGROUP_HELP, xgroup).with(OWN),
     Row::new(&r::XINFO, super::container),
     Row::new(&r::XINFO_STREAM, xinfo),
     Row::new(&r::XINFO_GROUPS, xinfo),
@@ -1162,6 +1169,9 @@ pub fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         };
         if !exists {
             collection::create(ctx, key, Value::Stream(Box::default()));
+            let db = ctx.client.db;
+            ctx.srv.blocking.touched(db, key);
+            ctx.srv.key_modified(Some(ctx.client), db, key);
         }
         let Some(s) = collection::write::<Stream>(ctx, key)? else {
             return Err(CmdError::no_such_key());
@@ -1212,6 +1222,9 @@ pub fn xgroup(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         ctx.srv.ks.stats.dirty += 1;
         ctx.notify(notify::STREAM, "xgroup-destroy", key);
+        // Clients blocked on the group end with NOGROUP.
+        let db = ctx.client.db;
+        ctx.srv.blocking.touched(db, key);
         return Ok(Reply::Int(1));
     }
     if is(sub, "createconsumer") && argc == 5 {
