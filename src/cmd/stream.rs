@@ -19,8 +19,8 @@ use super::{Ctx, Row, arg_i64, is};
 use crate::config::notify;
 use crate::db::Value;
 use crate::db::stream::{
-    AddError, Claim, ClaimOpts, Entry, INVALID_ENTRIES_READ, Nack, NodeLimits, Stream, StreamId,
-    Trim, TrimBy,
+    AddError, Claim, ClaimOpts, Entry, EntryView, INVALID_ENTRIES_READ, Nack, NodeLimits, Stream,
+    StreamId, Trim, TrimBy,
 };
 use crate::error::{CmdError, CmdResult};
 use crate::protocol::Reply;
@@ -190,6 +190,12 @@ fn id_bulk(id: StreamId) -> Reply {
 }
 
 /// One entry as XRANGE replies it: `[id, [field, value, ...]]`.
+/// An entry read in place, as XRANGE replies it.
+fn view_reply(e: EntryView<'_>) -> Reply {
+    let items = e.items().map(Reply::bulk).collect();
+    Reply::Array(vec![id_bulk(e.id), Reply::Array(items)])
+}
+
 fn entry_reply(e: &Entry) -> Reply {
     let items = e.items().map(Reply::bulk).collect();
     Reply::Array(vec![id_bulk(e.id), Reply::Array(items)])
@@ -468,7 +474,7 @@ fn range_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) -> CmdResult {
     if count == 0 {
         return Ok(Reply::NilArray);
     }
-    let it = s.range(start, end, rev).map(entry_reply);
+    let it = s.range(start, end, rev).map(view_reply);
     Ok(Reply::Array(if count > 0 {
         it.take(count as usize).collect()
     } else {
@@ -688,7 +694,7 @@ fn entries_after(s: &Stream, gt: StreamId, count: usize) -> Vec<Reply> {
     let Some(start) = gt.incr() else {
         return Vec::new();
     };
-    let it = s.range(start, StreamId::MAX, false).map(entry_reply);
+    let it = s.range(start, StreamId::MAX, false).map(view_reply);
     if count > 0 {
         it.take(count).collect()
     } else {
@@ -1610,8 +1616,8 @@ pub fn xinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let first = s.range(StreamId::MIN, StreamId::MAX, false).next();
         let last = s.range(StreamId::MIN, StreamId::MAX, true).next();
         m.push((field("groups"), Reply::Int(s.groups.len() as i64)));
-        m.push((field("first-entry"), first.map_or(Reply::Nil, entry_reply)));
-        m.push((field("last-entry"), last.map_or(Reply::Nil, entry_reply)));
+        m.push((field("first-entry"), first.map_or(Reply::Nil, view_reply)));
+        m.push((field("last-entry"), last.map_or(Reply::Nil, view_reply)));
         return Ok(Reply::Map(m));
     }
     let limit = if count == 0 {
@@ -1622,7 +1628,7 @@ pub fn xinfo(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let entries = s
         .range(StreamId::MIN, StreamId::MAX, false)
         .take(limit)
-        .map(entry_reply)
+        .map(view_reply)
         .collect();
     m.push((field("entries"), Reply::Array(entries)));
     let groups = s

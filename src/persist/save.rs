@@ -40,13 +40,12 @@ pub fn stream_ref(s: &Stream) -> StreamRef<'_> {
         blocks: s
             .blocks()
             .map(|b| {
-                b.iter()
-                    .map(|e| EntryRef {
-                        id: id(e.id),
-                        deleted: e.is_deleted(),
-                        items: e.items().collect(),
-                    })
-                    .collect()
+                b.map(|e| EntryRef {
+                    id: id(e.id),
+                    deleted: e.is_deleted(),
+                    items: e.items().collect(),
+                })
+                .collect()
             })
             .collect(),
         groups: s
