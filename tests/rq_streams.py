@@ -66,7 +66,9 @@ def main():
         q = Queue(connection=r)
         jobs = [q.enqueue("rqjobs.add", i, 10 * i) for i in range(20)]
         bad = q.enqueue("rqjobs.fail")
-        rq = shutil.which("rq") or os.path.join(os.path.dirname(sys.executable), "rq")
+        # Absolute: the worker runs in another directory, and PATH may name
+        # the virtualenv relatively (CI's target/redis-py-venv/bin).
+        rq = os.path.abspath(shutil.which("rq") or os.path.join(os.path.dirname(sys.executable), "rq"))
         w = subprocess.run(
             [rq, "worker", "--burst", "--url", f"redis://127.0.0.1:{port}"],
             cwd=work, capture_output=True, text=True, timeout=120)
