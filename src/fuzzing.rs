@@ -561,7 +561,7 @@ fn park_if_blocking(srv: &mut ServerState, c: &mut Client, args: &[Bytes]) -> bo
     srv.blocking.block(c.id, c.db, &req.keys);
     let db = c.db;
     c.blocked = Some(Blocked {
-        args: args.to_vec(),
+        args: req.rerun.unwrap_or_else(|| args.to_vec()),
         db,
         keys: req.keys,
         deadline: None,

@@ -174,6 +174,30 @@ fn snapshot_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ValueRef::ZSet(vec![(b"m", 1.5), (b"n", f64::NEG_INFINITY), (b"o", -0.0)]),
     ))
     .unwrap();
+    {
+        use forkv::persist::format::{EntryRef, GroupRef, StreamRef};
+        let entry = |ms, deleted| EntryRef {
+            id: (ms, 0),
+            deleted,
+            items: vec![&b"f"[..], &b"v"[..]],
+        };
+        let st = StreamRef {
+            last_id: (9, 0),
+            first_id: (1, 0),
+            max_deleted_id: (2, 0),
+            entries_added: 4,
+            blocks: vec![vec![entry(1, false), entry(2, true)], vec![entry(3, false)]],
+            groups: vec![GroupRef {
+                name: b"g",
+                last_id: (3, 0),
+                entries_read: -1,
+                pending: vec![((1, 0), 1_700_000_000_000, 2, &b"c"[..])],
+                consumers: vec![(&b"c"[..], 1_700_000_000_000), (&b"d"[..], 0)],
+            }],
+        };
+        w.record(&rec(4, None, b"stream", ValueRef::Stream(Box::new(st))))
+            .unwrap();
+    }
     seeds.push(("all-types", w.finish().unwrap()));
 
     seeds.push((

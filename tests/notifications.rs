@@ -687,3 +687,59 @@ fn a_writer_hears_the_events_of_the_clients_it_served() {
         assert_eq!(got, writer_hears_the_pop_it_served(&redis));
     }
 }
+
+/// Stream writes: xadd (with xtrim when it trims), xdel, xtrim, xsetid,
+/// and the generic events of keys holding streams.
+const STREAMS: &[Step] = &[
+    Cmd("XGROUP CREATE m g2 $ MKSTREAM"),
+    Cmd("XADD s 1-0 a 1"),
+    Cmd("XADD s 2-0 a 2"),
+    Cmd("XADD s 3-0 a 3"),
+    Cmd("XADD s MAXLEN 2 4-0 a 4"),
+    Cmd("XADD s MAXLEN ~ 2 5-0 a 5"),
+    Cmd("XADD s NOMKSTREAM 6-0 a 6"),
+    Cmd("XADD n NOMKSTREAM 1-0 a 1"),
+    Cmd("XADD s 1-0 a 1"),
+    Cmd("XDEL s 2-0 3-0"),
+    Cmd("XDEL s 99-0"),
+    Cmd("XTRIM s MAXLEN 10"),
+    Cmd("XTRIM s MINID 6"),
+    Cmd("XSETID s 100-0"),
+    Cmd("XSETID nokey 100-0"),
+    Cmd("XLEN s"),
+    Cmd("XRANGE s - +"),
+    Cmd("XGROUP CREATE s g 0"),
+    Cmd("XGROUP CREATE s g 0"),
+    Cmd("XGROUP CREATE m g $ MKSTREAM"),
+    Cmd("XGROUP CREATECONSUMER s g c1"),
+    Cmd("XGROUP CREATECONSUMER s g c1"),
+    Cmd("XREADGROUP GROUP g c2 STREAMS s >"),
+    Cmd("XREADGROUP GROUP g c2 STREAMS s 0"),
+    Cmd("XACK s g 6-0"),
+    Cmd("XADD s 101-0 a 7"),
+    Cmd("XREADGROUP GROUP g c3 NOACK STREAMS s >"),
+    Cmd("XCLAIM s g c4 0 101-0 FORCE JUSTID"),
+    Cmd("XAUTOCLAIM s g c5 0 0"),
+    Cmd("XGROUP SETID s g 0"),
+    Cmd("XGROUP DELCONSUMER s g c1"),
+    Cmd("XGROUP DELCONSUMER s g nobody"),
+    Cmd("XGROUP DESTROY s g"),
+    Cmd("XGROUP DESTROY s g"),
+    Block("XREAD BLOCK 0 STREAMS s $"),
+    Block("XREADGROUP GROUP g2 c BLOCK 0 STREAMS m >"),
+    Cmd("XADD s 102-0 a 8"),
+    Cmd("XADD m 1-0 a 1"),
+    Cmd("COPY s s2"),
+    Cmd("RENAME s2 s3"),
+    Cmd("EXPIRE s3 100"),
+    Cmd("XDEL s 6-0"),
+    Cmd("EXISTS s"),
+    Cmd("DEL s s3"),
+];
+
+#[test]
+fn streams_notify_as_redis_does() {
+    for t in compare(&[("KEA", STREAMS), ("KEAnm", STREAMS)]) {
+        assert!(notifications(&t) > 10, "{}", t.join("\n"));
+    }
+}

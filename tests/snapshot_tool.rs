@@ -462,12 +462,17 @@ fn verify_reports_truncation_bad_magic_newer_version_and_io_errors() {
     // A real newer file: the version is bumped and the header checksum
     // recomputed (a bumped version with a stale checksum is damage).
     let mut newer = data.clone();
-    newer[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let next = forkv::persist::format::VERSION + 1;
+    newer[8..12].copy_from_slice(&next.to_le_bytes());
     let hlen = u32::from_le_bytes([newer[12], newer[13], newer[14], newer[15]]) as usize;
     let crc = crc32fast::hash(&newer[..hlen - 4]);
     newer[hlen - 4..hlen].copy_from_slice(&crc.to_le_bytes());
     let r = case("newer.forkv", &newer);
-    assert_fails(&r, 1, &["version 2 is newer", "byte offset 8"]);
+    assert_fails(
+        &r,
+        1,
+        &[&format!("version {next} is newer"), "byte offset 8"],
+    );
 
     let missing = dir.path("missing.forkv");
     let r = tool(&["verify", p(&missing)]);
@@ -517,7 +522,7 @@ fn info_reports_counts_and_sizes() {
     let big = keys.iter().max_by_key(|k| k.record().value.size()).unwrap();
     for want in [
         format!("\"file_size\":{}", data.len()),
-        "\"format_version\":1".into(),
+        format!("\"format_version\":{}", forkv::persist::format::VERSION),
         format!("\"created_ms\":{CREATED_MS}"),
         "\"created\":\"2023-11-14 22:13:20.000 UTC\"".into(),
         "\"server_version\":\"forkv test 1.2.3\"".into(),

@@ -9,6 +9,7 @@ use super::Ctx;
 use crate::db::hash::Hash;
 use crate::db::list::List;
 use crate::db::set::Set;
+use crate::db::stream::Stream;
 use crate::db::zset::ZSet;
 use crate::db::{Lookup, Value};
 use crate::error::CmdError;
@@ -52,6 +53,7 @@ collection!(List, List);
 collection!(Hash, Hash, set_resize_allowed);
 collection!(Set, Set, set_resize_allowed);
 collection!(ZSet, ZSet);
+collection!(Stream, Stream);
 
 /// Lookup options of the calling client (CLIENT NO-TOUCH).
 pub fn lookup_opt(ctx: &Ctx) -> Lookup {

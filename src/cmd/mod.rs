@@ -50,6 +50,7 @@ pub mod server;
 pub mod set;
 pub mod slowlog;
 pub mod spec;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -140,8 +141,25 @@ impl Ctx<'_> {
             keys,
             timeout,
             on_timeout,
+            rerun: None,
         });
         Ok(Reply::Nil)
+    }
+
+    /// [`Ctx::block`], re-running `rerun` instead of the command's own
+    /// arguments when a key becomes ready (XREAD's `$` made concrete).
+    pub fn block_rerun(
+        &mut self,
+        keys: Vec<Bytes>,
+        timeout: Option<std::time::Duration>,
+        on_timeout: Reply,
+        rerun: Vec<Bytes>,
+    ) -> CmdResult {
+        let r = self.block(keys, timeout, on_timeout);
+        if let Some(req) = self.client.block_request.as_mut() {
+            req.rerun = Some(rerun);
+        }
+        r
     }
 }
 
@@ -496,6 +514,7 @@ impl Table {
             .chain(hash::ROWS)
             .chain(set::ROWS)
             .chain(zset::ROWS)
+            .chain(stream::ROWS)
             .chain(pubsub::ROWS)
             .chain(scripting::ROWS)
             .chain(ADMIN_ROWS);

@@ -14,6 +14,7 @@ pub mod evict;
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod zset;
 
@@ -625,6 +626,7 @@ impl Keyspace {
                     Value::Set(s) if s.is_empty() => Err("empty set".to_string()),
                     Value::ZSet(z) if z.is_empty() => Err("empty sorted set".to_string()),
                     Value::ZSet(z) => z.check_invariants(),
+                    Value::Stream(s) => s.check_invariants(),
                     Value::Hash(_) | Value::Set(_) => Ok(()),
                 };
                 if let Err(e) = r {

@@ -14,7 +14,7 @@ pub const BLOCK_MAGIC: &[u8; 4] = b"FBLK";
 /// Footer magic.
 pub const FOOTER_MAGIC: &[u8; 4] = b"FEND";
 /// Current format version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Blocks are closed once their payload reaches this size.
 pub const BLOCK_TARGET: usize = 64 * 1024;
 /// Fixed part of a block header: magic, index u64, len u32, count u32, crc u32.
@@ -35,7 +35,8 @@ pub mod tag {
     pub const HASH: u8 = 3;
     /// Sorted set of (member, score).
     pub const ZSET: u8 = 4;
-    /// Stream (reserved; see the format document).
+    /// Stream with its blocks, consumer groups and pending entries
+    /// (format version 2).
     pub const STREAM: u8 = 5;
 }
 
@@ -55,6 +56,63 @@ pub enum ValueRef<'a> {
     Hash(Vec<(&'a [u8], &'a [u8])>),
     /// A sorted set.
     ZSet(Vec<(&'a [u8], f64)>),
+    /// A stream.
+    Stream(Box<StreamRef<'a>>),
+}
+
+/// A stream ID as stored: (ms, seq).
+pub type IdRef = (u64, u64);
+
+/// A decoded stream: its blocks as the server laid them out (deleted
+/// entries included, so approximate trims behave the same after a load),
+/// its counters, and its consumer groups.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StreamRef<'a> {
+    /// Last ID generated.
+    pub last_id: IdRef,
+    /// First live entry's ID.
+    pub first_id: IdRef,
+    /// Largest ID deleted by XDEL.
+    pub max_deleted_id: IdRef,
+    /// Entries ever added.
+    pub entries_added: u64,
+    /// Blocks, each a run of entries in ID order.
+    pub blocks: Vec<Vec<EntryRef<'a>>>,
+    /// Consumer groups.
+    pub groups: Vec<GroupRef<'a>>,
+}
+
+/// One stream entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryRef<'a> {
+    /// Its ID.
+    pub id: IdRef,
+    /// A tombstone (deleted, kept in its block).
+    pub deleted: bool,
+    /// Fields and values, alternating.
+    pub items: Vec<&'a [u8]>,
+}
+
+/// One consumer group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRef<'a> {
+    /// Its name.
+    pub name: &'a [u8],
+    /// Last delivered ID.
+    pub last_id: IdRef,
+    /// Entries read, -1 when unknown.
+    pub entries_read: i64,
+    /// Pending entries: ID, delivery time (Unix ms), delivery count, consumer.
+    pub pending: Vec<(IdRef, i64, u64, &'a [u8])>,
+    /// Consumers: name and seen time (Unix ms).
+    pub consumers: Vec<(&'a [u8], i64)>,
+}
+
+impl StreamRef<'_> {
+    /// Live entries.
+    pub fn live(&self) -> impl Iterator<Item = &EntryRef<'_>> {
+        self.blocks.iter().flatten().filter(|e| !e.deleted)
+    }
 }
 
 impl ValueRef<'_> {
@@ -66,6 +124,7 @@ impl ValueRef<'_> {
             ValueRef::Set(_) => tag::SET,
             ValueRef::Hash(_) => tag::HASH,
             ValueRef::ZSet(_) => tag::ZSET,
+            ValueRef::Stream(_) => tag::STREAM,
         }
     }
 
@@ -76,6 +135,12 @@ impl ValueRef<'_> {
             ValueRef::List(v) | ValueRef::Set(v) => v.iter().map(|s| s.len()).sum(),
             ValueRef::Hash(v) => v.iter().map(|(a, b)| a.len() + b.len()).sum(),
             ValueRef::ZSet(v) => v.iter().map(|(a, _)| a.len() + 8).sum(),
+            ValueRef::Stream(st) => st
+                .blocks
+                .iter()
+                .flatten()
+                .map(|e| 16 + e.items.iter().map(|i| i.len()).sum::<usize>())
+                .sum(),
         }
     }
 }
@@ -275,6 +340,50 @@ pub fn encode_record(out: &mut Vec<u8>, rec: &Record<'_>) {
                 put_bytes(out, m);
                 out.extend_from_slice(&score.to_le_bytes());
             }
+        }
+        ValueRef::Stream(st) => encode_stream(out, st),
+    }
+}
+
+fn put_id(out: &mut Vec<u8>, id: IdRef) {
+    put_varint(out, id.0);
+    put_varint(out, id.1);
+}
+
+/// The body of a stream record (see the format document).
+fn encode_stream(out: &mut Vec<u8>, st: &StreamRef<'_>) {
+    put_id(out, st.last_id);
+    put_id(out, st.first_id);
+    put_id(out, st.max_deleted_id);
+    put_varint(out, st.entries_added);
+    put_varint(out, st.blocks.len() as u64);
+    for b in &st.blocks {
+        put_varint(out, b.len() as u64);
+        for e in b {
+            out.push(e.deleted as u8);
+            put_id(out, e.id);
+            put_varint(out, e.items.len() as u64);
+            for i in &e.items {
+                put_bytes(out, i);
+            }
+        }
+    }
+    put_varint(out, st.groups.len() as u64);
+    for g in &st.groups {
+        put_bytes(out, g.name);
+        put_id(out, g.last_id);
+        out.extend_from_slice(&g.entries_read.to_le_bytes());
+        put_varint(out, g.consumers.len() as u64);
+        for (name, seen) in &g.consumers {
+            put_bytes(out, name);
+            out.extend_from_slice(&seen.to_le_bytes());
+        }
+        put_varint(out, g.pending.len() as u64);
+        for (id, time, count, consumer) in &g.pending {
+            put_id(out, *id);
+            out.extend_from_slice(&time.to_le_bytes());
+            put_varint(out, *count);
+            put_bytes(out, consumer);
         }
     }
 }
@@ -478,6 +587,118 @@ impl<'a> Cur<'a> {
     fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
+}
+
+fn id_of(c: &mut Cur<'_>) -> Result<IdRef, FormatError> {
+    Ok((c.varint()?, c.varint()?))
+}
+
+fn bad<T>(c: &Cur<'_>, what: &'static str) -> Result<T, FormatError> {
+    Err(c.err(ErrorKind::Malformed(what)))
+}
+
+/// The body of a stream record, checked: IDs ascending across blocks,
+/// every block non-empty with a live entry, field/value pairs complete,
+/// the live count within the entries added, consumers unique and
+/// ascending, pending entries ascending and owned by a listed consumer.
+fn decode_stream<'a>(c: &mut Cur<'a>) -> Result<StreamRef<'a>, FormatError> {
+    let mut st = StreamRef {
+        last_id: id_of(c)?,
+        first_id: id_of(c)?,
+        max_deleted_id: id_of(c)?,
+        entries_added: c.varint()?,
+        ..StreamRef::default()
+    };
+    let nblocks = c.count(4)?;
+    let mut prev: Option<IdRef> = None;
+    let mut live = 0u64;
+    for _ in 0..nblocks {
+        let n = c.count(4)?;
+        if n == 0 {
+            return bad(c, "stream block (empty)");
+        }
+        let mut block = Vec::with_capacity(n);
+        for _ in 0..n {
+            let flags = c.u8()?;
+            if flags > 1 {
+                return bad(c, "stream entry flags");
+            }
+            let id = id_of(c)?;
+            if prev.is_some_and(|p| p >= id) || id > st.last_id {
+                return bad(c, "stream entry ID (out of order)");
+            }
+            prev = Some(id);
+            let k = c.count(1)?;
+            if k < 2 || k % 2 != 0 {
+                return bad(c, "stream entry (incomplete field/value pairs)");
+            }
+            let mut items = Vec::with_capacity(k);
+            for _ in 0..k {
+                items.push(c.bytes()?);
+            }
+            let deleted = flags == 1;
+            live += !deleted as u64;
+            block.push(EntryRef { id, deleted, items });
+        }
+        if block.iter().all(|e| e.deleted) {
+            return bad(c, "stream block (no live entry)");
+        }
+        st.blocks.push(block);
+    }
+    if live > st.entries_added {
+        return bad(c, "stream counters (more entries than ever added)");
+    }
+    let ngroups = c.count(2)?;
+    for _ in 0..ngroups {
+        let name = c.bytes()?;
+        if st
+            .groups
+            .last()
+            .is_some_and(|g: &GroupRef<'_>| g.name >= name)
+        {
+            return bad(c, "stream groups (not in order)");
+        }
+        let last_id = id_of(c)?;
+        let entries_read = c.u64()? as i64;
+        if entries_read < -1 {
+            return bad(c, "stream group read counter");
+        }
+        let nc = c.count(9)?;
+        let mut consumers: Vec<(&[u8], i64)> = Vec::with_capacity(nc);
+        for _ in 0..nc {
+            let cname = c.bytes()?;
+            if consumers.last().is_some_and(|(p, _)| *p >= cname) {
+                return bad(c, "stream consumers (not in order)");
+            }
+            consumers.push((cname, c.u64()? as i64));
+        }
+        let np = c.count(12)?;
+        let mut pending: Vec<(IdRef, i64, u64, &[u8])> = Vec::with_capacity(np);
+        for _ in 0..np {
+            let id = id_of(c)?;
+            if pending.last().is_some_and(|p| p.0 >= id) {
+                return bad(c, "stream pending entries (not in order)");
+            }
+            let time = c.u64()? as i64;
+            let count = c.varint()?;
+            let owner = c.bytes()?;
+            if consumers
+                .binary_search_by(|(n, _)| (*n).cmp(owner))
+                .is_err()
+            {
+                return bad(c, "stream pending entry (unknown consumer)");
+            }
+            pending.push((id, time, count, owner));
+        }
+        st.groups.push(GroupRef {
+            name,
+            last_id,
+            entries_read,
+            pending,
+            consumers,
+        });
+    }
+    Ok(st)
 }
 
 /// Parses and checks the header.
@@ -827,6 +1048,7 @@ fn decode_record<'a>(c: &mut Cur<'a>) -> Result<Record<'a>, FormatError> {
             }
             ValueRef::ZSet(v)
         }
+        tag::STREAM => ValueRef::Stream(Box::new(decode_stream(c)?)),
         other => {
             return Err(FormatError {
                 offset: c.base + start as u64,

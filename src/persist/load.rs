@@ -31,6 +31,51 @@ fn insert_pending(ks: &mut Keyspace, window: &mut VecDeque<Pending>) {
     }
 }
 
+/// Rebuilds a stream from its snapshot record.
+pub fn stream_from(st: &crate::persist::format::StreamRef<'_>) -> crate::db::stream::Stream {
+    use crate::db::stream::{Consumer, Group, Nack, Stream, StreamId};
+    let id = |i: (u64, u64)| StreamId::new(i.0, i.1);
+    let blocks = st.blocks.iter().map(|b| {
+        b.iter()
+            .map(|e| (id(e.id), e.deleted, e.items.clone()))
+            .collect::<Vec<_>>()
+    });
+    let groups = st
+        .groups
+        .iter()
+        .map(|g| {
+            let mut group = Group::new(id(g.last_id), g.entries_read);
+            for (name, seen) in &g.consumers {
+                group.consumers.insert(
+                    name.to_vec(),
+                    Consumer {
+                        seen_time: *seen,
+                        pel: Default::default(),
+                    },
+                );
+            }
+            for (i, time, count, owner) in &g.pending {
+                group.pel.insert(
+                    id(*i),
+                    Nack {
+                        delivery_time: *time,
+                        delivery_count: *count,
+                        consumer: owner.to_vec(),
+                    },
+                );
+            }
+            (g.name.to_vec(), group)
+        })
+        .collect();
+    Stream::restore(
+        blocks,
+        id(st.last_id),
+        id(st.max_deleted_id),
+        st.entries_added,
+        groups,
+    )
+}
+
 /// Redis never stores empty collections; a file that has one is damaged.
 fn value_is_empty(v: &Value) -> bool {
     match v {
@@ -39,6 +84,8 @@ fn value_is_empty(v: &Value) -> bool {
         Value::Hash(h) => h.is_empty(),
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
+        // An empty stream is a valid value (XTRIM, XDEL keep the key).
+        Value::Stream(_) => false,
     }
 }
 
@@ -325,6 +372,7 @@ fn insert_record(
         ValueRef::Hash(v) => Value::Hash(Box::new(Hash::from_pairs(v, &limits))),
         ValueRef::Set(v) => Value::Set(Box::new(Set::from_members(v, &limits))),
         ValueRef::ZSet(v) => Value::ZSet(Box::new(ZSet::from_pairs(v, &limits))),
+        ValueRef::Stream(st) => Value::Stream(Box::new(stream_from(&st))),
     };
     if value_is_empty(&value) {
         return Err(format!(

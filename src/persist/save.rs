@@ -3,7 +3,8 @@
 //! forked child for BGSAVE. Blocking `std::fs` on purpose: the foreground
 //! callers block the server by definition, and the child has no event loop.
 
-use super::format::{Record, ValueRef, Writer};
+use super::format::{EntryRef, GroupRef, Record, StreamRef, ValueRef, Writer};
+use crate::db::stream::{Stream, StreamId};
 use crate::db::{Keyspace, Value};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -26,6 +27,47 @@ pub fn temp_path(dir: &Path, pid: u32) -> PathBuf {
 /// The server version written into snapshot headers.
 pub fn server_version() -> String {
     format!("forkv {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// A stream as the snapshot format holds it.
+pub fn stream_ref(s: &Stream) -> StreamRef<'_> {
+    let id = |i: StreamId| (i.ms, i.seq);
+    StreamRef {
+        last_id: id(s.last_id),
+        first_id: id(s.first_id),
+        max_deleted_id: id(s.max_deleted_entry_id),
+        entries_added: s.entries_added,
+        blocks: s
+            .blocks()
+            .map(|b| {
+                b.map(|e| EntryRef {
+                    id: id(e.id),
+                    deleted: e.is_deleted(),
+                    items: e.items().collect(),
+                })
+                .collect()
+            })
+            .collect(),
+        groups: s
+            .groups
+            .iter()
+            .map(|(name, g)| GroupRef {
+                name,
+                last_id: id(g.last_id),
+                entries_read: g.entries_read,
+                pending: g
+                    .pel
+                    .iter()
+                    .map(|(i, n)| (id(*i), n.delivery_time, n.delivery_count, &n.consumer[..]))
+                    .collect(),
+                consumers: g
+                    .consumers
+                    .iter()
+                    .map(|(n, c)| (&n[..], c.seen_time))
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 /// Total keys in the keyspace.
@@ -59,6 +101,7 @@ pub fn write_keyspace<W: Write>(
                 Value::Hash(h) => ValueRef::Hash(h.iter().collect()),
                 Value::Set(s) => ValueRef::Set(s.iter().collect()),
                 Value::ZSet(z) => ValueRef::ZSet(z.iter().collect()),
+                Value::Stream(s) => ValueRef::Stream(Box::new(stream_ref(s))),
             };
             let rec = Record {
                 db: dbi as u32,

@@ -30,6 +30,9 @@ pub struct BlockRequest {
     pub timeout: Option<std::time::Duration>,
     /// The reply sent if the timeout passes (a null of the command's shape).
     pub on_timeout: Reply,
+    /// Arguments to re-run instead of the command's own (XREAD's `$`
+    /// resolved to the ID it stood for when the client blocked).
+    pub rerun: Option<Vec<Bytes>>,
 }
 
 /// A client parked on keys.

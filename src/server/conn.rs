@@ -501,7 +501,7 @@ async fn serve<S: Stream>(mut sock: S, client: &Rc<RefCell<Client>>, shared: &Rc
                                 st.blocking.block(c.id, c.db, &req.keys);
                                 let db = c.db;
                                 c.blocked = Some(Blocked {
-                                    args,
+                                    args: req.rerun.unwrap_or(args),
                                     db,
                                     keys: req.keys,
                                     deadline,

@@ -982,6 +982,18 @@ pub fn dataset(server: &Server) -> std::collections::BTreeMap<(u8, Vec<u8>), Key
                         v.sort();
                         v
                     }
+                    "stream" => {
+                        let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+                            .arg(&k)
+                            .arg("-")
+                            .arg("+")
+                            .query(&mut c)
+                            .unwrap();
+                        entries
+                            .into_iter()
+                            .map(|(id, items)| [id.into_bytes(), items.join(&b' ')].join(&b'='))
+                            .collect()
+                    }
                     "none" => continue, // expired between SCAN and TYPE
                     other => vec![other.as_bytes().to_vec()],
                 };

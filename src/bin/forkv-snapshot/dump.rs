@@ -138,8 +138,72 @@ fn json_line(o: &mut Vec<u8>, rec: &Record<'_>) {
             }
             o.push(b']');
         }
+        ValueRef::Stream(st) => json_stream(o, st),
     }
     o.extend_from_slice(b"}\n");
+}
+
+fn json_id(o: &mut Vec<u8>, id: (u64, u64)) {
+    text::json_str(o, &format!("{}-{}", id.0, id.1));
+}
+
+/// A stream as JSON: counters, live entries, the number of tombstones,
+/// and the groups with their consumers and pending entries.
+fn json_stream(o: &mut Vec<u8>, st: &forkv::persist::format::StreamRef<'_>) {
+    o.extend_from_slice(b"{\"last_id\":");
+    json_id(o, st.last_id);
+    o.extend_from_slice(b",\"first_id\":");
+    json_id(o, st.first_id);
+    o.extend_from_slice(b",\"max_deleted_id\":");
+    json_id(o, st.max_deleted_id);
+    o.extend_from_slice(format!(",\"entries_added\":{}", st.entries_added).as_bytes());
+    let tombstones = st.blocks.iter().flatten().filter(|e| e.deleted).count();
+    o.extend_from_slice(format!(",\"blocks\":{}", st.blocks.len()).as_bytes());
+    o.extend_from_slice(format!(",\"tombstones\":{tombstones}").as_bytes());
+    o.extend_from_slice(b",\"entries\":[");
+    for (i, e) in st.live().enumerate() {
+        o.extend_from_slice(if i > 0 { b",[" } else { b"[" });
+        json_id(o, e.id);
+        o.extend_from_slice(b",[");
+        for (j, item) in e.items.iter().enumerate() {
+            if j > 0 {
+                o.push(b',');
+            }
+            text::json_bytes(o, item);
+        }
+        o.extend_from_slice(b"]]");
+    }
+    o.extend_from_slice(b"],\"groups\":[");
+    for (i, g) in st.groups.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        o.extend_from_slice(b"{\"name\":");
+        text::json_bytes(o, g.name);
+        o.extend_from_slice(b",\"last_id\":");
+        json_id(o, g.last_id);
+        if g.entries_read < 0 {
+            o.extend_from_slice(b",\"entries_read\":null");
+        } else {
+            o.extend_from_slice(format!(",\"entries_read\":{}", g.entries_read).as_bytes());
+        }
+        o.extend_from_slice(b",\"consumers\":[");
+        for (j, (name, seen)) in g.consumers.iter().enumerate() {
+            o.extend_from_slice(if j > 0 { b",[" } else { b"[" });
+            text::json_bytes(o, name);
+            o.extend_from_slice(format!(",{seen}]").as_bytes());
+        }
+        o.extend_from_slice(b"],\"pending\":[");
+        for (j, (id, time, count, owner)) in g.pending.iter().enumerate() {
+            o.extend_from_slice(if j > 0 { b",[" } else { b"[" });
+            json_id(o, *id);
+            o.push(b',');
+            text::json_bytes(o, owner);
+            o.extend_from_slice(format!(",{time},{count}]").as_bytes());
+        }
+        o.extend_from_slice(b"]}");
+    }
+    o.extend_from_slice(b"]}");
 }
 
 /// The commands that recreate one record, preceded by SELECT when the

@@ -2,7 +2,7 @@
 //! commands that rebuild a value, and reading (mostly discarding) replies.
 
 use crate::text;
-use forkv::persist::format::ValueRef;
+use forkv::persist::format::{StreamRef, ValueRef};
 use std::io::{self, BufRead, Read};
 
 /// Most elements sent in one RPUSH/SADD/HSET/ZADD; big collections are
@@ -17,7 +17,8 @@ pub fn command(out: &mut Vec<u8>, args: &[&[u8]]) {
 }
 
 /// Calls `emit` with the commands that create a collection value under
-/// `key` (RPUSH, SADD, HSET or ZADD, in chunks). Strings and expiries are
+/// `key` (RPUSH, SADD, HSET or ZADD, in chunks; a stream's commands are
+/// [`stream_commands`]). Strings and expiries are
 /// left to the caller, which knows whether it wants NX, PXAT, or a DEL
 /// first. An empty collection emits nothing: Redis has no empty keys.
 pub fn collection_commands(key: &[u8], value: &ValueRef<'_>, emit: &mut dyn FnMut(&[&[u8]])) {
@@ -53,6 +54,7 @@ pub fn collection_commands(key: &[u8], value: &ValueRef<'_>, emit: &mut dyn FnMu
                 },
             );
         }
+        ValueRef::Stream(st) => stream_commands(key, st, emit),
         ValueRef::ZSet(pairs) => {
             for_chunks(
                 pairs,
@@ -67,6 +69,106 @@ pub fn collection_commands(key: &[u8], value: &ValueRef<'_>, emit: &mut dyn FnMu
                     emit(&args);
                 },
             );
+        }
+    }
+}
+
+/// What RESP commands cannot carry over of a stream: tombstones (and so
+/// the block layout), consumers' seen times, and pending entries whose
+/// entry was deleted (XCLAIM drops those). One line each, empty when all
+/// of it is carried.
+pub fn stream_losses(st: &StreamRef<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    let tombstones = st.blocks.iter().flatten().filter(|e| e.deleted).count();
+    if tombstones > 0 {
+        out.push(format!(
+            "{tombstones} deleted entries kept in blocks (the block layout is rebuilt by XADD)"
+        ));
+    }
+    let consumers: usize = st.groups.iter().map(|g| g.consumers.len()).sum();
+    if consumers > 0 {
+        out.push(format!(
+            "seen times of {consumers} consumers (set to the time of the restore)"
+        ));
+    }
+    let live: std::collections::HashSet<(u64, u64)> = st.live().map(|e| e.id).collect();
+    let orphans: usize = st
+        .groups
+        .iter()
+        .flat_map(|g| &g.pending)
+        .filter(|p| !live.contains(&p.0))
+        .count();
+    if orphans > 0 {
+        out.push(format!("{orphans} pending entries whose entry was deleted"));
+    }
+    out
+}
+
+/// The commands that recreate a stream: XADD per live entry (or an
+/// XADD trimmed to nothing for an empty stream), XSETID with the
+/// counters, XGROUP CREATE with the read counter, XGROUP CREATECONSUMER,
+/// and XCLAIM ... FORCE JUSTID for each pending entry with its delivery
+/// time and count.
+fn stream_commands(key: &[u8], st: &StreamRef<'_>, emit: &mut dyn FnMut(&[&[u8]])) {
+    let id = |i: (u64, u64)| format!("{}-{}", i.0, i.1);
+    let mut any = false;
+    for e in st.live() {
+        let eid = id(e.id);
+        let mut args: Vec<&[u8]> = vec![b"XADD", key, eid.as_bytes()];
+        args.extend(e.items.iter().copied());
+        emit(&args);
+        any = true;
+    }
+    if !any {
+        emit(&[b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"x"]);
+    }
+    let (last, added, maxdel) = (
+        id(st.last_id),
+        st.entries_added.max(st.live().count() as u64).to_string(),
+        id(st.max_deleted_id),
+    );
+    let mut setid: Vec<&[u8]> = vec![
+        b"XSETID",
+        key,
+        last.as_bytes(),
+        b"ENTRIESADDED",
+        added.as_bytes(),
+    ];
+    if st.max_deleted_id != (0, 0) {
+        setid.push(b"MAXDELETEDID");
+        setid.push(maxdel.as_bytes());
+    }
+    emit(&setid);
+    for g in &st.groups {
+        let (gid, read) = (id(g.last_id), g.entries_read.to_string());
+        emit(&[
+            b"XGROUP",
+            b"CREATE",
+            key,
+            g.name,
+            gid.as_bytes(),
+            b"ENTRIESREAD",
+            read.as_bytes(),
+        ]);
+        for (name, _) in &g.consumers {
+            emit(&[b"XGROUP", b"CREATECONSUMER", key, g.name, name]);
+        }
+        for (pid, time, count, owner) in &g.pending {
+            let (pid, time, count) = (id(*pid), time.to_string(), count.to_string());
+            emit(&[
+                b"XCLAIM",
+                key,
+                g.name,
+                owner,
+                b"0",
+                pid.as_bytes(),
+                b"TIME",
+                time.as_bytes(),
+                b"RETRYCOUNT",
+                count.as_bytes(),
+                b"FORCE",
+                b"JUSTID",
+            ]);
         }
     }
 }

@@ -350,6 +350,22 @@ fn restore_batch(
             totals.existing += 1;
         } else {
             totals.restored += 1;
+            // RESP commands cannot recreate everything a stream holds:
+            // say what was left behind.
+            if let ValueRef::Stream(st) = &rec.value {
+                let losses = resp::stream_losses(st);
+                if !losses.is_empty() {
+                    bar.suspend(|| {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "forkv-snapshot: key {} (db {}): not carried over: {}",
+                            text::printable(rec.key),
+                            rec.db,
+                            losses.join("; ")
+                        );
+                    });
+                }
+            }
         }
     }
     Ok(())
