@@ -12,7 +12,9 @@
 //! any script and is left for its connection to run once the script has
 //! ended. Other requests wait for the script to end instead of getting
 //! `BUSY` (answering them from here could reorder replies of requests the
-//! connection has already read).
+//! connection has already read). Only clients connected before the script
+//! started are heard: new connections wait in the listen backlog until it
+//! ends (Redis accepts them meanwhile), and so does a SIGTERM.
 
 use crate::protocol::{Decoded, Limits, decode};
 use crate::server::state::ServerState;

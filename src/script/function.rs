@@ -54,6 +54,7 @@ impl Default for Functions {
     fn default() -> Self {
         let engine =
             Engine::new(super::register_api, Some(register_fn)).expect("the Lua state starts");
+        super::watch_busy(&engine.lua);
         let lua_mem = engine.lua.used_memory();
         Functions {
             engine: Some(Box::new(engine)),

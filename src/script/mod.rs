@@ -104,6 +104,16 @@ pub struct RunCtx {
     pub error_counted: bool,
     /// Set when a kill request stopped the script: where it was.
     pub killed: Option<(String, usize)>,
+    /// When the script started, for `busy-reply-threshold`.
+    started: std::time::Instant,
+    /// `busy-reply-threshold` in ms (0: kill requests are not looked for).
+    threshold: u64,
+    /// The caller's client id.
+    caller_id: u64,
+    /// An EVAL script (not a function).
+    eval: bool,
+    /// The instruction hook was replaced and must be put back.
+    rehook: bool,
 }
 
 thread_local! {
@@ -213,7 +223,9 @@ impl Scripts {
 }
 
 fn new_engine() -> mlua::Result<Engine> {
-    Engine::new(register_api, None)
+    let e = Engine::new(register_api, None)?;
+    watch_busy(&e.lua);
+    Ok(e)
 }
 
 /// The lowercase form of a 40-character SHA1 (None for other lengths).
@@ -368,21 +380,20 @@ pub fn run_target(
         now,
         error_counted: false,
         killed: None,
+        started: std::time::Instant::now(),
+        threshold: if watched { threshold } else { 0 },
+        caller_id: caller.id,
+        eval: target.eval,
+        rehook: false,
     };
     #[cfg(feature = "fuzzing")]
     if limited {
         fuzz_budget(&engine.lua);
-    }
-    if watched {
-        watch_busy(&engine.lua, threshold, caller.id, target.eval);
+        rc.rehook = true;
     }
     let reply = call_script(&engine, &mut rc, &target, keys, argv, caller.resp);
-    if watched {
-        engine.lua.remove_hook();
-    }
-    #[cfg(feature = "fuzzing")]
-    if limited {
-        engine.lua.remove_hook();
+    if rc.rehook {
+        watch_busy(&engine.lua);
     }
     // `srv` is used again only now that the script and its pointers are done.
     srv.error_counted = rc.error_counted && reply.is_error();
@@ -420,34 +431,35 @@ fn fuzz_budget(lua: &Lua) {
     );
 }
 
-/// Past `threshold` ms, every 100,000 instructions, looks for a kill
-/// request from another client ([`busy`]); a kill stops the script by
-/// raising at every instruction from then on, so `pcall` cannot catch it
-/// for good.
-fn watch_busy(lua: &Lua, threshold: u64, caller: u64, eval: bool) {
+/// Installs the instruction hook of a state (once, when it is created):
+/// every 100,000 instructions of a script running past
+/// `busy-reply-threshold`, it looks for a kill request from another client
+/// ([`busy`]); a kill stops the script by raising at every instruction
+/// from then on, so `pcall` cannot catch it for good.
+pub(crate) fn watch_busy(lua: &Lua) {
     use mlua::{HookTriggers, VmState};
-    let start = std::time::Instant::now();
-    let limit = std::time::Duration::from_millis(threshold);
     let _ = lua.set_hook(
         HookTriggers::new().every_nth_instruction(100_000),
         move |lua, debug| {
-            if start.elapsed() < limit {
-                return Ok(VmState::Continue);
-            }
             let Some(rc) = current(lua) else {
                 return Ok(VmState::Continue);
             };
+            if rc.threshold == 0
+                || rc.started.elapsed() < std::time::Duration::from_millis(rc.threshold)
+            {
+                return Ok(VmState::Continue);
+            }
             // SAFETY: see `current`; no command runs while the hook does.
             let srv = unsafe { &*rc.srv };
-            let Some((fd, request, len)) = busy::peek_requests(srv, caller) else {
+            let Some((fd, request, len)) = busy::peek_requests(srv, rc.caller_id) else {
                 return Ok(VmState::Continue);
             };
             let kill = match request {
                 busy::Request::Shutdown => true,
                 busy::Request::Kill { eval: e } => {
-                    let error = if e && !eval {
+                    let error = if e && !rc.eval {
                         Some(busy::SLOW_FUNCTION)
-                    } else if !e && eval {
+                    } else if !e && rc.eval {
                         Some(busy::SLOW_EVAL)
                     } else if rc.gates.wrote {
                         Some(busy::UNKILLABLE)
@@ -471,6 +483,7 @@ fn watch_busy(lua: &Lua, threshold: u64, caller: u64, eval: bool) {
                 .unwrap_or_default();
             let line = debug.current_line().unwrap_or(0);
             rc.killed = Some((source, line));
+            rc.rehook = true;
             let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(1), |_, _| {
                 Err(mlua::Error::runtime(
                     "Script killed by user with SCRIPT KILL...",
