@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Resp, Server, parse_reply};
+use common::Server;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -19,39 +19,12 @@ fn cmd(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
     r.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
-/// Starts recording into a file of the server's directory.
 fn record(server: &Server) -> PathBuf {
-    let path = server.dir.join("effects.resp");
-    let mut c = server.client();
-    cmd(&mut c, &["DEBUG", "EFFECTS", "LOG", path.to_str().unwrap()]);
-    path
+    common::record_effects(server)
 }
 
-/// The recorded commands, uppercased names, as strings.
 fn recorded(server: &Server, path: &Path) -> Vec<Vec<String>> {
-    let mut c = server.client();
-    cmd(&mut c, &["DEBUG", "EFFECTS", "LOG", "off"]);
-    let data = std::fs::read(path).unwrap();
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < data.len() {
-        let (r, used) = parse_reply(&data[pos..]).unwrap();
-        pos += used;
-        let Resp::Array(Some(items)) = r else {
-            panic!("not a command: {r:?}")
-        };
-        out.push(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    let s = a.as_str().unwrap();
-                    if i == 0 { s.to_ascii_uppercase() } else { s }
-                })
-                .collect(),
-        );
-    }
-    out
+    common::recorded_effects(server, path)
 }
 
 fn v(items: &[&str]) -> Vec<String> {

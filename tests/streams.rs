@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Resp, Server, parse_reply};
+use common::Server;
 use std::path::{Path, PathBuf};
 
 fn cmd(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
@@ -34,36 +34,11 @@ fn int(v: redis::Value) -> i64 {
 }
 
 fn record(server: &Server) -> PathBuf {
-    let path = server.dir.join("effects.resp");
-    let mut c = server.client();
-    cmd(&mut c, &["DEBUG", "EFFECTS", "LOG", path.to_str().unwrap()]);
-    path
+    common::record_effects(server)
 }
 
 fn recorded(server: &Server, path: &Path) -> Vec<Vec<String>> {
-    let mut c = server.client();
-    cmd(&mut c, &["DEBUG", "EFFECTS", "LOG", "off"]);
-    let data = std::fs::read(path).unwrap();
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < data.len() {
-        let (r, used) = parse_reply(&data[pos..]).unwrap();
-        pos += used;
-        let Resp::Array(Some(items)) = r else {
-            panic!("not a command: {r:?}")
-        };
-        out.push(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    let s = a.as_str().unwrap();
-                    if i == 0 { s.to_ascii_uppercase() } else { s }
-                })
-                .collect(),
-        );
-    }
-    out
+    common::recorded_effects(server, path)
 }
 
 fn v(items: &[&str]) -> Vec<String> {

@@ -1176,3 +1176,50 @@ pub fn blocked_until_served(
     line(other, serve);
     read_reply(&mut c)
 }
+
+/// Starts recording the server's write-effect stream (`DEBUG EFFECTS LOG`)
+/// into a file of its directory; returns the file's path.
+pub fn record_effects(server: &Server) -> PathBuf {
+    let path = server.dir.join("effects.resp");
+    let mut c = server.client();
+    let _: () = redis::cmd("DEBUG")
+        .arg("EFFECTS")
+        .arg("LOG")
+        .arg(path.to_str().expect("utf-8 path"))
+        .query(&mut c)
+        .expect("DEBUG EFFECTS LOG");
+    path
+}
+
+/// Stops the recording [`record_effects`] started; the recorded commands,
+/// names uppercased, as strings.
+pub fn recorded_effects(server: &Server, path: &Path) -> Vec<Vec<String>> {
+    let mut c = server.client();
+    let _: () = redis::cmd("DEBUG")
+        .arg("EFFECTS")
+        .arg("LOG")
+        .arg("off")
+        .query(&mut c)
+        .expect("DEBUG EFFECTS LOG off");
+    let data = fs::read(path).expect("read the recording");
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let (r, used) = parse_reply(&data[pos..]).expect("a recorded command");
+        pos += used;
+        let Resp::Array(Some(items)) = r else {
+            panic!("not a command: {r:?}")
+        };
+        out.push(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let s = a.as_str().expect("a string argument");
+                    if i == 0 { s.to_ascii_uppercase() } else { s }
+                })
+                .collect(),
+        );
+    }
+    out
+}
